@@ -1,0 +1,178 @@
+"""Command-line entry points: ``lightcnn`` (the Hydra app) and ``lightcnn-tables``.
+
+Errors in the user's input (unknown group option or key, wrong type, out-of-range value,
+missing or corrupt data) print one line ``error: …`` on stderr and exit with code 2. The last
+line a run prints on stdout is its record as one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+EXIT_USAGE = 2
+HIDDEN_GROUPS = {"hydra"}
+
+
+def fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(EXIT_USAGE)
+
+
+# ------------------------------------------------------------------------------------- help
+
+
+def _description(path: Path) -> str:
+    """The first comment line of a config file (its one-line description)."""
+    for line in path.read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        if "@package" not in line:
+            return line.lstrip("# ").strip()
+    return ""
+
+
+def group_options() -> dict[str, list[tuple[str, str]]]:
+    """``{group: [(option, one-line description)]}`` read from ``conf/``."""
+    groups = {}
+    for group_dir in sorted(p for p in CONF_DIR.iterdir() if p.is_dir() and p.name not in HIDDEN_GROUPS):
+        groups[group_dir.name] = [(f.stem, _description(f)) for f in sorted(group_dir.glob("*.yaml"))]
+    return groups
+
+
+def help_text() -> str:
+    lines = [
+        "lightcnn — configuration-driven experiments on lightweight CNNs (Hydra + Lightning)",
+        "",
+        "usage: lightcnn [group=option ...] [key=value ...]      one run",
+        "       lightcnn -m [group=a,b ...] [key=x,y ...]        a sweep (add hydra/launcher=joblib to run in parallel)",
+        "       lightcnn --cfg job [overrides]                   print the resolved config and exit",
+        "       lightcnn-tables [--results DIR] [--out DIR] [EXPERIMENT.yaml ...]",
+        "",
+        "config groups (group=option):",
+    ]
+    for group, options in group_options().items():
+        lines.append(f"  {group}:")
+        width = max(len(name) for name, _ in options)
+        lines += [f"    {name:<{width}}  {text}".rstrip() for name, text in options]
+    lines += [
+        "",
+        "common keys: seed=0  data_dir=./data  results_dir=./results  skip_existing=true  resume=auto|never|PATH",
+        "             trainer.max_epochs  trainer.batch_size  trainer.lr  trainer.precision=32|bf16-mixed",
+        "             trainer.compile=none|default|reduce-overhead  dataset.val_fraction  model.depth",
+        "",
+        "examples:",
+        "  lightcnn task=profile model=resnet model.depth=56",
+        "  lightcnn model=resnet model.depth=20 dataset=cifar10 profile=quick",
+        "  lightcnn -m model.depth=20,56 seed=0,1,2 hydra/launcher=joblib",
+        "  lightcnn task=download dataset=mnist",
+        "",
+        "Every run writes result.json in its directory under results_dir and prints it as the last line.",
+        "Hydra's own options: lightcnn --hydra-help",
+    ]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------- errors
+
+
+def describe_config_error(err: BaseException) -> str:
+    """One line for an error Hydra or OmegaConf raised while composing the config."""
+    from hydra.errors import MissingConfigException, OverrideParseException
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+
+    if isinstance(err, MissingConfigException) and err.missing_cfg_file and "/" in err.missing_cfg_file:
+        group, option = err.missing_cfg_file.rsplit("/", 1)
+        options = err.options or [name for name, _ in group_options().get(group, [])]
+        return f"{group}={option}: no such option; available: {', '.join(options)}"
+    if isinstance(err, OverrideParseException):
+        return f"cannot parse override: {str(err).splitlines()[0]}"
+    cause = err.__cause__ if isinstance(err.__cause__, OmegaConfBaseException) else err
+    if isinstance(cause, OmegaConfBaseException):
+        key = getattr(cause, "full_key", None) or "?"
+        kind = getattr(cause, "object_type", None)
+        if isinstance(cause, (ConfigKeyError, ConfigAttributeError)) and dataclasses.is_dataclass(kind):
+            allowed = ", ".join(f.name for f in dataclasses.fields(kind))
+            return f"{key}: unknown key; allowed keys here: {allowed}"
+        message = (getattr(cause, "msg", None) or str(cause)).splitlines()[0]
+        return f"{key}: {message}"
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return " ".join(lines[:2]) if lines else type(err).__name__
+
+
+# ------------------------------------------------------------------------------------- lightcnn
+
+
+def task_function(cfg) -> dict | None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from lightcnn.errors import UserError
+    from lightcnn.runner import execute
+
+    hydra_cfg = HydraConfig.get()
+    try:
+        outcome = execute(cfg, Path(hydra_cfg.runtime.output_dir))
+    except UserError as err:
+        if hydra_cfg.mode == RunMode.RUN:
+            fail(str(err))  # one line, exit 2 (a sweep re-raises: its launcher reports the job)
+        raise
+    if outcome.is_main_process:
+        if outcome.report:
+            print(outcome.report)
+        print(json.dumps(outcome.record, default=str), flush=True)
+    return outcome.record
+
+
+def main() -> None:
+    if any(arg in ("--help", "-h") for arg in sys.argv[1:]):
+        print(help_text())
+        return
+    import hydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from lightcnn.config import register_configs
+    from lightcnn.errors import UserError
+
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # let errors reach us, so we can print them as one line
+    register_configs()
+    app = hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(task_function)
+    try:
+        app()
+    except UserError as err:
+        fail(str(err))
+    except (HydraException, OmegaConfBaseException) as err:
+        fail(describe_config_error(err))
+
+
+# ------------------------------------------------------------------------------------- tables
+
+
+def tables_main(argv: list[str] | None = None) -> None:
+    from lightcnn.errors import UserError
+    from lightcnn.results.tables import render_specs
+
+    parser = argparse.ArgumentParser(
+        prog="lightcnn-tables", description="Render the paper tables of experiments/**/*.yaml from run records."
+    )
+    parser.add_argument("specs", nargs="*", type=Path, help="table specs (default: every experiments/**/*.yaml)")
+    parser.add_argument("--results", type=Path, default=Path("results"), help="where the run records are")
+    parser.add_argument("--out", type=Path, default=Path("reports"), help="where tables are written")
+    parser.add_argument("--profile", help="use only records of this profile (smoke, quick, paper)")
+    args = parser.parse_args(argv)
+    specs = args.specs or sorted((CONF_DIR.parent / "experiments").rglob("*.yaml"))
+    try:
+        for path in render_specs(specs, args.results, args.out, profile=args.profile):
+            print(path)
+    except UserError as err:
+        fail(str(err))
+
+
+if __name__ == "__main__":
+    main()

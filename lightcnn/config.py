@@ -1,0 +1,311 @@
+"""Structured configs: the schema of every config group, and its validation.
+
+Hydra composes ``conf/*.yaml`` on top of these dataclasses, so unknown keys and wrong types
+are rejected while the config is composed. Ranges are checked in each dataclass's
+``__post_init__``, which runs when :func:`validate` turns the composed config into objects —
+the first thing every task does, before any work starts.
+
+Model and method schemas live next to their builders (``lightcnn.models``,
+``lightcnn.methods``) and register themselves in the ConfigStore group ``schema/<group>``;
+a YAML option extends its schema with ``defaults: [/schema/model/resnet@_here_, _self_]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from lightcnn.errors import ConfigValueError, UserError
+
+# --------------------------------------------------------------------------------------------
+# small checks used by every schema
+
+
+def require(ok: bool, key: str, value: Any, allowed: str) -> None:
+    """Raise :class:`ConfigValueError` for ``key`` unless ``ok``."""
+    if not ok:
+        raise ConfigValueError(key, value, allowed)
+
+
+def require_choice(key: str, value: Any, choices: tuple) -> None:
+    require(value in choices, key, value, "one of " + ", ".join(map(str, choices)))
+
+
+# --------------------------------------------------------------------------------------------
+# dataset
+
+
+@dataclass
+class AugmentConfig:
+    """Batch-wise augmentation of training images, run on the accelerator.
+
+    ``crop_padding`` (pixels) and ``shift_fraction`` (of the image side) both describe a random
+    translation with zero fill: a random crop after padding by p pixels is a shift by up to ±p.
+    When both are set, the larger shift wins.
+    """
+
+    crop_padding: int = 0
+    shift_fraction: float = 0.0
+    hflip: bool = False
+
+    def __post_init__(self) -> None:
+        require(self.crop_padding >= 0, "augment.crop_padding", self.crop_padding, "an integer >= 0")
+        require(0.0 <= self.shift_fraction < 0.5, "augment.shift_fraction", self.shift_fraction, "a fraction in [0, 0.5)")
+
+    def max_shift_px(self, image_size: int) -> int:
+        """The largest translation in pixels for an image of side ``image_size``."""
+        return max(self.crop_padding, round(self.shift_fraction * image_size))
+
+
+@dataclass
+class DatasetConfig:
+    name: str = MISSING
+    val_fraction: float = 0.0  # held out of the training set (seeded) for model selection
+    train_subset: Optional[int] = None  # use only the first N training images (smoke runs)
+    test_subset: Optional[int] = None  # use only the first N test images
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        require(0.0 <= self.val_fraction < 1.0, "val_fraction", self.val_fraction, "a fraction in [0, 1)")
+        for key in ("train_subset", "test_subset"):
+            value = getattr(self, key)
+            require(value is None or value > 0, key, value, "null or an integer > 0")
+
+
+@dataclass
+class SyntheticDatasetConfig(DatasetConfig):
+    """A small generated, learnable data set: one smooth random prototype per class plus noise."""
+
+    name: str = "synthetic"
+    num_train: int = 512
+    num_test: int = 256
+    channels: int = 3
+    image_size: int = 32
+    num_classes: int = 10
+    noise: float = 0.35  # std of the per-pixel noise, relative to the prototype contrast
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for key in ("num_train", "num_test", "channels", "num_classes"):
+            require(getattr(self, key) > 0, key, getattr(self, key), "an integer > 0")
+        require(self.image_size >= 8, "image_size", self.image_size, "an integer >= 8")
+        require(self.noise >= 0, "noise", self.noise, "a number >= 0")
+
+
+# --------------------------------------------------------------------------------------------
+# model and method (subclassed next to their builders)
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+
+
+@dataclass
+class MethodConfig:
+    name: str = MISSING
+
+
+# --------------------------------------------------------------------------------------------
+# trainer
+
+PRECISIONS = ("32", "32-true", "bf16-mixed", "16-mixed")
+COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
+SCHEDULES = ("step", "cosine", "constant")
+
+
+@dataclass
+class TrainerConfig:
+    """Lightning trainer, optimiser (SGD with momentum) and learning-rate schedule."""
+
+    accelerator: str = "auto"
+    devices: Any = 1
+    strategy: str = "auto"
+    num_nodes: int = 1
+    precision: str = "32"
+    max_epochs: int = 1
+    limit_train_batches: Optional[int] = None  # batches per epoch (smoke runs); null = all
+    limit_eval_batches: Optional[int] = None
+    batch_size: int = 128
+    eval_batch_size: int = 1000
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 1e-4
+    schedule: str = "step"
+    milestones: list[int] = field(default_factory=lambda: [82, 123])  # epochs, for schedule=step
+    gamma: float = 0.1
+    warmup_epochs: int = 0  # epochs at lr * warmup_factor before the schedule starts
+    warmup_factor: float = 0.1
+    compile: str = "none"  # torch.compile mode for the network
+    channels_last: bool = False
+    progress_bar: bool = True
+    log_every_n_steps: int = 50
+    checkpoint: bool = True
+
+    def __post_init__(self) -> None:
+        self.precision = str(self.precision)
+        require_choice("precision", self.precision, PRECISIONS)
+        require_choice("compile", self.compile, COMPILE_MODES)
+        require_choice("schedule", self.schedule, SCHEDULES)
+        require(
+            self.devices == "auto" or (isinstance(self.devices, int) and self.devices >= 1),
+            "devices", self.devices, "an integer >= 1 or 'auto'",
+        )
+        for key in ("max_epochs", "batch_size", "eval_batch_size", "num_nodes", "log_every_n_steps"):
+            require(getattr(self, key) >= 1, key, getattr(self, key), "an integer >= 1")
+        for key in ("limit_train_batches", "limit_eval_batches"):
+            value = getattr(self, key)
+            require(value is None or value >= 1, key, value, "null or an integer >= 1")
+        require(self.lr > 0, "lr", self.lr, "a number > 0")
+        require(0 <= self.momentum < 1, "momentum", self.momentum, "a number in [0, 1)")
+        require(self.weight_decay >= 0, "weight_decay", self.weight_decay, "a number >= 0")
+        require(0 < self.gamma <= 1, "gamma", self.gamma, "a number in (0, 1]")
+        require(self.warmup_epochs >= 0, "warmup_epochs", self.warmup_epochs, "an integer >= 0")
+        require(0 < self.warmup_factor <= 1, "warmup_factor", self.warmup_factor, "a number in (0, 1]")
+        require(
+            list(self.milestones) == sorted(set(self.milestones)) and all(m >= 1 for m in self.milestones),
+            "milestones", list(self.milestones), "strictly increasing epochs >= 1",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# task
+
+
+@dataclass
+class TaskConfig:
+    name: str = MISSING
+
+
+@dataclass
+class TrainTaskConfig(TaskConfig):
+    name: str = "train"
+
+
+@dataclass
+class ProfileTaskConfig(TaskConfig):
+    """Count parameters and FLOPs of the built model; no data, no training."""
+
+    name: str = "profile"
+    print_table: bool = True
+    max_depth: int = 3  # module depth of the per-layer table
+
+    def __post_init__(self) -> None:
+        require(self.max_depth >= 1, "max_depth", self.max_depth, "an integer >= 1")
+
+
+@dataclass
+class DownloadTaskConfig(TaskConfig):
+    """Fetch the data set's official archives into ``data_dir`` and verify their checksums."""
+
+    name: str = "download"
+
+
+# --------------------------------------------------------------------------------------------
+# root
+
+GROUPS = ("dataset", "model", "method", "trainer", "task")
+# Keys that say where things are or how a run is observed, not what is computed: left out of
+# the config hash, so moving the data or hiding the progress bar does not make a new config.
+RUNTIME_KEYS = (
+    "data_dir",
+    "results_dir",
+    "skip_existing",
+    "resume",
+    "trainer.progress_bar",
+    "trainer.log_every_n_steps",
+    "trainer.checkpoint",
+)
+
+
+@dataclass
+class Config:
+    dataset: DatasetConfig = MISSING
+    model: ModelConfig = MISSING
+    method: MethodConfig = MISSING
+    trainer: TrainerConfig = MISSING
+    task: TaskConfig = MISSING
+    profile: str = "quick"
+    seed: int = 0
+    data_dir: str = "./data"
+    results_dir: str = "./results"
+    skip_existing: bool = True  # skip a run whose config already has an ok record
+    resume: str = "auto"  # auto: resume an interrupted run of this config; never; or a checkpoint path
+
+    def __post_init__(self) -> None:
+        require(self.seed >= 0, "seed", self.seed, "an integer >= 0")
+
+
+def register_configs() -> None:
+    """Store the schemas in Hydra's ConfigStore (models and methods register their own)."""
+    import lightcnn.methods  # noqa: F401  (registers method schemas)
+    import lightcnn.models  # noqa: F401  (registers model schemas)
+
+    if not OmegaConf.has_resolver("run_tag"):
+        # a random tag, resolved once per run (Hydra copies the cache to sweep jobs), that keeps
+        # run directories of runs started in the same second apart
+        OmegaConf.register_new_resolver("run_tag", lambda: uuid.uuid4().hex[:6], use_cache=True)
+    cs = ConfigStore.instance()
+    cs.store(name="config_schema", node=Config)
+    cs.store(group="schema/dataset", name="base", node=DatasetConfig)
+    cs.store(group="schema/dataset", name="synthetic", node=SyntheticDatasetConfig)
+    cs.store(group="schema/trainer", name="base", node=TrainerConfig)
+    cs.store(group="schema/task", name="train", node=TrainTaskConfig)
+    cs.store(group="schema/task", name="profile", node=ProfileTaskConfig)
+    cs.store(group="schema/task", name="download", node=DownloadTaskConfig)
+
+
+def unknown_keys(node: DictConfig, prefix: str = "") -> list[tuple[str, list[str]]]:
+    """Keys added (with ``+key=…``) to a structured node that its dataclass does not have."""
+    found = []
+    kind = OmegaConf.get_type(node)
+    allowed = [f.name for f in dataclasses.fields(kind)] if dataclasses.is_dataclass(kind) else None
+    for key in node.keys():
+        full = f"{prefix}{key}"
+        if allowed is not None and key not in allowed and full != "hydra":
+            found.append((full, allowed))
+        child = node._get_node(key)
+        if isinstance(child, DictConfig) and full != "hydra" and not child._is_missing() and not child._is_none():
+            found += unknown_keys(child, f"{full}.")
+    return found
+
+
+def validate(cfg: DictConfig) -> Config:
+    """Check every key and range of the composed config and return it as typed objects.
+
+    Raises :class:`UserError` for a key the schema does not have and
+    :class:`ConfigValueError` naming the full key (``model.depth``) for a value out of range.
+    """
+    unknown = unknown_keys(cfg)
+    if unknown:
+        key, allowed = unknown[0]
+        raise UserError(f"{key}: unknown key; allowed keys here: {', '.join(allowed)}")
+    for group in GROUPS:
+        try:
+            OmegaConf.to_object(cfg[group])
+        except ConfigValueError as err:
+            raise err.with_prefix(group) from None
+    return OmegaConf.to_object(cfg)
+
+
+def config_hash(cfg: DictConfig | dict) -> str:
+    """A short stable hash of the resolved config without its runtime keys (``RUNTIME_KEYS``)."""
+    data = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else json.loads(json.dumps(cfg))
+    data.pop("hydra", None)
+    for key in RUNTIME_KEYS:
+        node = data
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

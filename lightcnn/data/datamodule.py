@@ -1,0 +1,162 @@
+"""The device-resident data module.
+
+The whole training set lives on the accelerator as one uint8 tensor. Batches are index slices
+of it (no DataLoader, no collation, no worker processes); augmentation and normalisation run
+batch-wise on the device in ``on_after_batch_transfer``. Under DDP each rank takes every
+``world_size``-th index of the same seeded permutation, so the shards are disjoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+
+from lightcnn.config import DatasetConfig
+from lightcnn.data.augment import normalize, random_hflip, random_translate
+from lightcnn.data.datasets import ImageData, input_spec, load_dataset
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class DeviceBatches:
+    """Batches of ``(uint8 images, labels)`` sliced from tensors already on the device."""
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        batch_size: int,
+        *,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        seed: int = 0,
+        epoch: Callable[[], int] = lambda: 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        self.images, self.labels = images, labels
+        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        self.seed, self.epoch, self.rank, self.world_size = seed, epoch, rank, world_size
+
+    def _shard_size(self) -> int:
+        n = len(self.labels)
+        # training shards are cut to equal size so every rank runs the same number of steps
+        return n // self.world_size if self.drop_last else len(range(self.rank, n, self.world_size))
+
+    def __len__(self) -> int:
+        size = self._shard_size()
+        return size // self.batch_size if self.drop_last else -(-size // self.batch_size)
+
+    def __iter__(self) -> Iterator[Batch]:
+        n = len(self.labels)
+        if self.shuffle:
+            gen = torch.Generator().manual_seed(self.seed + self.epoch())
+            order = torch.randperm(n, generator=gen).to(self.labels.device)
+        else:
+            order = torch.arange(n, device=self.labels.device)
+        order = order[self.rank :: self.world_size][: self._shard_size()]
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            index = order[start : start + self.batch_size]
+            yield self.images[index], self.labels[index]
+
+
+class ImageDataModule(pl.LightningDataModule):
+    """Serves a configured data set from device memory; augments and normalises on the device."""
+
+    def __init__(
+        self,
+        cfg: DatasetConfig,
+        data_dir: Path,
+        batch_size: int,
+        eval_batch_size: int,
+        seed: int = 0,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__()
+        self.cfg, self.data_dir, self.seed = cfg, Path(data_dir), seed
+        self.batch_size, self.eval_batch_size, self.channels_last = batch_size, eval_batch_size, channels_last
+        self.spec = input_spec(cfg)
+        self.max_shift = cfg.augment.max_shift_px(self.spec.height)
+        self.data: ImageData | None = None
+        self.splits: dict[str, Batch] = {}
+
+    # ---------------------------------------------------------------- setup
+
+    def load(self) -> ImageData:
+        """Read the data set once (raises DataError for missing or corrupt files)."""
+        if self.data is None:
+            self.data = load_dataset(self.cfg, self.data_dir)
+        return self.data
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        data = self.load()
+        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        train_x, train_y = data.train_x, data.train_y
+        val_count = int(round(self.cfg.val_fraction * len(train_y)))
+        if val_count:
+            order = torch.randperm(len(train_y), generator=torch.Generator().manual_seed(self.seed))
+            val_idx, train_idx = order[:val_count], order[val_count:]
+            self.splits["val"] = (train_x[val_idx].to(device), train_y[val_idx].to(device))
+            train_x, train_y = train_x[train_idx], train_y[train_idx]
+        self.splits["train"] = (train_x.to(device), train_y.to(device))
+        self.splits["test"] = (data.test_x.to(device), data.test_y.to(device))
+
+    @property
+    def has_val(self) -> bool:
+        return self.cfg.val_fraction > 0
+
+    @property
+    def num_train(self) -> int:
+        return len(self.splits["train"][1])
+
+    # ---------------------------------------------------------------- loaders
+
+    def _rank_world(self) -> tuple[int, int]:
+        if self.trainer is None:
+            return 0, 1
+        return self.trainer.global_rank, self.trainer.world_size
+
+    def _batches(self, split: str, train: bool) -> DeviceBatches:
+        rank, world = self._rank_world()
+        images, labels = self.splits[split]
+        return DeviceBatches(
+            images,
+            labels,
+            self.batch_size if train else self.eval_batch_size,
+            shuffle=train,
+            drop_last=train,
+            seed=self.seed,
+            epoch=lambda: self.trainer.current_epoch if self.trainer is not None else 0,
+            rank=rank,
+            world_size=world,
+        )
+
+    def train_dataloader(self) -> DeviceBatches:
+        return self._batches("train", train=True)
+
+    def val_dataloader(self) -> DeviceBatches:
+        return self._batches("val", train=False)
+
+    def test_dataloader(self) -> DeviceBatches:
+        return self._batches("test", train=False)
+
+    # ---------------------------------------------------------------- on-device transforms
+
+    def transform(self, images: torch.Tensor, train: bool) -> torch.Tensor:
+        """uint8 batch → (augmented if ``train``) normalised float batch."""
+        if train:
+            images = random_translate(images, self.max_shift)
+            if self.cfg.augment.hflip:
+                images = random_hflip(images)
+        out = normalize(images, self.data.mean, self.data.std)
+        return out.contiguous(memory_format=torch.channels_last) if self.channels_last else out
+
+    def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
+        images, labels = batch
+        training = self.trainer is not None and self.trainer.training
+        return self.transform(images, train=training), labels

@@ -1,0 +1,1 @@
+"""Training, evaluation and profiling of a built model."""

@@ -1,0 +1,118 @@
+"""The LightningModule: cross-entropy classification with SGD, top-1/top-5 accuracy.
+
+Per-stage statistics (loss sum, top-1 and top-5 hits, sample count) accumulate on the device
+and are reduced once per epoch, so the hot loop never waits on the host. A non-finite loss
+(checked every ``log_every_n_steps`` steps and at each epoch end) stops training and marks the
+module ``diverged``.
+"""
+
+from __future__ import annotations
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lightcnn.config import TrainerConfig
+from lightcnn.engine.schedule import lr_factor
+
+STAGES = ("train", "val", "test")
+
+
+def topk_hits(logits: torch.Tensor, labels: torch.Tensor, k: int) -> torch.Tensor:
+    """How many rows have their label among the ``k`` largest logits (k capped at the class count)."""
+    k = min(k, logits.shape[1])
+    top = logits.topk(k, dim=1).indices
+    return (top == labels[:, None]).any(dim=1).sum()
+
+
+class LitClassifier(pl.LightningModule):
+    def __init__(self, net: nn.Module, cfg: TrainerConfig) -> None:
+        super().__init__()
+        self.net, self.cfg = net, cfg
+        self.diverged = False
+        self.history: list[dict[str, float]] = []  # one entry per finished epoch and stage
+        self._stats: dict[str, torch.Tensor] = {}
+        # a compiled view of the net, kept out of the module tree so checkpoints stay portable
+        self.__dict__["_compiled"] = None
+
+    def configure_model(self) -> None:
+        if self.cfg.channels_last:
+            self.net.to(memory_format=torch.channels_last)
+        if self.cfg.compile != "none" and self._compiled is None:
+            self.__dict__["_compiled"] = torch.compile(self.net, mode=self.cfg.compile)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return (self._compiled or self.net)(images)
+
+    # ---------------------------------------------------------------- steps
+
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+        images, labels = batch
+        logits = self(images)
+        loss = F.cross_entropy(logits.float(), labels)
+        with torch.no_grad():
+            n = labels.new_tensor(labels.shape[0], dtype=torch.float32)
+            hits = [topk_hits(logits, labels, k).float() for k in (1, 5)]
+            row = torch.stack([loss.detach().float() * n, *hits, n])
+            stats = self._stats.get(stage)
+            self._stats[stage] = row if stats is None else stats + row
+        return loss
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self._step(batch, "train")
+        if batch_idx % self.cfg.log_every_n_steps == 0:
+            self._check_finite()
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def _check_finite(self) -> None:
+        stats = self._stats.get("train")
+        if stats is not None and not torch.isfinite(stats[0]).item():
+            self.diverged = True
+            self.trainer.should_stop = True
+
+    # ---------------------------------------------------------------- epoch ends
+
+    def _log_epoch(self, stage: str) -> None:
+        stats = self._stats.pop(stage, None)
+        if stats is None:
+            return
+        stats = self.trainer.strategy.reduce(stats, reduce_op="sum")
+        loss_sum, hits1, hits5, count = stats.tolist()
+        metrics = {
+            f"{stage}/loss": loss_sum / count,
+            f"{stage}/acc": 100.0 * hits1 / count,
+            f"{stage}/acc5": 100.0 * hits5 / count,
+        }
+        self.log_dict(metrics, prog_bar=stage != "test", sync_dist=False)
+        self.history.append({"stage": stage, "epoch": self.current_epoch, **metrics})
+
+    def on_train_epoch_end(self) -> None:
+        self._check_finite()
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
+    # ---------------------------------------------------------------- optimisation
+
+    def configure_optimizers(self):
+        trainable = [p for p in self.net.parameters() if p.requires_grad]  # frozen weights get no state
+        optimizer = torch.optim.SGD(
+            trainable,
+            lr=self.cfg.lr,
+            momentum=self.cfg.momentum,
+            nesterov=self.cfg.nesterov,
+            weight_decay=self.cfg.weight_decay,
+        )
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: lr_factor(epoch, self.cfg))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}

@@ -1,0 +1,37 @@
+"""User-facing errors.
+
+Everything that is the user's input being wrong (a config value, a data file) raises a
+:class:`UserError`. The command line prints its message as one line and exits with code 2;
+any other exception is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class UserError(Exception):
+    """Bad input from the user: reported as one line, exit code 2."""
+
+
+class ConfigValueError(UserError):
+    """A config value outside what is allowed.
+
+    ``key`` is the dotted config key (``model.depth``), ``value`` the bad value and
+    ``allowed`` a short phrase saying what is allowed.
+    """
+
+    def __init__(self, key: str, value: Any, allowed: str) -> None:
+        super().__init__(key, value, allowed)
+        self.key, self.value, self.allowed = key, value, allowed
+
+    def with_prefix(self, prefix: str) -> ConfigValueError:
+        """The same error with its key placed under ``prefix`` (``depth`` → ``model.depth``)."""
+        return ConfigValueError(f"{prefix}.{self.key}" if prefix else self.key, self.value, self.allowed)
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value!r} is not allowed: {self.allowed}"
+
+
+class DataError(UserError):
+    """A data set that is missing, truncated or corrupt."""

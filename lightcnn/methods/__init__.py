@@ -1,0 +1,9 @@
+"""Compression methods. A method receives a built model and returns the model to train.
+
+``method=none`` leaves the model as it is. Each method registers its config dataclass as
+``schema/method/<name>`` and an ``apply(model, cfg, context)`` function.
+"""
+
+from lightcnn.methods.registry import MethodContext, apply_method, method_names, register_method
+
+__all__ = ["MethodContext", "apply_method", "method_names", "register_method"]

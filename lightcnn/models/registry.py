@@ -1,0 +1,63 @@
+"""Model registry (timm style): ``@register_model(name, config=...)`` on a builder function.
+
+A builder takes its typed config and the :class:`InputSpec` of the data set and returns an
+``nn.Module`` mapping ``(N, C, H, W)`` images to ``(N, num_classes)`` logits. Registering also
+stores the config dataclass in Hydra's ConfigStore as ``schema/model/<name>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from hydra.core.config_store import ConfigStore
+from torch import nn
+
+from lightcnn.config import ModelConfig
+from lightcnn.errors import ConfigValueError
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model is built for: image channels and size, and the number of classes."""
+
+    channels: int
+    height: int
+    width: int
+    num_classes: int
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    config: type
+    builder: Callable[..., nn.Module]
+
+
+_MODELS: dict[str, ModelEntry] = {}
+
+
+def register_model(name: str, config: type[ModelConfig]) -> Callable:
+    def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if name in _MODELS:
+            raise ValueError(f"model {name!r} registered twice")
+        _MODELS[name] = ModelEntry(name, config, builder)
+        ConfigStore.instance().store(group="schema/model", name=name, node=config)
+        return builder
+
+    return decorate
+
+
+def model_names() -> list[str]:
+    return sorted(_MODELS)
+
+
+def build_model(cfg: ModelConfig, spec: InputSpec) -> nn.Module:
+    """Build the registered model ``cfg.name`` for inputs described by ``spec``."""
+    entry = _MODELS.get(cfg.name)
+    if entry is None:
+        raise ConfigValueError("model.name", cfg.name, "one of " + ", ".join(model_names()))
+    try:
+        return entry.builder(cfg, spec)
+    except ConfigValueError as err:
+        raise err.with_prefix("model") from None

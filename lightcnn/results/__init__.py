@@ -1,0 +1,1 @@
+"""Run records (schema, atomic write, lookup) and the tables rendered from them."""

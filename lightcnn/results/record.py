@@ -1,0 +1,140 @@
+"""The run record: ``result.json`` in the run's output directory (see DESIGN.md).
+
+Written once, atomically (temporary file in the same directory, then rename), never edited.
+``run.json`` is written when a run starts; a run directory with ``run.json``, a checkpoint and
+no ``result.json`` is an interrupted run that a later run of the same config resumes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import lightcnn
+
+RECORD_FILE = "result.json"
+RUN_INFO_FILE = "run.json"
+STATUSES = ("ok", "diverged", "failed")
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_id() -> str:
+    """Unique per run, even for jobs started in the same second on one machine."""
+    return dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:8]
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write ``data`` as JSON to ``path`` so that readers see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=2, sort_keys=False, default=str)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str | None:
+    """The commit of the lightcnn checkout this code runs from (``+dirty`` when modified)."""
+    root = Path(lightcnn.__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
+def device_name(device: torch.device | str | None = None) -> str:
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+
+
+def environment(device: torch.device | str | None = None) -> dict[str, Any]:
+    import pytorch_lightning
+
+    return {
+        "device": device_name(device),
+        "versions": {
+            "torch": torch.__version__,
+            "cuda": torch.version.cuda,
+            "lightning": pytorch_lightning.__version__,
+            "lightcnn": lightcnn.__version__,
+            "python": platform.python_version(),
+        },
+        "git_commit": git_commit(),
+    }
+
+
+def iter_run_dirs(results_dir: Path) -> Iterator[Path]:
+    """Every directory under ``results_dir`` that holds a run (``run.json`` or ``result.json``)."""
+    if not results_dir.is_dir():
+        return
+    seen = set()
+    for name in (RUN_INFO_FILE, RECORD_FILE):
+        for path in results_dir.rglob(name):
+            if path.parent not in seen:
+                seen.add(path.parent)
+                yield path.parent
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def iter_records(results_dir: Path) -> Iterator[dict]:
+    """Every readable record under ``results_dir``, with ``run_dir`` set to where it was found."""
+    if not results_dir.is_dir():
+        return
+    for path in sorted(results_dir.rglob(RECORD_FILE)):
+        record = read_json(path)
+        if isinstance(record, dict) and "status" in record:
+            record["run_dir"] = str(path.parent)
+            yield record
+
+
+def find_ok_record(results_dir: Path, config_hash: str) -> dict | None:
+    """The newest ``ok`` record of ``config_hash`` under ``results_dir``."""
+    matches = [r for r in iter_records(results_dir) if r.get("config_hash") == config_hash and r["status"] == "ok"]
+    return max(matches, key=lambda r: r.get("finished_at") or "", default=None)
+
+
+def find_interrupted_checkpoint(results_dir: Path, config_hash: str, checkpoint_name: str) -> Path | None:
+    """The newest ``checkpoints/last.ckpt`` of a run of ``config_hash`` that never wrote a record."""
+    candidates = []
+    for run_dir in iter_run_dirs(results_dir):
+        info = read_json(run_dir / RUN_INFO_FILE)
+        ckpt = run_dir / checkpoint_name
+        if info and info.get("config_hash") == config_hash and not (run_dir / RECORD_FILE).exists() and ckpt.is_file():
+            candidates.append(ckpt)
+    return max(candidates, key=lambda p: p.stat().st_mtime, default=None)

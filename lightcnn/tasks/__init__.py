@@ -1,0 +1,55 @@
+"""Tasks: what a run does (``task=train``, ``task=profile``, ``task=download``, …).
+
+A task is a function ``(cfg: Config, ctx: RunContext) -> TaskResult``. Its ``fields`` go into
+the run record; its ``report`` (a table, a summary) is printed before the record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from lightcnn.config import Config
+
+
+@dataclass
+class RunContext:
+    run_dir: Path
+    data_dir: Path
+    results_dir: Path
+    config_hash: str
+    is_main_process: bool = True
+
+
+@dataclass
+class TaskResult:
+    fields: dict[str, Any] = field(default_factory=dict)
+    report: str | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    run: Callable[[Config, RunContext], TaskResult]
+    writes_record: bool = True
+
+
+def _tasks() -> dict[str, Task]:
+    from lightcnn.tasks.download import download_task
+    from lightcnn.tasks.profile import profile_task
+    from lightcnn.tasks.train import train_task
+
+    return {
+        "train": Task(train_task),
+        "profile": Task(profile_task),
+        "download": Task(download_task, writes_record=False),
+    }
+
+
+def get_task(name: str) -> Task:
+    from lightcnn.errors import ConfigValueError
+
+    tasks = _tasks()
+    if name not in tasks:
+        raise ConfigValueError("task.name", name, "one of " + ", ".join(sorted(tasks)))
+    return tasks[name]

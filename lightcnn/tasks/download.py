@@ -1,0 +1,17 @@
+"""``task=download``: fetch the configured data set into ``data_dir``."""
+
+from __future__ import annotations
+
+from lightcnn.config import Config
+from lightcnn.data.download import download
+from lightcnn.data.sources import SOURCES
+from lightcnn.errors import ConfigValueError
+from lightcnn.tasks import RunContext, TaskResult
+
+
+def download_task(cfg: Config, ctx: RunContext) -> TaskResult:
+    source = SOURCES.get(cfg.dataset.name)
+    if source is None:
+        raise ConfigValueError("dataset", cfg.dataset.name, "a real data set to download: " + ", ".join(sorted(SOURCES)))
+    files = download(source, ctx.data_dir, progress=True)
+    return TaskResult({"dataset": source.name, "files": [str(p) for p in files]}, f"{source.name}: ready in {ctx.data_dir}")
