@@ -1,0 +1,116 @@
+"""Table specs: ``experiments/<paper>/<table>.yaml``.
+
+A spec names the runs a table needs (Hydra override sets), the published values and the
+columns::
+
+    title: ...
+    source: the paper and table the published values come from
+    overrides: [dataset=cifar10, method=none]        # shared by every row
+    columns:
+      - {key: params, label: Params (M), scale: 1.0e-6, digits: 3, diff: relative}
+    rows:
+      - label: ResNet-20
+        overrides: [model=resnet, model.depth=20]
+        published: {params: 0.27e6}
+
+Loading checks that every ``group=option`` names an existing option in ``conf/``, so a spec
+with an unknown model fails with a clear error before anything runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lightcnn.errors import UserError
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+DIFF_KINDS = ("absolute", "relative", "none")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # a record field (params, flops_conv, test_acc, …)
+    label: str
+    scale: float = 1.0  # displayed value = value × scale
+    digits: int = 2
+    diff: str = "absolute"  # ours − paper in display units, or relative in percent
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    overrides: tuple[str, ...]
+    published: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    path: Path
+    name: str
+    paper: str
+    title: str
+    source: str
+    columns: tuple[Column, ...]
+    rows: tuple[Row, ...]
+    notes: str = ""
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``'model.depth=56'`` → ``('model.depth', 56)`` (the value parsed as YAML)."""
+    if "=" not in text:
+        raise ValueError(f"override {text!r} is not of the form key=value")
+    key, value = text.split("=", 1)
+    return key.strip().lstrip("+"), yaml.safe_load(value)
+
+
+def check_override(spec_path: Path, where: str, text: str, conf_dir: Path = CONF_DIR) -> None:
+    try:
+        key, value = parse_override(text)
+    except ValueError as err:
+        raise UserError(f"{spec_path}: {where}: {err}") from None
+    group_dir = conf_dir / key
+    if "." not in key and group_dir.is_dir() and not (group_dir / f"{value}.yaml").is_file():
+        options = ", ".join(sorted(p.stem for p in group_dir.glob("*.yaml")))
+        raise UserError(f"{spec_path}: {where}: {key}={value}: no such option; available: {options}")
+
+
+def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
+    """Read and check one table spec."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise UserError(f"{path}: cannot read table spec ({err})") from None
+    if not isinstance(data, dict) or not data.get("rows") or not data.get("columns"):
+        raise UserError(f"{path}: a table spec needs 'columns' and 'rows'")
+    try:
+        columns = tuple(Column(**c) for c in data["columns"])
+        rows = tuple(
+            Row(r["label"], tuple(data.get("overrides", [])) + tuple(r.get("overrides", [])), dict(r.get("published") or {}))
+            for r in data["rows"]
+        )
+    except (TypeError, KeyError) as err:
+        raise UserError(f"{path}: malformed column or row ({err})") from None
+    for column in columns:
+        if column.diff not in DIFF_KINDS:
+            raise UserError(f"{path}: column {column.key}: diff={column.diff!r}; allowed: {', '.join(DIFF_KINDS)}")
+    for row in rows:
+        for text in row.overrides:
+            check_override(path, f"row {row.label!r}", text, conf_dir)
+        unknown = set(row.published) - {c.key for c in columns}
+        if unknown:
+            raise UserError(f"{path}: row {row.label!r}: published values for unknown columns {sorted(unknown)}")
+    return TableSpec(
+        path=path,
+        name=path.stem,
+        paper=path.parent.name,
+        title=str(data.get("title", path.stem)),
+        source=str(data.get("source", "")),
+        columns=columns,
+        rows=rows,
+        notes=str(data.get("notes", "")),
+    )

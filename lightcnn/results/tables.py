@@ -1,0 +1,190 @@
+"""Render table specs from run records: published value, ours, difference.
+
+Records are read into one pandas frame (config flattened to ``config.<key>`` columns). A row's
+runs are the records whose config matches all of its overrides. Runs that differ only in their
+seed form one configuration and are aggregated to mean ± std with the seed count; when several
+configurations match a row (another profile, say), the one with the newest record is used.
+A row without an ``ok`` run is marked ``missing``, ``failed`` or ``diverged`` — never filled.
+Output is deterministic: the same records render to the same bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lightcnn.config import config_hash
+from lightcnn.results.record import iter_records, write_text_atomic
+from lightcnn.results.specs import Column, Row, TableSpec, load_spec, parse_override
+
+MISSING_MARK = "—"
+
+
+def records_frame(results_dir: Path) -> pd.DataFrame:
+    """All records under ``results_dir``, one row each; nested config as ``config.a.b`` columns."""
+    records = list(iter_records(Path(results_dir)))
+    if not records:
+        return pd.DataFrame(columns=["status", "config_hash", "finished_at"])
+    for record in records:
+        config = dict(record.get("config") or {})
+        config.pop("seed", None)
+        record["config_hash_noseed"] = config_hash(config)
+    frame = pd.json_normalize(records, max_level=None)
+    return frame.sort_values(["finished_at", "run_id"], na_position="first", kind="stable").reset_index(drop=True)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b or str(a) == str(b)
+
+
+def match_rows(frame: pd.DataFrame, overrides: tuple[str, ...]) -> pd.DataFrame:
+    """The records whose config agrees with every override (``group=option`` or ``key=value``)."""
+    mask = pd.Series(True, index=frame.index)
+    for text in overrides:
+        key, value = parse_override(text)
+        column = f"config.{key}.name" if f"config.{key}.name" in frame.columns else f"config.{key}"
+        if column not in frame.columns:
+            return frame.iloc[0:0]
+        mask &= frame[column].map(lambda got, want=value: _same(got, want))
+    return frame[mask]
+
+
+@dataclass
+class Cell:
+    mean: float | None = None
+    std: float | None = None
+    n: int = 0
+
+
+@dataclass
+class RowResult:
+    row: Row
+    status: str  # ok, missing, failed, diverged
+    cells: dict[str, Cell]
+    seeds: int = 0
+    runs: tuple[str, ...] = ()
+
+
+def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], profile: str | None) -> RowResult:
+    matched = match_rows(frame, row.overrides)
+    if profile is not None and "profile" in matched.columns:
+        matched = matched[matched["profile"] == profile]
+    ok = matched[matched["status"] == "ok"]
+    if ok.empty:
+        status = "missing" if matched.empty else str(matched.iloc[-1]["status"])
+        return RowResult(row, status, {c.key: Cell() for c in columns})
+    newest = ok.iloc[-1]["config_hash_noseed"]
+    group = ok[ok["config_hash_noseed"] == newest]
+    cells = {}
+    for column in columns:
+        values = pd.to_numeric(group[column.key], errors="coerce").dropna() if column.key in group else pd.Series([])
+        if values.empty:
+            cells[column.key] = Cell()
+        else:
+            std = float(values.std(ddof=1)) if len(values) > 1 else None
+            cells[column.key] = Cell(float(values.mean()), std, int(len(values)))
+    return RowResult(row, "ok", cells, seeds=int(group["seed"].nunique()), runs=tuple(sorted(group["run_id"])))
+
+
+def _fmt(value: float | None, column: Column) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING_MARK
+    return f"{value * column.scale:,.{column.digits}f}"
+
+
+def difference(ours: float | None, paper: float | None, column: Column) -> float | None:
+    """ours − paper in display units (``absolute``) or in percent of the paper (``relative``)."""
+    if ours is None or paper is None or column.diff == "none":
+        return None
+    if column.diff == "relative":
+        return 100.0 * (ours - paper) / paper if paper else None
+    return (ours - paper) * column.scale
+
+
+def _fmt_diff(diff: float | None, column: Column) -> str:
+    if diff is None:
+        return MISSING_MARK
+    return f"{diff:+.1f}%" if column.diff == "relative" else f"{diff:+.{column.digits}f}"
+
+
+def render_table(spec: TableSpec, frame: pd.DataFrame, profile: str | None = None) -> tuple[str, pd.DataFrame]:
+    """The spec as (Markdown text, numeric DataFrame for CSV)."""
+    results = [aggregate_row(frame, row, spec.columns, profile) for row in spec.rows]
+    display, numeric = [], []
+    for result in results:
+        shown: dict[str, str] = {"": result.row.label}
+        raw: dict[str, Any] = {"row": result.row.label}
+        for column in spec.columns:
+            cell = result.cells[column.key]
+            paper = result.row.published.get(column.key)
+            paper = float(paper) if paper is not None else None
+            ours = _fmt(cell.mean, column)
+            if cell.std:  # a spread over seeds (a count that never varies shows none)
+                ours += f" ± {cell.std * column.scale:.{column.digits}f}"
+            diff = difference(cell.mean, paper, column)
+            shown[f"{column.label} paper"] = _fmt(paper, column)
+            shown[f"{column.label} ours"] = ours if result.status == "ok" else result.status
+            if column.diff != "none":
+                shown[f"{column.label} Δ"] = _fmt_diff(diff, column)
+            raw.update({
+                f"{column.key}_paper": paper,
+                f"{column.key}_ours": cell.mean,
+                f"{column.key}_std": cell.std,
+                f"{column.key}_diff": diff,
+            })
+        shown["seeds"] = str(result.seeds) if result.status == "ok" else "0"
+        shown["status"] = result.status
+        raw.update(seeds=result.seeds, status=result.status, runs=" ".join(result.runs))
+        display.append(shown)
+        numeric.append(raw)
+    table = pd.DataFrame(display).to_markdown(index=False, disable_numparse=True)
+    lines = [f"# {spec.title}", ""]
+    if spec.source:
+        lines += [f"Published values: {spec.source}", ""]
+    lines += [table, ""]
+    lines += provenance(frame, results)
+    if spec.notes:
+        lines += ["", spec.notes.strip()]
+    return "\n".join(lines) + "\n", pd.DataFrame(numeric)
+
+
+def provenance(frame: pd.DataFrame, results: list[RowResult]) -> list[str]:
+    """Which profiles, devices, versions and commits the numbers came from (sorted, deterministic)."""
+    run_ids = {run for result in results for run in result.runs}
+    if not run_ids:
+        return ["No run of this table has an ok record yet."]
+    used = frame[frame["run_id"].isin(run_ids)]
+
+    def values(column: str) -> str:
+        return ", ".join(sorted({str(v) for v in used[column].dropna()})) if column in used else MISSING_MARK
+
+    missing = [r.row.label for r in results if r.status != "ok"]
+    lines = [
+        f"Runs: {len(run_ids)}; profile: {values('profile')}; device: {values('device')}; "
+        f"torch {values('versions.torch')}; lightcnn {values('versions.lightcnn')}; commit {values('git_commit')}.",
+    ]
+    if missing:
+        lines.append(f"Not measured (marked, not filled): {', '.join(missing)}.")
+    return lines
+
+
+def render_specs(spec_paths: list[Path], results_dir: Path, out_dir: Path, profile: str | None = None) -> list[Path]:
+    """Render each spec to ``out_dir/<paper>/<table>.md`` and ``.csv``; returns the files written."""
+    specs = [load_spec(p) for p in spec_paths]  # all checked before anything is written
+    frame = records_frame(results_dir)
+    written = []
+    for spec in specs:
+        markdown, numeric = render_table(spec, frame, profile)
+        target = Path(out_dir) / spec.paper / spec.name
+        write_text_atomic(target.with_suffix(".md"), markdown)
+        write_text_atomic(target.with_suffix(".csv"), numeric.to_csv(index=False))
+        written += [target.with_suffix(".md"), target.with_suffix(".csv")]
+    return written
