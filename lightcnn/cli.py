@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 from pathlib import Path
@@ -113,6 +112,7 @@ def task_function(cfg) -> dict | None:
     from hydra.types import RunMode
 
     from lightcnn.errors import UserError
+    from lightcnn.results.record import to_json
     from lightcnn.runner import execute
 
     hydra_cfg = HydraConfig.get()
@@ -125,7 +125,7 @@ def task_function(cfg) -> dict | None:
     if outcome.is_main_process:
         if outcome.report:
             print(outcome.report)
-        print(json.dumps(outcome.record, default=str), flush=True)
+        print(to_json(outcome.record), flush=True)
     return outcome.record
 
 

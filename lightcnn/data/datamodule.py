@@ -69,18 +69,20 @@ class ImageDataModule(pl.LightningDataModule):
     def __init__(
         self,
         cfg: DatasetConfig,
-        data_dir: Path,
+        data_dir: Path | None,
         batch_size: int,
         eval_batch_size: int,
         seed: int = 0,
         channels_last: bool = False,
+        data: ImageData | None = None,
     ) -> None:
+        """``data`` given: serve it instead of reading ``cfg``'s data set from ``data_dir``."""
         super().__init__()
-        self.cfg, self.data_dir, self.seed = cfg, Path(data_dir), seed
+        self.cfg, self.data_dir, self.seed = cfg, Path(data_dir) if data_dir else None, seed
         self.batch_size, self.eval_batch_size, self.channels_last = batch_size, eval_batch_size, channels_last
-        self.spec = input_spec(cfg)
+        self.data = data
+        self.spec = data.spec if data is not None else input_spec(cfg)
         self.max_shift = cfg.augment.max_shift_px(self.spec.height)
-        self.data: ImageData | None = None
         self.splits: dict[str, Batch] = {}
 
     # ---------------------------------------------------------------- setup

@@ -28,6 +28,12 @@ class ImageData:
     test_y: torch.Tensor
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    num_classes: int
+
+    @property
+    def spec(self) -> InputSpec:
+        _, channels, height, width = self.train_x.shape
+        return InputSpec(channels, height, width, self.num_classes)
 
 
 def dataset_names() -> list[str]:
@@ -86,13 +92,14 @@ def load_dataset(cfg: DatasetConfig, data_dir: Path) -> ImageData:
     if isinstance(cfg, SyntheticDatasetConfig):
         arrays = make_synthetic(cfg.num_train, cfg.num_test, cfg.channels, cfg.image_size, cfg.num_classes, cfg.noise)
         mean, std = (SYNTHETIC_MEAN,) * cfg.channels, (SYNTHETIC_STD,) * cfg.channels
+        num_classes = cfg.num_classes
     else:
         source = _source(cfg.name)
         arrays = _read_real(source, data_dir)
-        mean, std = source.mean, source.std
+        mean, std, num_classes = source.mean, source.std, source.num_classes
     train_x, train_y, test_x, test_y = (torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
     if cfg.train_subset is not None:
         train_x, train_y = train_x[: cfg.train_subset], train_y[: cfg.train_subset]
     if cfg.test_subset is not None:
         test_x, test_y = test_x[: cfg.test_subset], test_y[: cfg.test_subset]
-    return ImageData(train_x, train_y, test_x, test_y, tuple(mean), tuple(std))
+    return ImageData(train_x, train_y, test_x, test_y, tuple(mean), tuple(std), num_classes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -13,6 +14,18 @@ from lightcnn.config import TrainerConfig
 from lightcnn.engine.callbacks import Throughput
 
 CHECKPOINT_DIR = "checkpoints"
+# Lightning warnings that do not apply to how lightcnn uses it
+KNOWN_NOISE = (
+    r"It is recommended to use `self.log\(",  # epoch metrics are reduced across ranks before logging
+    r"Experiment logs directory .* exists and is not empty",  # the run directory holds .hydra/
+    r"The number of training batches .* is smaller than the logging interval",
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+)
+
+
+def silence_known_noise() -> None:
+    for pattern in KNOWN_NOISE:
+        warnings.filterwarnings("ignore", message=pattern)
 
 
 def make_loggers(run_dir: Path) -> list[Logger]:
@@ -29,6 +42,7 @@ def make_trainer(cfg: TrainerConfig, run_dir: Path, has_val: bool) -> tuple[pl.T
     With a validation split the checkpoint callback keeps the best epoch by ``val/acc``;
     ``last.ckpt`` is always written, so an interrupted run can resume.
     """
+    silence_known_noise()
     throughput = Throughput()
     callbacks: list[pl.Callback] = [throughput]
     checkpoint = None

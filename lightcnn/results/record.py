@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import platform
 import subprocess
@@ -52,8 +53,24 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN and ±inf replaced by None, so that it is valid (strict) JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def to_json(data: Any, indent: int | None = None) -> str:
+    """Strict JSON (no NaN) of a record; objects it does not know become strings."""
+    return json.dumps(json_safe(data), indent=indent, default=str, allow_nan=False)
+
+
 def write_json_atomic(path: Path, data: dict) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
+    write_text_atomic(path, to_json(data, indent=2) + "\n")
 
 
 @lru_cache(maxsize=1)

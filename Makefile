@@ -1,0 +1,36 @@
+# lightcnn — set-up, tests and the reproduction of the paper tables.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PROFILE ?= smoke
+BENCH_ARGS ?=
+
+.PHONY: install test test-all lint bench reproduce-tables clean
+
+install: $(VENV)/.installed  ## virtual environment with torch pinned to the CPU wheel, lightcnn editable, dev tools
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt torch
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+test: install  ## the default suite (slow tests excluded): what CI runs
+	$(BIN)/pytest -q -m "not slow"
+
+test-all: install  ## every test, the slow ones too
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check lightcnn tests
+	$(BIN)/ruff format --check lightcnn tests
+
+bench: install  ## training throughput: lightcnn vs a plain PyTorch loop (BENCH_ARGS="--depth 56 --batch-size 512")
+	$(BIN)/python -m lightcnn.bench $(BENCH_ARGS)
+
+reproduce-tables: install  ## run every experiments/**/*.yaml at PROFILE=smoke|quick|paper, then render reports/
+	$(BIN)/python -m lightcnn.reproduce --profile $(PROFILE)
+
+clean:
+	rm -rf results reports outputs multirun .pytest_cache .ruff_cache

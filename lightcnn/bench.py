@@ -1,0 +1,176 @@
+"""Training-throughput benchmark: lightcnn's path against a plain PyTorch reference loop.
+
+    python -m lightcnn.bench [--model resnet --depth 56] [--batch-size 128] [--steps 20]
+
+Both train the same model on the same synthetic CIFAR-shaped uint8 data with random crop
+(pad 4) + horizontal flip, for ``--warmup`` untimed steps and then ``--steps`` timed steps, in
+the same process, on the same device:
+
+* reference: a map-style ``Dataset`` whose ``__getitem__`` crops and flips one image, a
+  ``DataLoader`` (shuffle, ``--ref-workers`` worker processes) and a hand-written SGD loop;
+* lightcnn: the device-resident data module (batch-wise augmentation on the device) and the
+  Lightning module and trainer used by ``task=train``.
+
+The last line printed is one JSON object with ``ours_images_per_s``, ``reference_images_per_s``
+and ``ratio`` (ours / reference).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+import warnings
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from lightcnn.config import AugmentConfig, DatasetConfig, TrainerConfig
+from lightcnn.data.datamodule import ImageDataModule
+from lightcnn.data.datasets import ImageData
+from lightcnn.engine.callbacks import synchronize
+from lightcnn.engine.module import LitClassifier
+from lightcnn.models import InputSpec, build_model
+from lightcnn.models.resnet import ResNetConfig
+from lightcnn.results.record import device_name
+
+MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+PAD = 4
+
+
+class CropFlipDataset(Dataset):
+    """Per-sample transforms, as a torchvision pipeline does: pad + random crop, flip, normalise."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray) -> None:
+        self.images, self.labels = images, labels
+        self.mean = np.asarray(MEAN, np.float32)[:, None, None]
+        self.std = np.asarray(STD, np.float32)[:, None, None]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        image = np.pad(self.images[index], ((0, 0), (PAD, PAD), (PAD, PAD)))
+        top, left = np.random.randint(0, 2 * PAD + 1, size=2)
+        image = image[:, top : top + 32, left : left + 32]
+        if np.random.rand() < 0.5:
+            image = image[:, :, ::-1]
+        image = (image.astype(np.float32) / 255.0 - self.mean) / self.std
+        return torch.from_numpy(np.ascontiguousarray(image)), int(self.labels[index])
+
+
+def make_data(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (count, 3, 32, 32), dtype=np.uint8), rng.integers(0, 10, count).astype(np.int64)
+
+
+def reference_images_per_s(model, images, labels, args, device) -> float:
+    loader = DataLoader(
+        CropFlipDataset(images, labels),
+        batch_size=args.batch_size,
+        shuffle=True,
+        drop_last=True,
+        num_workers=args.ref_workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=args.ref_workers > 0,
+    )
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    model.train()
+    done, start = 0, 0.0
+    while done < args.warmup + args.steps:
+        for x, y in loader:
+            if done == args.warmup:
+                synchronize(device)
+                start = time.perf_counter()
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            loss = F.cross_entropy(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            done += 1
+            if done == args.warmup + args.steps:
+                break
+    synchronize(device)
+    return args.steps * args.batch_size / (time.perf_counter() - start)
+
+
+class StepTimer(pl.Callback):
+    """Times training steps after the first ``warmup``."""
+
+    def __init__(self, warmup: int) -> None:
+        self.warmup, self.start, self.end = warmup, 0.0, 0.0
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+        if trainer.global_step == self.warmup:
+            synchronize(module.device)
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        synchronize(module.device)
+        self.end = time.perf_counter()
+
+
+def ours_images_per_s(model, images, labels, args, device) -> float:
+    tcfg = TrainerConfig(
+        accelerator=device.type, max_epochs=1, batch_size=args.batch_size, lr=0.1, weight_decay=1e-4,
+        schedule="constant", precision=args.precision, compile=args.compile, channels_last=args.channels_last,
+        progress_bar=False, checkpoint=False,
+    )
+    dcfg = DatasetConfig(name="bench", augment=AugmentConfig(crop_padding=PAD, hflip=True))
+    data = ImageData(torch.from_numpy(images), torch.from_numpy(labels), torch.from_numpy(images[:10]),
+                     torch.from_numpy(labels[:10]), MEAN, STD, num_classes=10)
+    datamodule = ImageDataModule(dcfg, None, args.batch_size, 1000, channels_last=args.channels_last, data=data)
+    timer = StepTimer(args.warmup)
+    trainer = pl.Trainer(
+        accelerator=device.type, devices=1, precision=args.precision, max_steps=args.warmup + args.steps,
+        max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, callbacks=[timer], limit_val_batches=0, num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+    )
+    trainer.fit(LitClassifier(model, tcfg), datamodule=datamodule)
+    return args.steps * args.batch_size / (timer.end - timer.start)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--depth", type=int, default=56, help="CIFAR ResNet depth")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=20, help="timed training steps")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--ref-workers", type=int, default=2, help="DataLoader workers of the reference")
+    parser.add_argument("--precision", default="32", help="lightcnn's precision (32, bf16-mixed)")
+    parser.add_argument("--compile", default="none", help="lightcnn's torch.compile mode")
+    parser.add_argument("--channels-last", action="store_true")
+    args = parser.parse_args(argv)
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+    device = torch.device(args.device)
+    images, labels = make_data(args.batch_size * (args.warmup + args.steps))
+    spec = InputSpec(3, 32, 32, 10)
+
+    torch.manual_seed(0)
+    reference = reference_images_per_s(build_model(ResNetConfig(depth=args.depth), spec).to(device), images, labels, args, device)
+    torch.manual_seed(0)
+    ours = ours_images_per_s(build_model(ResNetConfig(depth=args.depth), spec), images, labels, args, device)
+    result = {
+        "model": f"resnet{args.depth}",
+        "device": device_name(device),
+        "batch_size": args.batch_size,
+        "timed_steps": args.steps,
+        "precision": args.precision,
+        "compile": args.compile,
+        "ours_images_per_s": round(ours, 1),
+        "reference_images_per_s": round(reference, 1),
+        "ratio": round(ours / reference, 3),
+    }
+    print(json.dumps(result), flush=True)
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+import pytest
+
+from lightcnn.config import (
+    AugmentConfig,
+    SyntheticDatasetConfig,
+    TrainerConfig,
+    config_hash,
+    validate,
+)
+from lightcnn.errors import ConfigValueError, UserError
+
+
+def test_defaults_compose_and_validate(compose):
+    cfg = validate(compose())
+    assert (cfg.dataset.name, cfg.model.name, cfg.model.depth, cfg.method.name, cfg.task.name) == (
+        "cifar10", "resnet", 56, "none", "train"
+    )
+    assert cfg.profile == "quick" and cfg.trainer.max_epochs == 30 and cfg.trainer.schedule == "cosine"
+
+
+def test_profile_paper_sets_he2016_schedule(compose):
+    cfg = validate(compose("profile=paper"))
+    assert (cfg.trainer.max_epochs, list(cfg.trainer.milestones), cfg.trainer.weight_decay) == (164, [82, 123], 1e-4)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.depth=57", "model.depth=57 is not allowed: one of 20, 32, 44, 56, 110"),
+        ("trainer.lr=0", "trainer.lr=0.0 is not allowed: a number > 0"),
+        ("trainer.precision=8", "trainer.precision='8' is not allowed: one of 32, 32-true, bf16-mixed, 16-mixed"),
+        ("trainer.milestones=[5,3]", "trainer.milestones=[5, 3] is not allowed: strictly increasing"),
+        ("dataset.val_fraction=1.5", "dataset.val_fraction=1.5 is not allowed: a fraction in [0, 1)"),
+        ("dataset.augment.shift_fraction=0.7", "dataset.augment.shift_fraction=0.7 is not allowed"),
+        ("seed=-1", "seed=-1 is not allowed: an integer >= 0"),
+        ("trainer.devices=0", "trainer.devices=0 is not allowed: an integer >= 1 or 'auto'"),
+    ],
+)
+def test_out_of_range_values_name_the_full_key(compose, override, message):
+    with pytest.raises(ConfigValueError) as info:
+        validate(compose(override))
+    assert message in str(info.value)
+
+
+def test_added_unknown_key_is_rejected(compose):
+    with pytest.raises(UserError, match=r"model.width: unknown key; allowed keys here: name, depth"):
+        validate(compose("+model.width=3"))
+
+
+def test_config_hash_ignores_runtime_keys_but_not_settings(compose):
+    base = config_hash(compose())
+    assert config_hash(compose("data_dir=/elsewhere", "trainer.progress_bar=false", "results_dir=/x")) == base
+    assert config_hash(compose("model.depth=20")) != base
+    assert config_hash(compose("seed=1")) != base
+    assert len(base) == 16
+
+
+def test_augment_shift_in_pixels():
+    assert AugmentConfig(crop_padding=4).max_shift_px(32) == 4
+    assert AugmentConfig(shift_fraction=0.1).max_shift_px(32) == 3
+    assert AugmentConfig(crop_padding=2, shift_fraction=0.1).max_shift_px(32) == 3
+
+
+def test_synthetic_and_trainer_ranges():
+    with pytest.raises(ConfigValueError, match="image_size"):
+        SyntheticDatasetConfig(image_size=4)
+    with pytest.raises(ConfigValueError, match="schedule='linear'"):
+        TrainerConfig(schedule="linear")

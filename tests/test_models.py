@@ -1,0 +1,66 @@
+import pytest
+import torch
+
+from lightcnn.config import ModelConfig
+from lightcnn.engine.profiling import profile_model
+from lightcnn.errors import ConfigValueError
+from lightcnn.models import InputSpec, build_model, model_names
+from lightcnn.models.resnet import ResNetConfig
+
+CIFAR = InputSpec(3, 32, 32, 10)
+
+# He et al. (2016) option-A architectures: exact parameter and conv + linear MAC counts
+# (shared/papers/method_facts.md §5, measured there with fvcore, thop and ptflops).
+RESNET_COUNTS = {
+    20: (269_722, 40_551_040),
+    32: (464_154, 68_862_592),
+    44: (658_586, 97_174_144),
+    56: (853_018, 125_485_696),
+    110: (1_727_962, 252_887_680),
+}
+
+
+@pytest.mark.parametrize("depth", sorted(RESNET_COUNTS))
+def test_resnet_counts_match_reference(depth):
+    profile = profile_model(build_model(ResNetConfig(depth=depth), CIFAR), (3, 32, 32))
+    assert (profile.params, profile.flops_conv) == RESNET_COUNTS[depth]
+    assert profile.trainable_params == profile.params
+
+
+def test_resnet56_fvcore_total_adds_bn_and_pool_and_lists_skipped_ops():
+    profile = profile_model(build_model(ResNetConfig(depth=56), CIFAR), (3, 32, 32))
+    # fvcore's default handles: conv/linear + BN (2 per element in eval) + adaptive pool
+    assert profile.flops == 126_554_752
+    assert profile.flops_by_operator["batch_norm"] == 1_064_960
+    assert profile.skipped_ops == {"aten::add": 27, "aten::pad": 2}
+
+
+def test_resnet_option_a_shortcut_has_no_parameters_and_pads_channels():
+    model = build_model(ResNetConfig(depth=20), CIFAR)
+    block = model.layer2[0]
+    assert sum(p.numel() for p in block.shortcut.parameters()) == 0
+    out = block.shortcut(torch.ones(2, 16, 32, 32))
+    assert out.shape == (2, 32, 16, 16)
+    assert out[:, :8].abs().sum() == 0 and out[:, 24:].abs().sum() == 0 and (out[:, 8:24] == 1).all()
+
+
+def test_resnet_forward_on_mnist_shape():
+    model = build_model(ResNetConfig(depth=20), InputSpec(1, 28, 28, 10)).eval()
+    assert model(torch.zeros(4, 1, 28, 28)).shape == (4, 10)
+
+
+def test_resnet_rejects_other_depths():
+    with pytest.raises(ConfigValueError, match=r"depth=57 is not allowed: one of 20, 32, 44, 56, 110"):
+        ResNetConfig(depth=57)
+
+
+def test_unknown_model_name_is_a_config_error():
+    with pytest.raises(ConfigValueError, match="model.name='nope'.*one of .*resnet"):
+        build_model(ModelConfig(name="nope"), CIFAR)
+    assert "resnet" in model_names()
+
+
+def test_profile_restores_training_mode():
+    model = build_model(ResNetConfig(depth=20), CIFAR).train()
+    profile_model(model, (3, 32, 32))
+    assert model.training

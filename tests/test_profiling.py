@@ -1,0 +1,35 @@
+import torch
+from torch import nn
+
+from lightcnn.engine.profiling import conv_linear_flops, count_params, profile_model
+
+
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1, bias=True)
+        self.bn = nn.BatchNorm2d(4)
+        self.fc = nn.Linear(4 * 8 * 8, 5)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(torch.relu(self.bn(self.conv(x))), 1))
+
+
+def test_tiny_net_counts_by_hand():
+    profile = profile_model(Tiny(), (3, 8, 8))
+    conv_macs = 4 * 3 * 3 * 3 * 8 * 8  # out × in × k × k × output pixels; bias not counted
+    fc_macs = 4 * 8 * 8 * 5
+    assert profile.flops_conv == conv_macs + fc_macs == 8_192
+    assert profile.flops == conv_macs + fc_macs + 2 * 4 * 8 * 8  # BN in eval: 2 per element
+    assert profile.params == (4 * 27 + 4) + 8 + (256 * 5 + 5)
+
+
+def test_shared_and_frozen_parameters():
+    shared = nn.Linear(3, 3)
+    model = nn.Sequential(shared, shared, nn.Linear(3, 2))
+    model[2].weight.requires_grad_(False)
+    assert count_params(model) == (12 + 8, 12 + 2)
+
+
+def test_conv_linear_flops_ignores_other_ops():
+    assert conv_linear_flops({"conv": 10, "linear": 5, "batch_norm": 7, "upsample_nearest2d": 3}) == 15

@@ -1,0 +1,104 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from lightcnn.errors import UserError
+from lightcnn.results.record import write_json_atomic
+from lightcnn.results.specs import load_spec
+from lightcnn.results.tables import render_specs
+
+SPEC = """
+title: Toy table
+source: Somebody (2016), Table 1
+overrides: [dataset=cifar10]
+columns:
+  - {key: params, label: Params (M), scale: 1.0e-6, digits: 3, diff: relative}
+  - {key: test_acc, label: Top-1 (%), digits: 2}
+rows:
+  - {label: R20, overrides: [model=resnet, model.depth=20], published: {params: 0.27e6, test_acc: 91.25}}
+  - {label: R56, overrides: [model=resnet, model.depth=56], published: {params: 0.85e6, test_acc: 93.03}}
+  - {label: R110, overrides: [model=resnet, model.depth=110], published: {params: 1.7e6, test_acc: 93.57}}
+"""
+
+
+def record(run_id, depth, seed, acc, status="ok", params=269_722, profile="quick", finished="2026-01-01T00:00:00"):
+    config = {"dataset": {"name": "cifar10"}, "model": {"name": "resnet", "depth": depth}, "seed": seed,
+              "profile": profile, "task": {"name": "train"}}
+    return {"run_id": run_id, "status": status, "seed": seed, "profile": profile, "config": config,
+            "config_hash": f"h{depth}{seed}", "params": params, "test_acc": acc, "finished_at": finished,
+            "device": "cpu", "versions": {"torch": "2.x", "lightcnn": "0.1.0"}, "git_commit": "abc"}
+
+
+@pytest.fixture
+def spec_path(tmp_path):
+    path = tmp_path / "experiments" / "toy" / "table.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(SPEC)
+    return path
+
+
+def write_records(results: Path, records):
+    for rec in records:
+        write_json_atomic(results / rec["run_id"] / "result.json", rec)
+
+
+def test_seeds_aggregate_missing_and_failed_are_marked(tmp_path, spec_path):
+    results = tmp_path / "results"
+    write_records(results, [
+        record("a", 20, 0, 91.0), record("b", 20, 1, 92.0), record("c", 20, 2, 93.0),
+        record("d", 56, 0, None, status="failed", params=None),
+    ])
+    md, csv = render_specs([spec_path], results, tmp_path / "out")
+    text = md.read_text()
+    assert "| R20  | 0.270" in text and "92.00 ± 1.00" in text and "+0.75" in text
+    assert "| R56  |" in text and "failed" in text
+    assert "| R110 |" in text and "missing" in text
+    assert "Not measured (marked, not filled): R56, R110." in text
+    lines = csv.read_text().splitlines()
+    assert lines[0].startswith("row,params_paper,params_ours,params_std,params_diff,test_acc_paper")
+    r20 = dict(zip(lines[0].split(","), lines[1].split(",")))
+    assert float(r20["test_acc_ours"]) == 92.0 and r20["seeds"] == "3"
+    assert float(r20["params_diff"]) == pytest.approx(100 * (269_722 - 270_000) / 270_000)
+    r56 = dict(zip(lines[0].split(","), lines[2].split(",")))
+    assert r56["status"] == "failed" and r56["test_acc_ours"] == ""
+
+
+def test_rendering_is_deterministic(tmp_path, spec_path):
+    results = tmp_path / "results"
+    write_records(results, [record("b", 20, 1, 92.0), record("a", 20, 0, 91.0), record("e", 110, 0, 93.1)])
+    first = [p.read_bytes() for p in render_specs([spec_path], results, tmp_path / "o1")]
+    second = [p.read_bytes() for p in render_specs([spec_path], results, tmp_path / "o2")]
+    assert first == second
+
+
+def test_newest_configuration_wins_and_profile_filter(tmp_path, spec_path):
+    results = tmp_path / "results"
+    write_records(results, [
+        record("old", 20, 0, 50.0, profile="smoke", finished="2026-01-01T00:00:00"),
+        record("new", 20, 0, 90.0, profile="paper", finished="2026-02-01T00:00:00"),
+    ])
+    md, _ = render_specs([spec_path], results, tmp_path / "out")
+    assert "90.00" in md.read_text() and "50.00" not in md.read_text()
+    md, _ = render_specs([spec_path], results, tmp_path / "out2", profile="smoke")
+    assert "50.00" in md.read_text()
+
+
+def test_spec_with_unknown_model_fails_before_anything_is_written(tmp_path, spec_path):
+    spec_path.write_text(SPEC.replace("model=resnet, model.depth=56", "model=resnext, model.depth=56"))
+    with pytest.raises(UserError, match=r"row 'R56': model=resnext: no such option; available: .*resnet"):
+        render_specs([spec_path], tmp_path / "results", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_shipped_specs_load():
+    root = Path(__file__).resolve().parents[1]
+    specs = [load_spec(p) for p in sorted((root / "experiments").rglob("*.yaml"))]
+    assert any(s.name == "he2016" and len(s.rows) == 5 for s in specs)
+
+
+def test_records_with_nan_are_written_as_strict_json(tmp_path):
+    path = tmp_path / "r" / "result.json"
+    write_json_atomic(path, {"status": "diverged", "loss": float("nan")})
+    assert json.loads(path.read_text()) == {"status": "diverged", "loss": None}
+    assert [p.name for p in path.parent.iterdir()] == ["result.json"]  # no temporary file left
