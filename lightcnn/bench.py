@@ -116,19 +116,43 @@ class StepTimer(pl.Callback):
 
 def ours_images_per_s(model, images, labels, args, device) -> float:
     tcfg = TrainerConfig(
-        accelerator=device.type, max_epochs=1, batch_size=args.batch_size, lr=0.1, weight_decay=1e-4,
-        schedule="constant", precision=args.precision, compile=args.compile, channels_last=args.channels_last,
-        progress_bar=False, checkpoint=False,
+        accelerator=device.type,
+        max_epochs=1,
+        batch_size=args.batch_size,
+        lr=0.1,
+        weight_decay=1e-4,
+        schedule="constant",
+        precision=args.precision,
+        compile=args.compile,
+        channels_last=args.channels_last,
+        progress_bar=False,
+        checkpoint=False,
     )
     dcfg = DatasetConfig(name="bench", augment=AugmentConfig(crop_padding=PAD, hflip=True))
-    data = ImageData(torch.from_numpy(images), torch.from_numpy(labels), torch.from_numpy(images[:10]),
-                     torch.from_numpy(labels[:10]), MEAN, STD, num_classes=10)
+    data = ImageData(
+        torch.from_numpy(images),
+        torch.from_numpy(labels),
+        torch.from_numpy(images[:10]),
+        torch.from_numpy(labels[:10]),
+        MEAN,
+        STD,
+        num_classes=10,
+    )
     datamodule = ImageDataModule(dcfg, None, args.batch_size, 1000, channels_last=args.channels_last, data=data)
     timer = StepTimer(args.warmup)
     trainer = pl.Trainer(
-        accelerator=device.type, devices=1, precision=args.precision, max_steps=args.warmup + args.steps,
-        max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, callbacks=[timer], limit_val_batches=0, num_sanity_val_steps=0,
+        accelerator=device.type,
+        devices=1,
+        precision=args.precision,
+        max_steps=args.warmup + args.steps,
+        max_epochs=-1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[timer],
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
         use_distributed_sampler=False,
     )
     trainer.fit(LitClassifier(model, tcfg), datamodule=datamodule)
@@ -154,7 +178,9 @@ def main(argv: list[str] | None = None) -> dict:
     spec = InputSpec(3, 32, 32, 10)
 
     torch.manual_seed(0)
-    reference = reference_images_per_s(build_model(ResNetConfig(depth=args.depth), spec).to(device), images, labels, args, device)
+    reference = reference_images_per_s(
+        build_model(ResNetConfig(depth=args.depth), spec).to(device), images, labels, args, device
+    )
     torch.manual_seed(0)
     ours = ours_images_per_s(build_model(ResNetConfig(depth=args.depth), spec), images, labels, args, device)
     result = {

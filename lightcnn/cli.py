@@ -48,9 +48,9 @@ def help_text() -> str:
     lines = [
         "lightcnn — configuration-driven experiments on lightweight CNNs (Hydra + Lightning)",
         "",
-        "usage: lightcnn [group=option ...] [key=value ...]      one run",
-        "       lightcnn -m [group=a,b ...] [key=x,y ...]        a sweep (add hydra/launcher=joblib to run in parallel)",
-        "       lightcnn --cfg job [overrides]                   print the resolved config and exit",
+        "usage: lightcnn [group=option ...] [key=value ...]   one run",
+        "       lightcnn -m [group=a,b ...] [key=x,y ...]     a sweep (hydra/launcher=joblib runs jobs in parallel)",
+        "       lightcnn --cfg job [overrides]                print the resolved config and exit",
         "       lightcnn-tables [--results DIR] [--out DIR] [EXPERIMENT.yaml ...]",
         "",
         "config groups (group=option):",

@@ -17,7 +17,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -57,7 +57,9 @@ class AugmentConfig:
 
     def __post_init__(self) -> None:
         require(self.crop_padding >= 0, "augment.crop_padding", self.crop_padding, "an integer >= 0")
-        require(0.0 <= self.shift_fraction < 0.5, "augment.shift_fraction", self.shift_fraction, "a fraction in [0, 0.5)")
+        require(
+            0.0 <= self.shift_fraction < 0.5, "augment.shift_fraction", self.shift_fraction, "a fraction in [0, 0.5)"
+        )
 
     def max_shift_px(self, image_size: int) -> int:
         """The largest translation in pixels for an image of side ``image_size``."""
@@ -68,8 +70,8 @@ class AugmentConfig:
 class DatasetConfig:
     name: str = MISSING
     val_fraction: float = 0.0  # held out of the training set (seeded) for model selection
-    train_subset: Optional[int] = None  # use only the first N training images (smoke runs)
-    test_subset: Optional[int] = None  # use only the first N test images
+    train_subset: int | None = None  # use only the first N training images (smoke runs)
+    test_subset: int | None = None  # use only the first N test images
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -131,8 +133,8 @@ class TrainerConfig:
     num_nodes: int = 1
     precision: str = "32"
     max_epochs: int = 1
-    limit_train_batches: Optional[int] = None  # batches per epoch (smoke runs); null = all
-    limit_eval_batches: Optional[int] = None
+    limit_train_batches: int | None = None  # batches per epoch (smoke runs); null = all
+    limit_eval_batches: int | None = None
     batch_size: int = 128
     eval_batch_size: int = 1000
     lr: float = 0.1
@@ -157,7 +159,9 @@ class TrainerConfig:
         require_choice("schedule", self.schedule, SCHEDULES)
         require(
             self.devices == "auto" or (isinstance(self.devices, int) and self.devices >= 1),
-            "devices", self.devices, "an integer >= 1 or 'auto'",
+            "devices",
+            self.devices,
+            "an integer >= 1 or 'auto'",
         )
         for key in ("max_epochs", "batch_size", "eval_batch_size", "num_nodes", "log_every_n_steps"):
             require(getattr(self, key) >= 1, key, getattr(self, key), "an integer >= 1")
@@ -172,7 +176,9 @@ class TrainerConfig:
         require(0 < self.warmup_factor <= 1, "warmup_factor", self.warmup_factor, "a number in (0, 1]")
         require(
             list(self.milestones) == sorted(set(self.milestones)) and all(m >= 1 for m in self.milestones),
-            "milestones", list(self.milestones), "strictly increasing epochs >= 1",
+            "milestones",
+            list(self.milestones),
+            "strictly increasing epochs >= 1",
         )
 
 

@@ -44,8 +44,14 @@ def main(argv: list[str] | None = None) -> None:
     failures = 0
     for spec in specs:
         for row in spec.rows:
-            command = [*lightcnn_command(), *row.overrides, f"profile={args.profile}",
-                       f"results_dir={args.results}", "trainer.progress_bar=false", *args.override]
+            command = [
+                *lightcnn_command(),
+                *row.overrides,
+                f"profile={args.profile}",
+                f"results_dir={args.results}",
+                "trainer.progress_bar=false",
+                *args.override,
+            ]
             print(f"[{spec.paper}/{spec.name}] {row.label}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
             failures += subprocess.run(command, stdout=subprocess.DEVNULL).returncode != 0
     for path in render_specs(paths, args.results, args.out, profile=args.profile):

@@ -13,7 +13,11 @@ from lightcnn.errors import ConfigValueError, UserError
 def test_defaults_compose_and_validate(compose):
     cfg = validate(compose())
     assert (cfg.dataset.name, cfg.model.name, cfg.model.depth, cfg.method.name, cfg.task.name) == (
-        "cifar10", "resnet", 56, "none", "train"
+        "cifar10",
+        "resnet",
+        56,
+        "none",
+        "train",
     )
     assert cfg.profile == "quick" and cfg.trainer.max_epochs == 30 and cfg.trainer.schedule == "cosine"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import write_cifar, write_idx, write_idx_dataset
+
 from lightcnn.config import AugmentConfig, DatasetConfig, SyntheticDatasetConfig
 from lightcnn.data.datamodule import DeviceBatches, ImageDataModule
 from lightcnn.data.datasets import load_dataset
@@ -128,8 +128,9 @@ def test_shuffle_depends_on_seed_and_epoch():
     labels = torch.arange(50)
 
     def order(seed, epoch):
-        batches = DeviceBatches(labels.view(50, 1, 1, 1), labels, 50, shuffle=True, drop_last=True, seed=seed,
-                                epoch=lambda: epoch)
+        batches = DeviceBatches(
+            labels.view(50, 1, 1, 1), labels, 50, shuffle=True, drop_last=True, seed=seed, epoch=lambda: epoch
+        )
         return next(iter(batches))[1].tolist()
 
     assert order(0, 0) == order(0, 0)

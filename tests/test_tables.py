@@ -23,11 +23,27 @@ rows:
 
 
 def record(run_id, depth, seed, acc, status="ok", params=269_722, profile="quick", finished="2026-01-01T00:00:00"):
-    config = {"dataset": {"name": "cifar10"}, "model": {"name": "resnet", "depth": depth}, "seed": seed,
-              "profile": profile, "task": {"name": "train"}}
-    return {"run_id": run_id, "status": status, "seed": seed, "profile": profile, "config": config,
-            "config_hash": f"h{depth}{seed}", "params": params, "test_acc": acc, "finished_at": finished,
-            "device": "cpu", "versions": {"torch": "2.x", "lightcnn": "0.1.0"}, "git_commit": "abc"}
+    config = {
+        "dataset": {"name": "cifar10"},
+        "model": {"name": "resnet", "depth": depth},
+        "seed": seed,
+        "profile": profile,
+        "task": {"name": "train"},
+    }
+    return {
+        "run_id": run_id,
+        "status": status,
+        "seed": seed,
+        "profile": profile,
+        "config": config,
+        "config_hash": f"h{depth}{seed}",
+        "params": params,
+        "test_acc": acc,
+        "finished_at": finished,
+        "device": "cpu",
+        "versions": {"torch": "2.x", "lightcnn": "0.1.0"},
+        "git_commit": "abc",
+    }
 
 
 @pytest.fixture
@@ -45,10 +61,15 @@ def write_records(results: Path, records):
 
 def test_seeds_aggregate_missing_and_failed_are_marked(tmp_path, spec_path):
     results = tmp_path / "results"
-    write_records(results, [
-        record("a", 20, 0, 91.0), record("b", 20, 1, 92.0), record("c", 20, 2, 93.0),
-        record("d", 56, 0, None, status="failed", params=None),
-    ])
+    write_records(
+        results,
+        [
+            record("a", 20, 0, 91.0),
+            record("b", 20, 1, 92.0),
+            record("c", 20, 2, 93.0),
+            record("d", 56, 0, None, status="failed", params=None),
+        ],
+    )
     md, csv = render_specs([spec_path], results, tmp_path / "out")
     text = md.read_text()
     assert "| R20  | 0.270" in text and "92.00 ± 1.00" in text and "+0.75" in text
@@ -57,10 +78,10 @@ def test_seeds_aggregate_missing_and_failed_are_marked(tmp_path, spec_path):
     assert "Not measured (marked, not filled): R56, R110." in text
     lines = csv.read_text().splitlines()
     assert lines[0].startswith("row,params_paper,params_ours,params_std,params_diff,test_acc_paper")
-    r20 = dict(zip(lines[0].split(","), lines[1].split(",")))
+    r20 = dict(zip(lines[0].split(","), lines[1].split(","), strict=True))
     assert float(r20["test_acc_ours"]) == 92.0 and r20["seeds"] == "3"
     assert float(r20["params_diff"]) == pytest.approx(100 * (269_722 - 270_000) / 270_000)
-    r56 = dict(zip(lines[0].split(","), lines[2].split(",")))
+    r56 = dict(zip(lines[0].split(","), lines[2].split(","), strict=True))
     assert r56["status"] == "failed" and r56["test_acc_ours"] == ""
 
 
@@ -74,10 +95,13 @@ def test_rendering_is_deterministic(tmp_path, spec_path):
 
 def test_newest_configuration_wins_and_profile_filter(tmp_path, spec_path):
     results = tmp_path / "results"
-    write_records(results, [
-        record("old", 20, 0, 50.0, profile="smoke", finished="2026-01-01T00:00:00"),
-        record("new", 20, 0, 90.0, profile="paper", finished="2026-02-01T00:00:00"),
-    ])
+    write_records(
+        results,
+        [
+            record("old", 20, 0, 50.0, profile="smoke", finished="2026-01-01T00:00:00"),
+            record("new", 20, 0, 90.0, profile="paper", finished="2026-02-01T00:00:00"),
+        ],
+    )
     md, _ = render_specs([spec_path], results, tmp_path / "out")
     assert "90.00" in md.read_text() and "50.00" not in md.read_text()
     md, _ = render_specs([spec_path], results, tmp_path / "out2", profile="smoke")

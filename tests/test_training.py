@@ -9,9 +9,20 @@ from lightcnn.config import TrainerConfig
 from lightcnn.engine.module import LitClassifier, topk_hits
 from lightcnn.runner import execute
 
-FAST = ["dataset=synthetic", "dataset.num_train=128", "dataset.num_test=64", "model.depth=20", "profile=smoke",
-        "trainer.progress_bar=false", "trainer.accelerator=cpu", "trainer.limit_train_batches=null",
-        "trainer.limit_eval_batches=null", "trainer.max_epochs=2", "skip_existing=false", "resume=never"]
+FAST = [
+    "dataset=synthetic",
+    "dataset.num_train=128",
+    "dataset.num_test=64",
+    "model.depth=20",
+    "profile=smoke",
+    "trainer.progress_bar=false",
+    "trainer.accelerator=cpu",
+    "trainer.limit_train_batches=null",
+    "trainer.limit_eval_batches=null",
+    "trainer.max_epochs=2",
+    "skip_existing=false",
+    "resume=never",
+]
 
 
 def run(compose, tmp_path, name, *overrides):
@@ -34,10 +45,33 @@ def test_same_seed_gives_identical_metrics_on_cpu(compose, tmp_path):
 
 def test_record_fields(compose, tmp_path):
     rec = run(compose, tmp_path, "r")
-    for key in ("run_id", "status", "task", "model", "method", "dataset", "seed", "config", "config_hash", "params",
-                "trainable_params", "flops", "flops_conv", "test_acc", "test_acc5", "best_val_acc", "epochs",
-                "train_time_s", "images_per_s", "peak_mem_mb", "device", "versions", "git_commit", "started_at",
-                "finished_at"):
+    for key in (
+        "run_id",
+        "status",
+        "task",
+        "model",
+        "method",
+        "dataset",
+        "seed",
+        "config",
+        "config_hash",
+        "params",
+        "trainable_params",
+        "flops",
+        "flops_conv",
+        "test_acc",
+        "test_acc5",
+        "best_val_acc",
+        "epochs",
+        "train_time_s",
+        "images_per_s",
+        "peak_mem_mb",
+        "device",
+        "versions",
+        "git_commit",
+        "started_at",
+        "finished_at",
+    ):
         assert key in rec, key
     assert rec["params"] == 269_722 and rec["flops_conv"] == 40_551_040 and rec["epochs"] == 2
     assert set(rec["versions"]) >= {"torch", "lightning", "lightcnn", "cuda"}

@@ -36,7 +36,9 @@ def make_loggers(run_dir: Path) -> list[Logger]:
     return loggers
 
 
-def make_trainer(cfg: TrainerConfig, run_dir: Path, has_val: bool) -> tuple[pl.Trainer, Throughput, ModelCheckpoint | None]:
+def make_trainer(
+    cfg: TrainerConfig, run_dir: Path, has_val: bool
+) -> tuple[pl.Trainer, Throughput, ModelCheckpoint | None]:
     """The Trainer, its throughput meter and (when checkpointing) its checkpoint callback.
 
     With a validation split the checkpoint callback keeps the best epoch by ``val/acc``;

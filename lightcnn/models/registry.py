@@ -7,8 +7,8 @@ stores the config dataclass in Hydra's ConfigStore as ``schema/model/<name>``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from hydra.core.config_store import ConfigStore
 from torch import nn

@@ -90,7 +90,11 @@ def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
     try:
         columns = tuple(Column(**c) for c in data["columns"])
         rows = tuple(
-            Row(r["label"], tuple(data.get("overrides", [])) + tuple(r.get("overrides", [])), dict(r.get("published") or {}))
+            Row(
+                r["label"],
+                tuple(data.get("overrides", [])) + tuple(r.get("overrides", [])),
+                dict(r.get("published") or {}),
+            )
             for r in data["rows"]
         )
     except (TypeError, KeyError) as err:

@@ -41,7 +41,7 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
         return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     return a == b or str(a) == str(b)
 
 
@@ -134,12 +134,14 @@ def render_table(spec: TableSpec, frame: pd.DataFrame, profile: str | None = Non
             shown[f"{column.label} ours"] = ours if result.status == "ok" else result.status
             if column.diff != "none":
                 shown[f"{column.label} Δ"] = _fmt_diff(diff, column)
-            raw.update({
-                f"{column.key}_paper": paper,
-                f"{column.key}_ours": cell.mean,
-                f"{column.key}_std": cell.std,
-                f"{column.key}_diff": diff,
-            })
+            raw.update(
+                {
+                    f"{column.key}_paper": paper,
+                    f"{column.key}_ours": cell.mean,
+                    f"{column.key}_std": cell.std,
+                    f"{column.key}_diff": diff,
+                }
+            )
         shown["seeds"] = str(result.seeds) if result.status == "ok" else "0"
         shown["status"] = result.status
         raw.update(seeds=result.seeds, status=result.status, runs=" ".join(result.runs))

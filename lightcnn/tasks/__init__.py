@@ -6,9 +6,10 @@ the run record; its ``report`` (a table, a summary) is printed before the record
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from lightcnn.config import Config
 

@@ -12,6 +12,10 @@ from lightcnn.tasks import RunContext, TaskResult
 def download_task(cfg: Config, ctx: RunContext) -> TaskResult:
     source = SOURCES.get(cfg.dataset.name)
     if source is None:
-        raise ConfigValueError("dataset", cfg.dataset.name, "a real data set to download: " + ", ".join(sorted(SOURCES)))
+        raise ConfigValueError(
+            "dataset", cfg.dataset.name, "a real data set to download: " + ", ".join(sorted(SOURCES))
+        )
     files = download(source, ctx.data_dir, progress=True)
-    return TaskResult({"dataset": source.name, "files": [str(p) for p in files]}, f"{source.name}: ready in {ctx.data_dir}")
+    return TaskResult(
+        {"dataset": source.name, "files": [str(p) for p in files]}, f"{source.name}: ready in {ctx.data_dir}"
+    )

@@ -52,7 +52,9 @@ def last_metrics(module: LitClassifier, stage: str) -> dict[str, float]:
 def train_task(cfg: Config, ctx: RunContext) -> TaskResult:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     tcfg = cfg.trainer
-    datamodule = ImageDataModule(cfg.dataset, ctx.data_dir, tcfg.batch_size, tcfg.eval_batch_size, cfg.seed, tcfg.channels_last)
+    datamodule = ImageDataModule(
+        cfg.dataset, ctx.data_dir, tcfg.batch_size, tcfg.eval_batch_size, cfg.seed, tcfg.channels_last
+    )
     datamodule.load()  # missing or corrupt data fails here, before anything is built
     spec = datamodule.spec
     net = apply_method(build_model(cfg.model, spec), cfg.method, MethodContext(datamodule=datamodule))
@@ -78,7 +80,9 @@ def train_task(cfg: Config, ctx: RunContext) -> TaskResult:
     else:
         trainer.test(module, datamodule=datamodule, verbose=False)
         final = last_metrics(module, "test")
-        fields.update(test_acc=final.get("test/acc"), test_acc5=final.get("test/acc5"), test_loss=final.get("test/loss"))
+        fields.update(
+            test_acc=final.get("test/acc"), test_acc5=final.get("test/acc5"), test_loss=final.get("test/loss")
+        )
         if checkpoint is not None and checkpoint.best_model_path:
             fields["best_val_acc"] = float(checkpoint.best_model_score)
             trainer.test(module, datamodule=datamodule, ckpt_path=checkpoint.best_model_path, verbose=False)

@@ -1,0 +1,172 @@
+"""The ``lightcnn`` and ``lightcnn-tables`` commands, run as a user runs them (subprocesses)."""
+
+import json
+import subprocess
+
+import pytest
+from conftest import BIN, SMOKE, run_command, write_idx_dataset
+
+
+def run_dirs(tmp_path):
+    return sorted(p.parent for p in (tmp_path / "results").rglob(".hydra")) if (tmp_path / "results").exists() else []
+
+
+def test_help_lists_groups_and_options(lightcnn):
+    out = lightcnn("--help")
+    assert out.returncode == 0
+    for text in (
+        "dataset:",
+        "cifar10",
+        "fashion_mnist",
+        "synthetic",
+        "model:",
+        "resnet",
+        "method:",
+        "none",
+        "trainer:",
+        "ddp",
+        "task:",
+        "profile",
+        "download",
+        "profile:",
+        "smoke",
+        "quick",
+        "paper",
+    ):
+        assert text in out.stdout
+
+
+def test_cfg_job_prints_the_resolved_config(lightcnn):
+    out = lightcnn("--cfg", "job", "model.depth=110", "profile=paper")
+    assert out.returncode == 0
+    assert "depth: 110" in out.stdout and "max_epochs: 164" in out.stdout and "milestones:" in out.stdout
+
+
+def test_profile_task_prints_table_and_record(lightcnn, tmp_path):
+    out = lightcnn("task=profile", "model=resnet", "model.depth=56")
+    assert out.returncode == 0, out.stderr
+    assert "| module" in out.stdout and "layer3" in out.stdout
+    record = out.record
+    assert (record["params"], record["flops_conv"], record["status"]) == (853_018, 125_485_696, "ok")
+    assert record["flops_skipped_ops"] == {"aten::add": 27, "aten::pad": 2}
+    saved = json.loads((tmp_path / "results").rglob("result.json").__next__().read_text())
+    assert saved["run_id"] == record["run_id"]
+
+
+def test_smoke_training_then_tables(lightcnn, tmp_path):
+    out = lightcnn(*SMOKE, "model.depth=20", "trainer.max_epochs=3", "trainer.limit_train_batches=null")
+    assert out.returncode == 0, out.stderr[-3000:]
+    record = out.record
+    assert record["status"] == "ok" and record["test_acc"] > 30  # chance is 10%
+    assert tmp_path / record["run_dir"] if "run_dir" in record else True
+    result = next((tmp_path / "results").rglob("result.json"))
+    assert json.loads(result.read_text())["test_acc"] == record["test_acc"]
+    assert (result.parent / "metrics.csv").read_text().startswith("epoch,") or "train/acc" in (
+        result.parent / "metrics.csv"
+    ).read_text()
+
+    spec = tmp_path / "experiments" / "smoke" / "synthetic.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(
+        "title: smoke\noverrides: [dataset=synthetic]\n"
+        "columns: [{key: test_acc, label: Top-1 (%)}, {key: params, label: Params, digits: 0, diff: none}]\n"
+        "rows:\n"
+        "  - {label: R20, overrides: [model.depth=20], published: {test_acc: 90.0}}\n"
+        "  - {label: R56, overrides: [model.depth=56]}\n"
+    )
+    tables = run_command("lightcnn-tables", [spec, "--out", "reports"], tmp_path)
+    assert tables.returncode == 0, tables.stderr
+    text = (tmp_path / "reports/smoke/synthetic.md").read_text()
+    assert f"{record['test_acc']:.2f}" in text and "269,722" in text and "missing" in text
+    assert (tmp_path / "reports/smoke/synthetic.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["model=resnext"], "error: model=resnext: no such option; available: resnet"),
+        (["model.width=3"], "error: model.width: unknown key; allowed keys here: name, depth"),
+        (["model.depth=abc"], "error: model.depth: Value 'abc' of type 'str' could not be converted to Integer"),
+        (["model.depth=57"], "error: model.depth=57 is not allowed: one of 20, 32, 44, 56, 110"),
+        (["trainer.batch_size=0"], "error: trainer.batch_size=0 is not allowed: an integer >= 1"),
+        (["dataset=mnist"], "error: dataset mnist: missing"),
+        (["task=download", "dataset=synthetic"], "error: dataset='synthetic' is not allowed: a real data set"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(lightcnn, tmp_path, args, expected):
+    out = lightcnn(*args, "trainer.progress_bar=false")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1].startswith(expected), out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+    assert run_dirs(tmp_path) == []  # nothing half-written
+
+
+def test_corrupt_data_file_exits_2_naming_it(lightcnn, tmp_path):
+    raw = write_idx_dataset(tmp_path / "data", "MNIST", gz=False)
+    images = raw / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:1000])
+    out = lightcnn("dataset=mnist", "profile=smoke", "trainer.progress_bar=false")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert f"error: {images}: holds 1,000 bytes" in out.stderr
+    assert run_dirs(tmp_path) == []
+
+
+def test_real_layout_trains_on_mnist_files(lightcnn, tmp_path):
+    write_idx_dataset(tmp_path / "data", "MNIST", n_train=64, n_test=32, gz=True)
+    out = lightcnn("dataset=mnist", "model.depth=20", "profile=smoke", "trainer.progress_bar=false")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.record["dataset"] == "mnist" and out.record["params"] == 269_722 - 2 * 16 * 9  # a 1-channel stem
+
+
+def test_sweep_with_joblib_writes_one_record_per_job(lightcnn, tmp_path):
+    out = lightcnn(
+        "-m",
+        "task=profile",
+        "task.print_table=false",
+        "model.depth=20,32",
+        "seed=0,1",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    records = [json.loads(p.read_text()) for p in (tmp_path / "results").rglob("result.json")]
+    assert len(records) == 4 and len({r["run_id"] for r in records}) == 4
+    assert sorted((r["config"]["model"]["depth"], r["seed"]) for r in records) == [(20, 0), (20, 1), (32, 0), (32, 1)]
+    # re-running the sweep skips every configuration that already has an ok record
+    again = lightcnn("-m", "task=profile", "task.print_table=false", "model.depth=20,32", "seed=0,1")
+    assert again.returncode == 0
+    assert len(list((tmp_path / "results").rglob("result.json"))) == 4
+    printed = [json.loads(line) for line in again.stdout.splitlines() if line.startswith("{")]
+    assert {r["run_id"] for r in printed} == {r["run_id"] for r in records}
+
+
+def test_runs_started_in_the_same_second_never_collide(tmp_path):
+    procs = [
+        subprocess.Popen(
+            [str(BIN / "lightcnn"), "task=profile", "task.print_table=false", f"seed={s}"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for s in range(3)
+    ]
+    assert all(p.wait(timeout=120) == 0 for p in procs)
+    assert len(run_dirs(tmp_path)) == 3
+
+
+def test_ddp_on_cpu_with_two_processes(lightcnn, tmp_path):
+    out = lightcnn(
+        *SMOKE,
+        "model.depth=20",
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "trainer.limit_eval_batches=null",
+        timeout=240,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    records = list((tmp_path / "results").rglob("result.json"))
+    assert len(records) == 1
+    record = json.loads(records[0].read_text())
+    assert record["status"] == "ok" and record["config"]["trainer"]["strategy"] == "ddp"
+    assert record["test_acc"] is not None
