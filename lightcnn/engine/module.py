@@ -43,7 +43,7 @@ class LitClassifier(pl.LightningModule):
             self.__dict__["_compiled"] = torch.compile(self.net, mode=self.cfg.compile)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return (self._compiled or self.net)(images)
+        return (self._compiled if self._compiled is not None else self.net)(images)
 
     # ---------------------------------------------------------------- steps
 
