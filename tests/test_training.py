@@ -126,3 +126,21 @@ def test_topk_hits():
     assert topk_hits(logits, labels, 1).item() == 1
     assert topk_hits(logits, labels, 2).item() == 2
     assert topk_hits(logits, labels, 5).item() == 3  # k capped at the number of classes
+
+
+def test_auto_resume_picks_up_an_interrupted_run_of_the_same_config(compose, tmp_path):
+    from lightcnn.config import config_hash
+
+    run(compose, tmp_path, "cut", "trainer.max_epochs=1")
+    # make "cut" look like an interrupted run of the 2-epoch config: its run.json names that
+    # config, its checkpoint is after epoch 1, and it never wrote a record
+    cut = tmp_path / "results" / "cut"
+    target = compose(*FAST, f"results_dir={tmp_path / 'results'}", "trainer.max_epochs=2", "resume=auto")
+    info = json.loads((cut / "run.json").read_text())
+    (cut / "run.json").write_text(json.dumps({**info, "config_hash": config_hash(target)}))
+    (cut / "result.json").unlink()
+    run_dir = tmp_path / "results" / "again"
+    run_dir.mkdir()
+    record = execute(target, run_dir).record
+    assert record["resumed_from"] == str(cut / "checkpoints" / "last.ckpt")
+    assert record["epochs"] == 2 and [h["epoch"] for h in record["history"] if h["stage"] == "train"] == [1]
