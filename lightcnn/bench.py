@@ -1,6 +1,6 @@
 """Training-throughput benchmark: lightcnn's path against a plain PyTorch reference loop.
 
-    python -m lightcnn.bench [--model resnet --depth 56] [--batch-size 128] [--steps 20]
+    python -m lightcnn.bench [--model resnet] [--depth 56] [--set alpha=0.25] [--batch-size 128] [--steps 20]
 
 Both train the same model on the same synthetic CIFAR-shaped uint8 data with random crop
 (pad 4) + horizontal flip, for ``--warmup`` untimed steps and then ``--steps`` timed steps, in
@@ -27,6 +27,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+import yaml
 from torch.utils.data import DataLoader, Dataset
 
 from lightcnn.config import AugmentConfig, DatasetConfig, TrainerConfig
@@ -34,8 +35,7 @@ from lightcnn.data.datamodule import ImageDataModule
 from lightcnn.data.datasets import ImageData
 from lightcnn.engine.callbacks import synchronize
 from lightcnn.engine.module import LitClassifier
-from lightcnn.models import InputSpec, build_model
-from lightcnn.models.resnet import ResNetConfig
+from lightcnn.models import InputSpec, build_model, model_config
 from lightcnn.results.record import device_name
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
@@ -161,7 +161,11 @@ def ours_images_per_s(model, images, labels, args, device) -> float:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--depth", type=int, default=56, help="CIFAR ResNet depth")
+    parser.add_argument("--model", default="resnet", help="a registered model (resnet, oct_resnet, …)")
+    parser.add_argument("--depth", type=int, default=56, help="model.depth")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="another model key (alpha=0.25)"
+    )
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=20, help="timed training steps")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
@@ -169,7 +173,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--ref-workers", type=int, default=2, help="DataLoader workers of the reference")
     parser.add_argument("--precision", default="32", help="lightcnn's precision (32, bf16-mixed)")
     parser.add_argument("--compile", default="none", help="lightcnn's torch.compile mode")
-    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True, help="NHWC (default)")
     args = parser.parse_args(argv)
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
@@ -177,14 +181,15 @@ def main(argv: list[str] | None = None) -> dict:
     images, labels = make_data(args.batch_size * (args.warmup + args.steps))
     spec = InputSpec(3, 32, 32, 10)
 
+    values = {"depth": args.depth, **{k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}}
+    cfg = model_config(args.model, **values)
     torch.manual_seed(0)
-    reference = reference_images_per_s(
-        build_model(ResNetConfig(depth=args.depth), spec).to(device), images, labels, args, device
-    )
+    reference = reference_images_per_s(build_model(cfg, spec).to(device), images, labels, args, device)
     torch.manual_seed(0)
-    ours = ours_images_per_s(build_model(ResNetConfig(depth=args.depth), spec), images, labels, args, device)
+    ours = ours_images_per_s(build_model(cfg, spec), images, labels, args, device)
     result = {
-        "model": f"resnet{args.depth}",
+        "model": args.model,
+        "model_config": values,
         "device": device_name(device),
         "batch_size": args.batch_size,
         "timed_steps": args.steps,

@@ -147,7 +147,7 @@ class TrainerConfig:
     warmup_epochs: int = 0  # epochs at lr * warmup_factor before the schedule starts
     warmup_factor: float = 0.1
     compile: str = "none"  # torch.compile mode for the network
-    channels_last: bool = False
+    channels_last: bool = True  # NHWC activations: faster convolutions on CPUs and tensor-core GPUs
     progress_bar: bool = True
     log_every_n_steps: int = 50
     checkpoint: bool = True

@@ -52,6 +52,16 @@ def model_names() -> list[str]:
     return sorted(_MODELS)
 
 
+def model_config(name: str, **values) -> ModelConfig:
+    """The config of registered model ``name`` with ``values`` set (ranges checked)."""
+    if name not in _MODELS:
+        raise ConfigValueError("model.name", name, "one of " + ", ".join(model_names()))
+    try:
+        return _MODELS[name].config(**values)
+    except ConfigValueError as err:
+        raise err.with_prefix("model") from None
+
+
 def build_model(cfg: ModelConfig, spec: InputSpec) -> nn.Module:
     """Build the registered model ``cfg.name`` for inputs described by ``spec``."""
     entry = _MODELS.get(cfg.name)

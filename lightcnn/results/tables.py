@@ -2,8 +2,9 @@
 
 Records are read into one pandas frame (config flattened to ``config.<key>`` columns). A row's
 runs are the records whose config matches all of its overrides. Runs that differ only in their
-seed form one configuration and are aggregated to mean ± std with the seed count; when several
-configurations match a row (another profile, say), the one with the newest record is used.
+seed form one configuration and are aggregated to mean ± std with the seed count. Each column
+comes from the newest configuration that measured it, so parameter counts can come from a
+``task=profile`` record while accuracies need ``task=train``.
 A row without an ``ok`` run is marked ``missing``, ``failed`` or ``diverged`` — never filled.
 Output is deterministic: the same records render to the same bytes.
 """
@@ -74,6 +75,8 @@ class RowResult:
 
 
 def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], profile: str | None) -> RowResult:
+    """Each column from the newest configuration that measured it (counts may come from a
+    ``task=profile`` record, accuracies from ``task=train``), over that configuration's seeds."""
     matched = match_rows(frame, row.overrides)
     if profile is not None and "profile" in matched.columns:
         matched = matched[matched["profile"] == profile]
@@ -81,17 +84,19 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], pr
     if ok.empty:
         status = "missing" if matched.empty else str(matched.iloc[-1]["status"])
         return RowResult(row, status, {c.key: Cell() for c in columns})
-    newest = ok.iloc[-1]["config_hash_noseed"]
-    group = ok[ok["config_hash_noseed"] == newest]
-    cells = {}
+    cells, runs, seeds = {}, set(), 0
     for column in columns:
-        values = pd.to_numeric(group[column.key], errors="coerce").dropna() if column.key in group else pd.Series([])
-        if values.empty:
+        measured = ok[pd.to_numeric(ok[column.key], errors="coerce").notna()] if column.key in ok else ok.iloc[0:0]
+        if measured.empty:
             cells[column.key] = Cell()
-        else:
-            std = float(values.std(ddof=1)) if len(values) > 1 else None
-            cells[column.key] = Cell(float(values.mean()), std, int(len(values)))
-    return RowResult(row, "ok", cells, seeds=int(group["seed"].nunique()), runs=tuple(sorted(group["run_id"])))
+            continue
+        group = measured[measured["config_hash_noseed"] == measured.iloc[-1]["config_hash_noseed"]]
+        values = pd.to_numeric(group[column.key])
+        std = float(values.std(ddof=1)) if len(values) > 1 else None
+        cells[column.key] = Cell(float(values.mean()), std, int(len(values)))
+        runs.update(group["run_id"])
+        seeds = max(seeds, int(group["seed"].nunique()))
+    return RowResult(row, "ok", cells, seeds=seeds, runs=tuple(sorted(runs)))
 
 
 def _fmt(value: float | None, column: Column) -> str:
