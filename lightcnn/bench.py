@@ -138,7 +138,7 @@ def ours_images_per_s(model, images, labels, args, device) -> float:
         STD,
         num_classes=10,
     )
-    datamodule = ImageDataModule(dcfg, None, args.batch_size, 1000, channels_last=args.channels_last, data=data)
+    datamodule = ImageDataModule(dcfg, None, args.batch_size, 1000, data=data)
     timer = StepTimer(args.warmup)
     trainer = pl.Trainer(
         accelerator=device.type,
@@ -173,7 +173,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--ref-workers", type=int, default=2, help="DataLoader workers of the reference")
     parser.add_argument("--precision", default="32", help="lightcnn's precision (32, bf16-mixed)")
     parser.add_argument("--compile", default="none", help="lightcnn's torch.compile mode")
-    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True, help="NHWC (default)")
+    parser.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="NHWC (default: the model's choice)",
+    )
     args = parser.parse_args(argv)
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")

@@ -147,7 +147,7 @@ class TrainerConfig:
     warmup_epochs: int = 0  # epochs at lr * warmup_factor before the schedule starts
     warmup_factor: float = 0.1
     compile: str = "none"  # torch.compile mode for the network
-    channels_last: bool = True  # NHWC activations: faster convolutions on CPUs and tensor-core GPUs
+    channels_last: bool | None = None  # NHWC activations; null = the model's preference
     progress_bar: bool = True
     log_every_n_steps: int = 50
     checkpoint: bool = True
@@ -215,6 +215,36 @@ class DownloadTaskConfig(TaskConfig):
     name: str = "download"
 
 
+@dataclass
+class LatencyTaskConfig(TaskConfig):
+    """Inference latency: median and interquartile range over repeated timed forward passes."""
+
+    name: str = "latency"
+    batch_sizes: list[int] = field(default_factory=lambda: [1, 256])
+    devices: list[str] = field(default_factory=lambda: ["cpu", "cuda"])  # cuda is skipped where absent
+    warmup: int = 5  # untimed forward passes first
+    repeats: int = 30  # timed forward passes (at most)
+    max_seconds: float = 10.0  # per device and batch size: stop repeating after this long (>= 3 repeats)
+    fold: bool = True  # time the inference form (BN folded into the convolutions)
+
+    def __post_init__(self) -> None:
+        require(
+            len(self.batch_sizes) > 0 and all(b >= 1 for b in self.batch_sizes),
+            "batch_sizes",
+            list(self.batch_sizes),
+            "a non-empty list of integers >= 1",
+        )
+        require(
+            len(self.devices) > 0 and all(d in ("cpu", "cuda") for d in self.devices),
+            "devices",
+            list(self.devices),
+            "a non-empty subset of [cpu, cuda]",
+        )
+        require(self.warmup >= 0, "warmup", self.warmup, "an integer >= 0")
+        require(self.repeats >= 3, "repeats", self.repeats, "an integer >= 3")
+        require(self.max_seconds > 0, "max_seconds", self.max_seconds, "a number > 0")
+
+
 # --------------------------------------------------------------------------------------------
 # root
 
@@ -267,6 +297,7 @@ def register_configs() -> None:
     cs.store(group="schema/task", name="train", node=TrainTaskConfig)
     cs.store(group="schema/task", name="profile", node=ProfileTaskConfig)
     cs.store(group="schema/task", name="download", node=DownloadTaskConfig)
+    cs.store(group="schema/task", name="latency", node=LatencyTaskConfig)
 
 
 def unknown_keys(node: DictConfig, prefix: str = "") -> list[tuple[str, list[str]]]:

@@ -84,7 +84,7 @@ def test_smoke_training_then_tables(lightcnn, tmp_path):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["model=resnext"], "error: model=resnext: no such option; available: resnet"),
+        (["model=resnext"], "error: model=resnext: no such option; available: mobilenet, mobilenet_fused, oct_resnet"),
         (["model.width=3"], "error: model.width: unknown key; allowed keys here: name, depth"),
         (["model.depth=abc"], "error: model.depth: Value 'abc' of type 'str' could not be converted to Integer"),
         (["model.depth=57"], "error: model.depth=57 is not allowed: one of 20, 32, 44, 56, 110"),

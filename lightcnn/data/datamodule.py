@@ -73,13 +73,12 @@ class ImageDataModule(pl.LightningDataModule):
         batch_size: int,
         eval_batch_size: int,
         seed: int = 0,
-        channels_last: bool = False,
         data: ImageData | None = None,
     ) -> None:
         """``data`` given: serve it instead of reading ``cfg``'s data set from ``data_dir``."""
         super().__init__()
         self.cfg, self.data_dir, self.seed = cfg, Path(data_dir) if data_dir else None, seed
-        self.batch_size, self.eval_batch_size, self.channels_last = batch_size, eval_batch_size, channels_last
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.data = data
         self.spec = data.spec if data is not None else input_spec(cfg)
         self.max_shift = cfg.augment.max_shift_px(self.spec.height)
@@ -155,8 +154,7 @@ class ImageDataModule(pl.LightningDataModule):
             images = random_translate(images, self.max_shift)
             if self.cfg.augment.hflip:
                 images = random_hflip(images)
-        out = normalize(images, self.data.mean, self.data.std)
-        return out.contiguous(memory_format=torch.channels_last) if self.channels_last else out
+        return normalize(images, self.data.mean, self.data.std)
 
     def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
         images, labels = batch

@@ -19,6 +19,12 @@ from lightcnn.engine.schedule import lr_factor
 STAGES = ("train", "val", "test")
 
 
+def use_channels_last(cfg: TrainerConfig, net: nn.Module) -> bool:
+    """``trainer.channels_last``, or when it is null the model's ``prefers_channels_last``
+    (NHWC speeds up plain conv stacks but slows the pooling and slicing of OctConv on CPUs)."""
+    return cfg.channels_last if cfg.channels_last is not None else bool(getattr(net, "prefers_channels_last", False))
+
+
 def topk_hits(logits: torch.Tensor, labels: torch.Tensor, k: int) -> torch.Tensor:
     """How many rows have their label among the ``k`` largest logits (k capped at the class count)."""
     k = min(k, logits.shape[1])
@@ -31,18 +37,22 @@ class LitClassifier(pl.LightningModule):
         super().__init__()
         self.net, self.cfg = net, cfg
         self.diverged = False
+        self.channels_last = False  # decided in configure_model
         self.history: list[dict[str, float]] = []  # one entry per finished epoch and stage
         self._stats: dict[str, torch.Tensor] = {}
         # a compiled view of the net, kept out of the module tree so checkpoints stay portable
         self.__dict__["_compiled"] = None
 
     def configure_model(self) -> None:
-        if self.cfg.channels_last:
+        self.channels_last = use_channels_last(self.cfg, self.net)
+        if self.channels_last:
             self.net.to(memory_format=torch.channels_last)
         if self.cfg.compile != "none" and self._compiled is None:
             self.__dict__["_compiled"] = torch.compile(self.net, mode=self.cfg.compile)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
         return (self._compiled if self._compiled is not None else self.net)(images)
 
     # ---------------------------------------------------------------- steps

@@ -78,3 +78,23 @@ def profile_model(model: nn.Module, input_shape: tuple[int, int, int], max_depth
         model.train(was_training)
     params, trainable = count_params(model)
     return Profile(params, trainable, total, conv_linear_flops(by_operator), by_operator, skipped, table)
+
+
+def model_fields(model: nn.Module, input_shape: tuple[int, int, int], max_depth: int = 3) -> tuple[dict, Profile]:
+    """Everything a record says about a model's size: the fvcore profile and, for models built
+    from units, the internal variables and the counts after BN folding (``fuse_for_inference``)."""
+    from lightcnn.engine.activations import internal_variables
+    from lightcnn.models.layers import fuse_for_inference
+
+    profile = profile_model(model, input_shape, max_depth)
+    fields = profile.record_fields()
+    stored = internal_variables(model, input_shape)
+    if stored is not None:
+        folded = profile_model(fuse_for_inference(model), input_shape, max_depth)
+        fields.update(
+            internal_variables=stored,
+            params_folded=folded.params,
+            flops_folded=folded.flops,
+            flops_conv_folded=folded.flops_conv,
+        )
+    return fields, profile

@@ -116,6 +116,8 @@ class OctBasicBlock(nn.Module):
 class OctResNet(nn.Module):
     """CIFAR ResNet of depth 6n + 2 whose convolutions after the stem are OctConvs."""
 
+    prefers_channels_last = False  # NHWC halves CPU throughput here (pooling, slicing of branches)
+
     def __init__(self, depth: int, alpha: float, conv_factory, in_channels: int = 3, num_classes: int = 10) -> None:
         super().__init__()
         n = (depth - 2) // 6

@@ -37,6 +37,7 @@ class Task:
 
 def _tasks() -> dict[str, Task]:
     from lightcnn.tasks.download import download_task
+    from lightcnn.tasks.latency import latency_task
     from lightcnn.tasks.profile import profile_task
     from lightcnn.tasks.train import train_task
 
@@ -44,6 +45,7 @@ def _tasks() -> dict[str, Task]:
         "train": Task(train_task),
         "profile": Task(profile_task),
         "download": Task(download_task, writes_record=False),
+        "latency": Task(latency_task),
     }
 
 

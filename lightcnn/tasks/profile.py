@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lightcnn.config import Config
 from lightcnn.data.datasets import input_spec
-from lightcnn.engine.profiling import profile_model
+from lightcnn.engine.profiling import model_fields
 from lightcnn.methods import MethodContext, apply_method
 from lightcnn.models import build_model
 from lightcnn.tasks import RunContext, TaskResult
@@ -13,6 +13,5 @@ from lightcnn.tasks import RunContext, TaskResult
 def profile_task(cfg: Config, ctx: RunContext) -> TaskResult:
     spec = input_spec(cfg.dataset)
     model = apply_method(build_model(cfg.model, spec), cfg.method, MethodContext())
-    profile = profile_model(model, (spec.channels, spec.height, spec.width), max_depth=cfg.task.max_depth)
-    report = profile.table if cfg.task.print_table else None
-    return TaskResult(profile.record_fields(), report)
+    fields, profile = model_fields(model, (spec.channels, spec.height, spec.width), max_depth=cfg.task.max_depth)
+    return TaskResult(fields, profile.table if cfg.task.print_table else None)

@@ -13,7 +13,7 @@ import torch
 from lightcnn.config import Config
 from lightcnn.data.datamodule import ImageDataModule
 from lightcnn.engine.module import LitClassifier
-from lightcnn.engine.profiling import profile_model
+from lightcnn.engine.profiling import model_fields
 from lightcnn.engine.trainer import CHECKPOINT_DIR, make_trainer
 from lightcnn.errors import ConfigValueError
 from lightcnn.methods import MethodContext, apply_method
@@ -52,13 +52,11 @@ def last_metrics(module: LitClassifier, stage: str) -> dict[str, float]:
 def train_task(cfg: Config, ctx: RunContext) -> TaskResult:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     tcfg = cfg.trainer
-    datamodule = ImageDataModule(
-        cfg.dataset, ctx.data_dir, tcfg.batch_size, tcfg.eval_batch_size, cfg.seed, tcfg.channels_last
-    )
+    datamodule = ImageDataModule(cfg.dataset, ctx.data_dir, tcfg.batch_size, tcfg.eval_batch_size, cfg.seed)
     datamodule.load()  # missing or corrupt data fails here, before anything is built
     spec = datamodule.spec
     net = apply_method(build_model(cfg.model, spec), cfg.method, MethodContext(datamodule=datamodule))
-    profile = profile_model(net, (spec.channels, spec.height, spec.width))
+    size_fields, _ = model_fields(net, (spec.channels, spec.height, spec.width))
 
     module = LitClassifier(net, tcfg)
     trainer, throughput, checkpoint = make_trainer(tcfg, ctx.run_dir, datamodule.has_val)
@@ -68,7 +66,7 @@ def train_task(cfg: Config, ctx: RunContext) -> TaskResult:
     started = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
     fields = {
-        **profile.record_fields(),
+        **size_fields,
         "epochs": trainer.current_epoch,
         "train_time_s": round(time.perf_counter() - started, 3),
         "images_per_s": throughput.images_per_s,

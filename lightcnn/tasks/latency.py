@@ -1,0 +1,85 @@
+"""``task=latency``: time inference of the configured model (no data, no training).
+
+For each device and batch size: ``warmup`` untimed passes, then up to ``repeats`` timed passes
+(fewer once ``max_seconds`` have gone, but at least 3), each timed from a synchronised start to a
+synchronised end, on an input already on the device (no transfer in the timing). The record gets
+``latency[device]["b<batch>"] = {median_ms, iqr_ms, repeats}`` and the model's size fields.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from lightcnn.config import Config
+from lightcnn.data.datasets import input_spec
+from lightcnn.engine.callbacks import synchronize
+from lightcnn.engine.profiling import model_fields
+from lightcnn.methods import MethodContext, apply_method
+from lightcnn.models import build_model
+from lightcnn.models.layers import fuse_for_inference
+from lightcnn.results.record import device_name
+from lightcnn.tasks import RunContext, TaskResult
+
+log = logging.getLogger(__name__)
+
+
+def summarize_ms(seconds: list[float]) -> dict[str, float]:
+    """Median and interquartile range, in milliseconds."""
+    ms = np.asarray(seconds) * 1000.0
+    q1, median, q3 = np.percentile(ms, [25, 50, 75])
+    return {"median_ms": float(median), "iqr_ms": float(q3 - q1), "repeats": len(ms)}
+
+
+@torch.inference_mode()
+def time_forward(model: nn.Module, inputs: torch.Tensor, warmup: int, repeats: int, max_seconds: float) -> list[float]:
+    """Wall times (s) of forward passes of ``inputs``, each from a synchronised start to a synchronised end."""
+    device = inputs.device
+    for _ in range(warmup):
+        model(inputs)
+    synchronize(device)
+    times: list[float] = []
+    started = time.perf_counter()
+    while len(times) < repeats and (len(times) < 3 or time.perf_counter() - started < max_seconds):
+        begin = time.perf_counter()
+        model(inputs)
+        synchronize(device)
+        times.append(time.perf_counter() - begin)
+    return times
+
+
+def latency_task(cfg: Config, ctx: RunContext) -> TaskResult:
+    torch.manual_seed(cfg.seed)
+    spec = input_spec(cfg.dataset)
+    shape = (spec.channels, spec.height, spec.width)
+    model = apply_method(build_model(cfg.model, spec), cfg.method, MethodContext()).eval()
+    fields, _ = model_fields(model, shape)
+    timed = fuse_for_inference(model) if cfg.task.fold else model
+    latency: dict[str, dict] = {}
+    devices: dict[str, str] = {}
+    for name in cfg.task.devices:
+        if name == "cuda" and not torch.cuda.is_available():
+            log.info("no CUDA device: GPU latency skipped")
+            continue
+        device = torch.device(name)
+        on_device = timed.to(device)
+        latency[name] = {}
+        for batch in cfg.task.batch_sizes:
+            inputs = torch.randn(batch, *shape, device=device)
+            times = time_forward(on_device, inputs, cfg.task.warmup, cfg.task.repeats, cfg.task.max_seconds)
+            latency[name][f"b{batch}"] = summarize_ms(times)
+            log.info("%s batch %d: %.3f ms median", name, batch, latency[name][f"b{batch}"]["median_ms"])
+        devices[name] = device_name(device)
+    fields.update(
+        latency=latency, latency_devices=devices, latency_threads=torch.get_num_threads(), latency_folded=cfg.task.fold
+    )
+    lines = [
+        f"{d} batch {b[1:]}: {v['median_ms']:.3f} ms (IQR {v['iqr_ms']:.3f}, n={v['repeats']})"
+        for d, per in latency.items()
+        for b, v in per.items()
+    ]
+    return TaskResult(fields, "\n".join(lines))
