@@ -1,8 +1,9 @@
 """``make reproduce-tables``: run every table spec's rows at one profile, then render the tables.
 
-    python -m lightcnn.reproduce --profile smoke|quick|paper [SPEC.yaml ...] [-- extra overrides]
+    python -m lightcnn.reproduce --profile smoke|quick|paper [--task profile] [--override KEY=VALUE] [SPEC.yaml ...]
 
-Each row's overrides run as one ``lightcnn`` job with ``profile=<profile>``; rows that already
+Each row's overrides run as one ``lightcnn`` job per task of the row (``tasks``, default train)
+with ``profile=<profile>``; rows that already
 have an ``ok`` record are skipped by the runner (``skip_existing``), so an interrupted
 reproduction resumes. All specs are checked before anything runs.
 """
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", type=Path, default=Path("results"))
     parser.add_argument("--out", type=Path, default=Path("reports"))
     parser.add_argument("--override", action="append", default=[], help="extra override for every run (repeatable)")
+    parser.add_argument("--task", help="run this task for every row instead of the spec's (profile: counts only)")
     args = parser.parse_args(argv)
     paths = args.specs or sorted((CONF_DIR.parent / "experiments").rglob("*.yaml"))
     try:
@@ -44,16 +46,18 @@ def main(argv: list[str] | None = None) -> None:
     failures = 0
     for spec in specs:
         for row in spec.rows:
-            command = [
-                *lightcnn_command(),
-                *row.overrides,
-                f"profile={args.profile}",
-                f"results_dir={args.results}",
-                "trainer.progress_bar=false",
-                *args.override,
-            ]
-            print(f"[{spec.paper}/{spec.name}] {row.label}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
-            failures += subprocess.run(command, stdout=subprocess.DEVNULL).returncode != 0
+            for task in [args.task] if args.task else row.tasks:
+                command = [
+                    *lightcnn_command(),
+                    *row.overrides,
+                    f"task={task}",
+                    f"profile={args.profile}",
+                    f"results_dir={args.results}",
+                    "trainer.progress_bar=false",
+                    *args.override,
+                ]
+                print(f"[{spec.paper}/{spec.name}] {row.label}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
+                failures += subprocess.run(command, stdout=subprocess.DEVNULL).returncode != 0
     for path in render_specs(paths, args.results, args.out, profile=args.profile):
         print(path)
     if failures:

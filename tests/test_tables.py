@@ -126,3 +126,47 @@ def test_records_with_nan_are_written_as_strict_json(tmp_path):
     write_json_atomic(path, {"status": "diverged", "loss": float("nan")})
     assert json.loads(path.read_text()) == {"status": "diverged", "loss": None}
     assert [p.name for p in path.parent.iterdir()] == ["result.json"]  # no temporary file left
+
+
+RATIO_SPEC = """
+title: Ratios
+overrides: [dataset=cifar10]
+tasks: [train, latency]
+columns:
+  - {key: test_acc, label: Top-1, diff: none}
+  - {key: params, label: Params, digits: 0, diff: none, ratio: true}
+  - {key: latency.cpu.b1.median_ms, label: CPU b1, diff: none}
+rows:
+  - {label: R56, overrides: [model=resnet, model.depth=56], reference: R56}
+  - {label: R20, overrides: [model=resnet, model.depth=20], reference: R56}
+plots:
+  - {x: params, y: test_acc}
+"""
+
+
+def test_ratio_columns_nested_keys_and_plots(tmp_path):
+    spec = tmp_path / "experiments" / "toy" / "ratios.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(RATIO_SPEC)
+    results = tmp_path / "results"
+    r20 = record("a", 20, 0, 91.0, params=269_722)
+    r56 = record("b", 56, 0, 93.0, params=853_018)
+    latency = {**record("c", 20, 0, None, params=269_722), "latency": {"cpu": {"b1": {"median_ms": 1.5}}}}
+    failed = record("d", 56, 0, None, status="failed", params=None)
+    write_records(results, [r20, r56, latency, failed])
+    written = render_specs([spec], results, tmp_path / "out")
+    text = written[0].read_text()
+    assert "| R20 | 91.00" in text and f"{269_722 / 853_018:.3f}" in text and "1.50" in text
+    assert "ok (+1 failed)" in text  # R56's train run is ok, a later run of it failed
+    png = [p for p in written if p.suffix == ".png"]
+    assert [p.name for p in png] == ["ratios_test_acc_vs_params.png"] and png[0].read_bytes()[:4] == b"\x89PNG"
+    again = render_specs([spec], results, tmp_path / "out2")
+    assert [p.read_bytes() for p in written] == [p.read_bytes() for p in again]
+    assert load_spec(spec).rows[0].tasks == ("train", "latency")
+
+
+def test_reference_must_name_a_row(tmp_path):
+    spec = tmp_path / "x.yaml"
+    spec.write_text(RATIO_SPEC.replace("reference: R56}\n  - {label: R20", "reference: R99}\n  - {label: R20"))
+    with pytest.raises(UserError, match="reference 'R99' is not a row of this table"):
+        load_spec(spec)

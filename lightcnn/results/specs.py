@@ -13,6 +13,11 @@ columns::
         overrides: [model=resnet, model.depth=20]
         published: {params: 0.27e6}
 
+Optional: per column ``ratio: true`` (also show ours divided by ours of the row's
+``reference`` row); per row or per spec ``tasks: [train, latency]`` (what
+``make reproduce-tables`` runs; default ``[train]``); per spec ``plots: [{x: flops_conv,
+y: test_acc}]`` (a PNG scatter of the rows).
+
 Loading checks that every ``group=option`` names an existing option in ``conf/``, so a spec
 with an unknown model fails with a clear error before anything runs.
 """
@@ -38,6 +43,7 @@ class Column:
     scale: float = 1.0  # displayed value = value × scale
     digits: int = 2
     diff: str = "absolute"  # ours − paper in display units, or relative in percent
+    ratio: bool = False  # also show ours / ours of the row's reference row
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,19 @@ class Row:
     label: str
     overrides: tuple[str, ...]
     published: dict[str, Any] = field(default_factory=dict)
+    reference: str | None = None  # label of the row that ratio columns divide by
+    tasks: tuple[str, ...] = ("train",)  # the tasks `make reproduce-tables` runs for this row
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A scatter of every row's ``y`` against its ``x`` (ours), one point per row."""
+
+    x: str
+    y: str
+    xlabel: str = ""
+    ylabel: str = ""
+    log_x: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,6 +76,7 @@ class TableSpec:
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
     notes: str = ""
+    plots: tuple[Plot, ...] = ()
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -94,9 +114,12 @@ def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
                 r["label"],
                 tuple(data.get("overrides", [])) + tuple(r.get("overrides", [])),
                 dict(r.get("published") or {}),
+                r.get("reference"),
+                tuple(r.get("tasks", data.get("tasks", ["train"]))),
             )
             for r in data["rows"]
         )
+        plots = tuple(Plot(**p) for p in data.get("plots", []))
     except (TypeError, KeyError) as err:
         raise UserError(f"{path}: malformed column or row ({err})") from None
     for column in columns:
@@ -108,6 +131,10 @@ def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
         unknown = set(row.published) - {c.key for c in columns}
         if unknown:
             raise UserError(f"{path}: row {row.label!r}: published values for unknown columns {sorted(unknown)}")
+        for task in row.tasks:
+            check_override(path, f"row {row.label!r}", f"task={task}", conf_dir)
+        if row.reference is not None and row.reference not in {r.label for r in rows}:
+            raise UserError(f"{path}: row {row.label!r}: reference {row.reference!r} is not a row of this table")
     return TableSpec(
         path=path,
         name=path.stem,
@@ -117,4 +144,5 @@ def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
         columns=columns,
         rows=rows,
         notes=str(data.get("notes", "")),
+        plots=plots,
     )

@@ -73,6 +73,10 @@ class RowResult:
     seeds: int = 0
     runs: tuple[str, ...] = ()
 
+    @property
+    def measured(self) -> bool:
+        return self.status.startswith("ok")
+
 
 def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], profile: str | None) -> RowResult:
     """Each column from the newest configuration that measured it (counts may come from a
@@ -96,7 +100,9 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], pr
         cells[column.key] = Cell(float(values.mean()), std, int(len(values)))
         runs.update(group["run_id"])
         seeds = max(seeds, int(group["seed"].nunique()))
-    return RowResult(row, "ok", cells, seeds=seeds, runs=tuple(sorted(runs)))
+    failed = int(matched["status"].isin(["failed", "diverged"]).sum())
+    status = f"ok (+{failed} failed)" if failed else "ok"
+    return RowResult(row, status, cells, seeds=seeds, runs=tuple(sorted(runs)))
 
 
 def _fmt(value: float | None, column: Column) -> str:
@@ -123,10 +129,13 @@ def _fmt_diff(diff: float | None, column: Column) -> str:
 def render_table(spec: TableSpec, frame: pd.DataFrame, profile: str | None = None) -> tuple[str, pd.DataFrame]:
     """The spec as (Markdown text, numeric DataFrame for CSV)."""
     results = [aggregate_row(frame, row, spec.columns, profile) for row in spec.rows]
+    by_label = {result.row.label: result for result in results}
+    has_paper = {c.key: c.diff != "none" or any(c.key in r.published for r in spec.rows) for c in spec.columns}
     display, numeric = [], []
     for result in results:
         shown: dict[str, str] = {"": result.row.label}
         raw: dict[str, Any] = {"row": result.row.label}
+        reference = by_label.get(result.row.reference) if result.row.reference else None
         for column in spec.columns:
             cell = result.cells[column.key]
             paper = result.row.published.get(column.key)
@@ -135,8 +144,9 @@ def render_table(spec: TableSpec, frame: pd.DataFrame, profile: str | None = Non
             if cell.std:  # a spread over seeds (a count that never varies shows none)
                 ours += f" ± {cell.std * column.scale:.{column.digits}f}"
             diff = difference(cell.mean, paper, column)
-            shown[f"{column.label} paper"] = _fmt(paper, column)
-            shown[f"{column.label} ours"] = ours if result.status == "ok" else result.status
+            if has_paper[column.key]:
+                shown[f"{column.label} paper"] = _fmt(paper, column)
+            shown[f"{column.label} ours"] = ours if result.measured else result.status
             if column.diff != "none":
                 shown[f"{column.label} Δ"] = _fmt_diff(diff, column)
             raw.update(
@@ -147,7 +157,12 @@ def render_table(spec: TableSpec, frame: pd.DataFrame, profile: str | None = Non
                     f"{column.key}_diff": diff,
                 }
             )
-        shown["seeds"] = str(result.seeds) if result.status == "ok" else "0"
+            if column.ratio:
+                ref = reference.cells[column.key].mean if reference is not None else None
+                ratio = cell.mean / ref if cell.mean is not None and ref else None
+                shown[f"{column.label} ÷ ref"] = MISSING_MARK if ratio is None else f"{ratio:.3f}"
+                raw[f"{column.key}_ratio"] = ratio
+        shown["seeds"] = str(result.seeds)
         shown["status"] = result.status
         raw.update(seeds=result.seeds, status=result.status, runs=" ".join(result.runs))
         display.append(shown)
@@ -173,7 +188,7 @@ def provenance(frame: pd.DataFrame, results: list[RowResult]) -> list[str]:
     def values(column: str) -> str:
         return ", ".join(sorted({str(v) for v in used[column].dropna()})) if column in used else MISSING_MARK
 
-    missing = [r.row.label for r in results if r.status != "ok"]
+    missing = [r.row.label for r in results if not r.measured]
     lines = [
         f"Runs: {len(run_ids)}; profile: {values('profile')}; device: {values('device')}; "
         f"torch {values('versions.torch')}; lightcnn {values('versions.lightcnn')}; commit {values('git_commit')}.",
@@ -184,14 +199,24 @@ def provenance(frame: pd.DataFrame, results: list[RowResult]) -> list[str]:
 
 
 def render_specs(spec_paths: list[Path], results_dir: Path, out_dir: Path, profile: str | None = None) -> list[Path]:
-    """Render each spec to ``out_dir/<paper>/<table>.md`` and ``.csv``; returns the files written."""
+    """Render each spec to ``out_dir/<paper>/<table>.md`` and ``.csv`` (and its plots as PNG);
+    returns the files written."""
+    from lightcnn.results.plots import scatter_plot
+
     specs = [load_spec(p) for p in spec_paths]  # all checked before anything is written
     frame = records_frame(results_dir)
     written = []
     for spec in specs:
         markdown, numeric = render_table(spec, frame, profile)
         target = Path(out_dir) / spec.paper / spec.name
+        images = []
+        for plot in spec.plots:
+            png = target.with_name(f"{spec.name}_{plot.y}_vs_{plot.x}.png")
+            scatter_plot(numeric, plot, spec.title, png)
+            images.append(png)
+        if images:
+            markdown += "\n" + "\n".join(f"![{p.stem}]({p.name})" for p in images) + "\n"
         write_text_atomic(target.with_suffix(".md"), markdown)
         write_text_atomic(target.with_suffix(".csv"), numeric.to_csv(index=False))
-        written += [target.with_suffix(".md"), target.with_suffix(".csv")]
+        written += [target.with_suffix(".md"), target.with_suffix(".csv"), *images]
     return written

@@ -1,0 +1,50 @@
+"""Plots of rendered tables (matplotlib, Agg backend, deterministic output)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from lightcnn.results.specs import Plot  # noqa: E402
+
+# no timestamps or software versions in the files, so the same data gives the same bytes
+PNG_METADATA = {"Software": None}
+
+
+def save_png(figure, path: Path) -> None:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120, metadata=PNG_METADATA)
+    plt.close(figure)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buffer.getvalue())
+
+
+def scatter_plot(numeric: pd.DataFrame, plot: Plot, title: str, path: Path) -> None:
+    """One labelled point per row of the table (its ``ours`` values); rows without both
+    values are left out and listed under the axes."""
+    x_col, y_col = f"{plot.x}_ours", f"{plot.y}_ours"
+    figure, axes = plt.subplots(figsize=(6.4, 4.4))
+    missing = []
+    for _, row in numeric.iterrows():
+        x, y = row.get(x_col), row.get(y_col)
+        if pd.isna(x) or pd.isna(y):
+            missing.append(str(row["row"]))
+            continue
+        axes.scatter([x], [y], s=30)
+        axes.annotate(str(row["row"]), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    if plot.log_x:
+        axes.set_xscale("log")
+    axes.set_xlabel(plot.xlabel or plot.x)
+    axes.set_ylabel(plot.ylabel or plot.y)
+    axes.set_title(title, fontsize=10)
+    axes.grid(True, alpha=0.3)
+    if missing:
+        figure.text(0.01, 0.01, "not measured: " + ", ".join(missing), fontsize=7)
+    figure.tight_layout()
+    save_png(figure, path)
