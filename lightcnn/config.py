@@ -245,6 +245,28 @@ class LatencyTaskConfig(TaskConfig):
         require(self.max_seconds > 0, "max_seconds", self.max_seconds, "a number > 0")
 
 
+REUSE_PRECISIONS = ("fixed8", "float16", "float32")
+
+
+@dataclass
+class ReuseTaskConfig(TaskConfig):
+    """Census of repeated (weight, input) multiplications in the first conv layer."""
+
+    name: str = "reuse"
+    images: int = 10  # random test images (chosen with the run's seed)
+    precisions: list[str] = field(default_factory=lambda: list(REUSE_PRECISIONS))
+    checkpoint: str | None = None  # null: the model as built; auto: the newest ok train run of it; or a path
+
+    def __post_init__(self) -> None:
+        require(self.images >= 1, "images", self.images, "an integer >= 1")
+        require(
+            len(self.precisions) > 0 and all(p in REUSE_PRECISIONS for p in self.precisions),
+            "precisions",
+            list(self.precisions),
+            f"a non-empty subset of {list(REUSE_PRECISIONS)}",
+        )
+
+
 # --------------------------------------------------------------------------------------------
 # root
 
@@ -298,6 +320,7 @@ def register_configs() -> None:
     cs.store(group="schema/task", name="profile", node=ProfileTaskConfig)
     cs.store(group="schema/task", name="download", node=DownloadTaskConfig)
     cs.store(group="schema/task", name="latency", node=LatencyTaskConfig)
+    cs.store(group="schema/task", name="reuse", node=ReuseTaskConfig)
 
 
 def unknown_keys(node: DictConfig, prefix: str = "") -> list[tuple[str, list[str]]]:

@@ -59,9 +59,7 @@ def discard_run_dir(run_dir: Path, results_dir: Path) -> None:
         parent.rmdir()
 
 
-def base_record(raw: DictConfig, cfg, chash: str, run_id: str) -> dict:
-    config = OmegaConf.to_container(raw, resolve=True)
-    config.pop("hydra", None)
+def base_record(config: dict, cfg, chash: str, run_id: str) -> dict:
     return {
         "run_id": run_id,
         "status": "ok",
@@ -87,7 +85,9 @@ def execute(raw: DictConfig, run_dir: Path) -> Outcome:
         raise
     chash = config_hash(raw)
     main = not is_spawned_rank()
-    ctx = RunContext(run_dir, Path(cfg.data_dir).resolve(), Path(cfg.results_dir).resolve(), chash, main)
+    container = OmegaConf.to_container(raw, resolve=True)
+    container.pop("hydra", None)
+    ctx = RunContext(run_dir, Path(cfg.data_dir).resolve(), Path(cfg.results_dir).resolve(), chash, main, container)
 
     if task.writes_record and cfg.skip_existing and main:
         existing = find_ok_record(ctx.results_dir, chash)
@@ -96,7 +96,7 @@ def execute(raw: DictConfig, run_dir: Path) -> Outcome:
             discard_run_dir(run_dir, ctx.results_dir)
             return Outcome(existing, skipped=True)
 
-    record = base_record(raw, cfg, chash, new_run_id())
+    record = base_record(container, cfg, chash, new_run_id())
     if task.writes_record and main:
         write_json_atomic(run_dir / RUN_INFO_FILE, {k: record[k] for k in ("run_id", "config_hash", "started_at")})
     try:

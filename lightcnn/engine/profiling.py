@@ -20,6 +20,8 @@ import torch
 from fvcore.nn import FlopCountAnalysis, flop_count_table
 from torch import nn
 
+from lightcnn.errors import UserError
+
 # fvcore handle names whose counts are multiply-accumulates of conv and linear layers
 CONV_LINEAR_OPS = frozenset({"conv", "linear", "addmm", "matmul", "bmm", "einsum"})
 
@@ -84,10 +86,15 @@ def model_fields(model: nn.Module, input_shape: tuple[int, int, int], max_depth:
     """Everything a record says about a model's size: the fvcore profile and, for models built
     from units, the internal variables and the counts after BN folding (``fuse_for_inference``)."""
     from lightcnn.engine.activations import internal_variables
+    from lightcnn.methods.templates import first_conv
     from lightcnn.models.layers import fuse_for_inference
 
     profile = profile_model(model, input_shape, max_depth)
     fields = profile.record_fields()
+    try:
+        fields["first_layer_params"], fields["first_layer_trainable_params"] = count_params(first_conv(model)[2])
+    except UserError:  # a model without convolutions
+        pass
     stored = internal_variables(model, input_shape)
     if stored is not None:
         folded = profile_model(fuse_for_inference(model), input_shape, max_depth)

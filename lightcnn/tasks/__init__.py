@@ -21,6 +21,7 @@ class RunContext:
     results_dir: Path
     config_hash: str
     is_main_process: bool = True
+    config_container: dict = field(default_factory=dict)  # the resolved config, as the record holds it
 
 
 @dataclass
@@ -39,6 +40,7 @@ def _tasks() -> dict[str, Task]:
     from lightcnn.tasks.download import download_task
     from lightcnn.tasks.latency import latency_task
     from lightcnn.tasks.profile import profile_task
+    from lightcnn.tasks.reuse import reuse_task
     from lightcnn.tasks.train import train_task
 
     return {
@@ -46,6 +48,7 @@ def _tasks() -> dict[str, Task]:
         "profile": Task(profile_task),
         "download": Task(download_task, writes_record=False),
         "latency": Task(latency_task),
+        "reuse": Task(reuse_task),
     }
 
 
