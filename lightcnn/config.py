@@ -148,6 +148,7 @@ class TrainerConfig:
     warmup_factor: float = 0.1
     compile: str = "none"  # torch.compile mode for the network
     channels_last: bool | None = None  # NHWC activations; null = the model's preference
+    test_every_epoch: bool = False  # also evaluate the test set after each epoch (curves only, never selection)
     progress_bar: bool = True
     log_every_n_steps: int = 50
     checkpoint: bool = True

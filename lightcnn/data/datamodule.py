@@ -80,6 +80,7 @@ class ImageDataModule(pl.LightningDataModule):
         self.cfg, self.data_dir, self.seed = cfg, Path(data_dir) if data_dir else None, seed
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.data = data
+        self.eval_splits: list[str] = ["val"] if cfg.val_fraction > 0 else []  # splits of the validation loop
         self.spec = data.spec if data is not None else input_spec(cfg)
         self.max_shift = cfg.augment.max_shift_px(self.spec.height)
         self.splits: dict[str, Batch] = {}
@@ -140,8 +141,9 @@ class ImageDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DeviceBatches:
         return self._batches("train", train=True)
 
-    def val_dataloader(self) -> DeviceBatches:
-        return self._batches("val", train=False)
+    def val_dataloader(self) -> list[DeviceBatches]:
+        """One loader per name in ``eval_splits`` (``val``, and ``test`` for per-epoch curves)."""
+        return [self._batches(split, train=False) for split in self.eval_splits]
 
     def test_dataloader(self) -> DeviceBatches:
         return self._batches("test", train=False)

@@ -16,7 +16,7 @@ from torch import nn
 from lightcnn.config import TrainerConfig
 from lightcnn.engine.schedule import lr_factor
 
-STAGES = ("train", "val", "test")
+STAGES = ("train", "val", "test", "epoch_test")
 
 
 def use_channels_last(cfg: TrainerConfig, net: nn.Module) -> bool:
@@ -38,6 +38,8 @@ class LitClassifier(pl.LightningModule):
         self.net, self.cfg = net, cfg
         self.diverged = False
         self.channels_last = False  # decided in configure_model
+        # stage names of the validation loop's loaders: "val" (selection), "epoch_test" (curves only)
+        self.val_stages: list[str] = ["val"]
         self.history: list[dict[str, float]] = []  # one entry per finished epoch and stage
         self._stats: dict[str, torch.Tensor] = {}
         # a compiled view of the net, kept out of the module tree so checkpoints stay portable
@@ -75,8 +77,10 @@ class LitClassifier(pl.LightningModule):
             self._check_finite()
         return loss
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self._step(batch, "val")
+    def validation_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        self._step(batch, self.val_stages[dataloader_idx])
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self._step(batch, "test")
@@ -108,7 +112,8 @@ class LitClassifier(pl.LightningModule):
         self._log_epoch("train")
 
     def on_validation_epoch_end(self) -> None:
-        self._log_epoch("val")
+        for stage in self.val_stages:
+            self._log_epoch(stage)
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")

@@ -37,7 +37,7 @@ def make_loggers(run_dir: Path) -> list[Logger]:
 
 
 def make_trainer(
-    cfg: TrainerConfig, run_dir: Path, has_val: bool
+    cfg: TrainerConfig, run_dir: Path, has_val: bool, validation_loop: bool | None = None
 ) -> tuple[pl.Trainer, Throughput, ModelCheckpoint | None]:
     """The Trainer, its throughput meter and (when checkpointing) its checkpoint callback.
 
@@ -66,7 +66,7 @@ def make_trainer(
         precision=cfg.precision,
         max_epochs=cfg.max_epochs,
         limit_train_batches=cfg.limit_train_batches,
-        limit_val_batches=(cfg.limit_eval_batches if has_val else 0),
+        limit_val_batches=(cfg.limit_eval_batches if (has_val if validation_loop is None else validation_loop) else 0),
         limit_test_batches=cfg.limit_eval_batches,
         num_sanity_val_steps=0,
         default_root_dir=run_dir,

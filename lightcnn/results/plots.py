@@ -10,8 +10,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from lightcnn.results.specs import Plot  # noqa: E402
+from lightcnn.results.specs import Curves, Plot  # noqa: E402
 
 # no timestamps or software versions in the files, so the same data gives the same bytes
 PNG_METADATA = {"Software": None}
@@ -44,6 +45,35 @@ def scatter_plot(numeric: pd.DataFrame, plot: Plot, title: str, path: Path) -> N
     axes.set_ylabel(plot.ylabel or plot.y)
     axes.set_title(title, fontsize=10)
     axes.grid(True, alpha=0.3)
+    if missing:
+        figure.text(0.01, 0.01, "not measured: " + ", ".join(missing), fontsize=7)
+    figure.tight_layout()
+    save_png(figure, path)
+
+
+def curves_plot(histories: dict[str, list[dict]], curves: Curves, title: str, path: Path) -> None:
+    """Top-1 (solid) and top-5 (dashed) accuracy against epoch, one colour per row."""
+    figure, axes = plt.subplots(figsize=(6.4, 4.4))
+    stage = curves.stage
+    missing = []
+    for index, (label, history) in enumerate(histories.items()):
+        points = sorted(
+            (h["epoch"], h.get(f"{stage}/acc"), h.get(f"{stage}/acc5")) for h in history if h["stage"] == stage
+        )
+        if not points:
+            missing.append(label)
+            continue
+        epochs = [p[0] + 1 for p in points]
+        colour = f"C{index}"
+        axes.plot(epochs, [p[1] for p in points], "-", color=colour, label=f"{label} top-1")
+        axes.plot(epochs, [p[2] for p in points], "--", color=colour, label=f"{label} top-5")
+    axes.set_xlabel("epoch")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_ylabel(f"{stage.replace('_', ' ')} accuracy (%)")
+    axes.set_title(curves.title or title, fontsize=10)
+    axes.grid(True, alpha=0.3)
+    if len(missing) < len(histories):
+        axes.legend(fontsize=7)
     if missing:
         figure.text(0.01, 0.01, "not measured: " + ", ".join(missing), fontsize=7)
     figure.tight_layout()

@@ -37,22 +37,42 @@ DIFF_KINDS = ("absolute", "relative", "none")
 
 
 @dataclass(frozen=True)
-class Column:
-    key: str  # a record field (params, flops_conv, test_acc, …)
-    label: str
-    scale: float = 1.0  # displayed value = value × scale
-    digits: int = 2
-    diff: str = "absolute"  # ours − paper in display units, or relative in percent
-    ratio: bool = False  # also show ours / ours of the row's reference row
-
-
-@dataclass(frozen=True)
 class Row:
     label: str
     overrides: tuple[str, ...]
     published: dict[str, Any] = field(default_factory=dict)
     reference: str | None = None  # label of the row that ratio columns divide by
     tasks: tuple[str, ...] = ("train",)  # the tasks `make reproduce-tables` runs for this row
+    vars: dict[str, Any] = field(default_factory=dict)  # substituted into column keys
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # a record field (params, flops_conv, test_acc, latency.cpu.b1.median_ms, …); may use {row vars}
+    label: str
+    name: str = ""  # the column's id in `published` and the CSV (default: the key)
+    scale: float = 1.0  # displayed value = value × scale
+    digits: int = 2
+    diff: str = "absolute"  # ours − paper in display units, or relative in percent
+    ratio: bool = False  # also show ours / ours of the row's reference row
+
+    @property
+    def id(self) -> str:
+        return self.name or self.key
+
+    def record_key(self, row: Row) -> str:
+        """The record field of this column for ``row`` (``{var}`` filled from the row's vars)."""
+        return self.key.format(**row.vars) if row.vars else self.key
+
+
+@dataclass(frozen=True)
+class Curves:
+    """Per-epoch accuracy of some rows' training runs (solid top-1, dashed top-5)."""
+
+    name: str
+    rows: tuple[str, ...]
+    stage: str = "epoch_test"  # history stage: epoch_test (needs trainer.test_every_epoch), val or train
+    title: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +97,7 @@ class TableSpec:
     rows: tuple[Row, ...]
     notes: str = ""
     plots: tuple[Plot, ...] = ()
+    curves: tuple[Curves, ...] = ()
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -107,6 +128,11 @@ def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
         raise UserError(f"{path}: cannot read table spec ({err})") from None
     if not isinstance(data, dict) or not data.get("rows") or not data.get("columns"):
         raise UserError(f"{path}: a table spec needs 'columns' and 'rows'")
+    labels = [r.get("label") for r in data["rows"] if isinstance(r, dict)]
+    for curve in data.get("curves", []):
+        missing = [label for label in curve.get("rows", []) if label not in labels]
+        if missing:
+            raise UserError(f"{path}: curves {curve.get('name')!r}: rows {missing} are not rows of this table")
     try:
         columns = tuple(Column(**c) for c in data["columns"])
         rows = tuple(
@@ -116,23 +142,32 @@ def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
                 dict(r.get("published") or {}),
                 r.get("reference"),
                 tuple(r.get("tasks", data.get("tasks", ["train"]))),
+                dict(r.get("vars") or {}),
             )
             for r in data["rows"]
         )
         plots = tuple(Plot(**p) for p in data.get("plots", []))
+        curves = tuple(
+            Curves(c["name"], tuple(c["rows"]), c.get("stage", "epoch_test"), c.get("title", ""))
+            for c in data.get("curves", [])
+        )
     except (TypeError, KeyError) as err:
         raise UserError(f"{path}: malformed column or row ({err})") from None
     for column in columns:
         if column.diff not in DIFF_KINDS:
-            raise UserError(f"{path}: column {column.key}: diff={column.diff!r}; allowed: {', '.join(DIFF_KINDS)}")
+            raise UserError(f"{path}: column {column.id}: diff={column.diff!r}; allowed: {', '.join(DIFF_KINDS)}")
     for row in rows:
         for text in row.overrides:
             check_override(path, f"row {row.label!r}", text, conf_dir)
-        unknown = set(row.published) - {c.key for c in columns}
+        unknown = set(row.published) - {c.id for c in columns}
         if unknown:
             raise UserError(f"{path}: row {row.label!r}: published values for unknown columns {sorted(unknown)}")
         for task in row.tasks:
             check_override(path, f"row {row.label!r}", f"task={task}", conf_dir)
+        try:
+            [c.record_key(row) for c in columns]
+        except KeyError as err:
+            raise UserError(f"{path}: row {row.label!r}: no value for {err} in its vars") from None
         if row.reference is not None and row.reference not in {r.label for r in rows}:
             raise UserError(f"{path}: row {row.label!r}: reference {row.reference!r} is not a row of this table")
     return TableSpec(
@@ -145,4 +180,5 @@ def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
         rows=rows,
         notes=str(data.get("notes", "")),
         plots=plots,
+        curves=curves,
     )

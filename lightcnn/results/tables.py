@@ -87,17 +87,18 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], pr
     ok = matched[matched["status"] == "ok"]
     if ok.empty:
         status = "missing" if matched.empty else str(matched.iloc[-1]["status"])
-        return RowResult(row, status, {c.key: Cell() for c in columns})
+        return RowResult(row, status, {c.id: Cell() for c in columns})
     cells, runs, seeds = {}, set(), 0
     for column in columns:
-        measured = ok[pd.to_numeric(ok[column.key], errors="coerce").notna()] if column.key in ok else ok.iloc[0:0]
+        key = column.record_key(row)
+        measured = ok[pd.to_numeric(ok[key], errors="coerce").notna()] if key in ok else ok.iloc[0:0]
         if measured.empty:
-            cells[column.key] = Cell()
+            cells[column.id] = Cell()
             continue
         group = measured[measured["config_hash_noseed"] == measured.iloc[-1]["config_hash_noseed"]]
-        values = pd.to_numeric(group[column.key])
+        values = pd.to_numeric(group[key])
         std = float(values.std(ddof=1)) if len(values) > 1 else None
-        cells[column.key] = Cell(float(values.mean()), std, int(len(values)))
+        cells[column.id] = Cell(float(values.mean()), std, int(len(values)))
         runs.update(group["run_id"])
         seeds = max(seeds, int(group["seed"].nunique()))
     failed = int(matched["status"].isin(["failed", "diverged"]).sum())
@@ -130,38 +131,38 @@ def render_table(spec: TableSpec, frame: pd.DataFrame, profile: str | None = Non
     """The spec as (Markdown text, numeric DataFrame for CSV)."""
     results = [aggregate_row(frame, row, spec.columns, profile) for row in spec.rows]
     by_label = {result.row.label: result for result in results}
-    has_paper = {c.key: c.diff != "none" or any(c.key in r.published for r in spec.rows) for c in spec.columns}
+    has_paper = {c.id: c.diff != "none" or any(c.id in r.published for r in spec.rows) for c in spec.columns}
     display, numeric = [], []
     for result in results:
         shown: dict[str, str] = {"": result.row.label}
         raw: dict[str, Any] = {"row": result.row.label}
         reference = by_label.get(result.row.reference) if result.row.reference else None
         for column in spec.columns:
-            cell = result.cells[column.key]
-            paper = result.row.published.get(column.key)
+            cell = result.cells[column.id]
+            paper = result.row.published.get(column.id)
             paper = float(paper) if paper is not None else None
             ours = _fmt(cell.mean, column)
             if cell.std:  # a spread over seeds (a count that never varies shows none)
                 ours += f" ± {cell.std * column.scale:.{column.digits}f}"
             diff = difference(cell.mean, paper, column)
-            if has_paper[column.key]:
+            if has_paper[column.id]:
                 shown[f"{column.label} paper"] = _fmt(paper, column)
             shown[f"{column.label} ours"] = ours if result.measured else result.status
             if column.diff != "none":
                 shown[f"{column.label} Δ"] = _fmt_diff(diff, column)
             raw.update(
                 {
-                    f"{column.key}_paper": paper,
-                    f"{column.key}_ours": cell.mean,
-                    f"{column.key}_std": cell.std,
-                    f"{column.key}_diff": diff,
+                    f"{column.id}_paper": paper,
+                    f"{column.id}_ours": cell.mean,
+                    f"{column.id}_std": cell.std,
+                    f"{column.id}_diff": diff,
                 }
             )
             if column.ratio:
-                ref = reference.cells[column.key].mean if reference is not None else None
+                ref = reference.cells[column.id].mean if reference is not None else None
                 ratio = cell.mean / ref if cell.mean is not None and ref else None
                 shown[f"{column.label} ÷ ref"] = MISSING_MARK if ratio is None else f"{ratio:.3f}"
-                raw[f"{column.key}_ratio"] = ratio
+                raw[f"{column.id}_ratio"] = ratio
         shown["seeds"] = str(result.seeds)
         shown["status"] = result.status
         raw.update(seeds=result.seeds, status=result.status, runs=" ".join(result.runs))
@@ -198,10 +199,21 @@ def provenance(frame: pd.DataFrame, results: list[RowResult]) -> list[str]:
     return lines
 
 
+def row_history(frame: pd.DataFrame, row: Row, profile: str | None) -> list[dict]:
+    """Per-epoch history of the newest ok training run of ``row`` (empty when there is none)."""
+    matched = match_rows(frame, row.overrides)
+    if profile is not None and "profile" in matched.columns:
+        matched = matched[matched["profile"] == profile]
+    if "history" not in matched.columns:
+        return []
+    runs = matched[(matched["status"] == "ok") & matched["history"].map(lambda h: isinstance(h, list) and bool(h))]
+    return list(runs.iloc[-1]["history"]) if not runs.empty else []
+
+
 def render_specs(spec_paths: list[Path], results_dir: Path, out_dir: Path, profile: str | None = None) -> list[Path]:
     """Render each spec to ``out_dir/<paper>/<table>.md`` and ``.csv`` (and its plots as PNG);
     returns the files written."""
-    from lightcnn.results.plots import scatter_plot
+    from lightcnn.results.plots import curves_plot, scatter_plot
 
     specs = [load_spec(p) for p in spec_paths]  # all checked before anything is written
     frame = records_frame(results_dir)
@@ -213,6 +225,13 @@ def render_specs(spec_paths: list[Path], results_dir: Path, out_dir: Path, profi
         for plot in spec.plots:
             png = target.with_name(f"{spec.name}_{plot.y}_vs_{plot.x}.png")
             scatter_plot(numeric, plot, spec.title, png)
+            images.append(png)
+        for curve in spec.curves:
+            png = target.with_name(f"{spec.name}_{curve.name}.png")
+            rows = {row.label: row for row in spec.rows}
+            curves_plot(
+                {label: row_history(frame, rows[label], profile) for label in curve.rows}, curve, spec.title, png
+            )
             images.append(png)
         if images:
             markdown += "\n" + "\n".join(f"![{p.stem}]({p.name})" for p in images) + "\n"

@@ -59,7 +59,12 @@ def train_task(cfg: Config, ctx: RunContext) -> TaskResult:
     size_fields, _ = model_fields(net, (spec.channels, spec.height, spec.width))
 
     module = LitClassifier(net, tcfg)
-    trainer, throughput, checkpoint = make_trainer(tcfg, ctx.run_dir, datamodule.has_val)
+    if tcfg.test_every_epoch:
+        datamodule.eval_splits.append("test")
+    module.val_stages = ["epoch_test" if split == "test" else split for split in datamodule.eval_splits]
+    trainer, throughput, checkpoint = make_trainer(
+        tcfg, ctx.run_dir, datamodule.has_val, validation_loop=bool(datamodule.eval_splits)
+    )
     resume = resume_checkpoint(cfg, ctx)
     if resume is not None:
         log.info("resuming from %s", resume)
