@@ -73,6 +73,7 @@ class DatasetConfig:
     train_subset: int | None = None  # use only the first N training images (smoke runs)
     test_subset: int | None = None  # use only the first N test images
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    normalize: bool = True  # (x/255 − mean)/std per channel; false: x/255 in [0, 1] (as Chainer feeds images)
 
     def __post_init__(self) -> None:
         require(0.0 <= self.val_fraction < 1.0, "val_fraction", self.val_fraction, "a fraction in [0, 1)")
@@ -268,6 +269,18 @@ class ReuseTaskConfig(TaskConfig):
         )
 
 
+@dataclass
+class Im2colTaskConfig(TaskConfig):
+    """Data size of the im2col matrices and of their ACA factors, per convolution."""
+
+    name: str = "im2col"
+    images: int = 100  # random test images (chosen with the run's seed)
+    checkpoint: str | None = None  # null: the model as built; auto: the newest ok train run of it; or a path
+
+    def __post_init__(self) -> None:
+        require(self.images >= 1, "images", self.images, "an integer >= 1")
+
+
 # --------------------------------------------------------------------------------------------
 # root
 
@@ -322,6 +335,7 @@ def register_configs() -> None:
     cs.store(group="schema/task", name="download", node=DownloadTaskConfig)
     cs.store(group="schema/task", name="latency", node=LatencyTaskConfig)
     cs.store(group="schema/task", name="reuse", node=ReuseTaskConfig)
+    cs.store(group="schema/task", name="im2col", node=Im2colTaskConfig)
 
 
 def unknown_keys(node: DictConfig, prefix: str = "") -> list[tuple[str, list[str]]]:

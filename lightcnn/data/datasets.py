@@ -97,6 +97,8 @@ def load_dataset(cfg: DatasetConfig, data_dir: Path) -> ImageData:
         source = _source(cfg.name)
         arrays = _read_real(source, data_dir)
         mean, std, num_classes = source.mean, source.std, source.num_classes
+    if not cfg.normalize:
+        mean, std = (0.0,) * len(mean), (1.0,) * len(std)
     train_x, train_y, test_x, test_y = (torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
     if cfg.train_subset is not None:
         train_x, train_y = train_x[: cfg.train_subset], train_y[: cfg.train_subset]

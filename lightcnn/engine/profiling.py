@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -61,21 +62,37 @@ def conv_linear_flops(by_operator: dict[str, int]) -> int:
     return sum(count for op, count in by_operator.items() if op in CONV_LINEAR_OPS)
 
 
+@contextmanager
+def exact_layers(model: nn.Module):
+    """Switch off data-dependent approximations (``approximate`` flags, e.g. ACA im2col) while
+    counting: fvcore traces one input, and ACA's iterations depend on the data. The cost of the
+    approximated path is reported by ``task=im2col``."""
+    flagged = [m for m in model.modules() if getattr(m, "approximate", False) is True]
+    for module in flagged:
+        module.approximate = False
+    try:
+        yield
+    finally:
+        for module in flagged:
+            module.approximate = True
+
+
 def profile_model(model: nn.Module, input_shape: tuple[int, int, int], max_depth: int = 3) -> Profile:
     """Count params and FLOPs of ``model`` for one image of shape ``(C, H, W)``."""
     was_training = model.training
     model.eval()
     try:
-        device = next(iter(model.parameters()), torch.empty(0)).device
-        inputs = torch.zeros(1, *input_shape, device=device)
-        # fvcore logs a warning per unsupported op; we report them in the record instead
-        logging.getLogger("fvcore.nn.jit_analysis").setLevel(logging.ERROR)
-        analysis = FlopCountAnalysis(model, inputs)
-        analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
-        by_operator = {op: int(n) for op, n in sorted(analysis.by_operator().items())}
-        total = int(analysis.total())
-        skipped = dict(sorted(Counter(analysis.unsupported_ops()).items()))
-        table = flop_count_table(analysis, max_depth=max_depth, show_param_shapes=False)
+        with exact_layers(model):
+            device = next(iter(model.parameters()), torch.empty(0)).device
+            inputs = torch.zeros(1, *input_shape, device=device)
+            # fvcore logs a warning per unsupported op; we report them in the record instead
+            logging.getLogger("fvcore.nn.jit_analysis").setLevel(logging.ERROR)
+            analysis = FlopCountAnalysis(model, inputs)
+            analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
+            by_operator = {op: int(n) for op, n in sorted(analysis.by_operator().items())}
+            total = int(analysis.total())
+            skipped = dict(sorted(Counter(analysis.unsupported_ops()).items()))
+            table = flop_count_table(analysis, max_depth=max_depth, show_param_shapes=False)
     finally:
         model.train(was_training)
     params, trainable = count_params(model)

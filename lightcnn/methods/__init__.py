@@ -4,7 +4,7 @@
 ``schema/method/<name>`` and an ``apply(model, cfg, context)`` function.
 """
 
-from lightcnn.methods import templates  # noqa: F401  (registers its method)
+from lightcnn.methods import aca_im2col, templates  # noqa: F401  (registers their methods)
 from lightcnn.methods.registry import MethodContext, apply_method, method_names, register_method
 
 __all__ = ["MethodContext", "apply_method", "method_names", "register_method"]

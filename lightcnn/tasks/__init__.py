@@ -38,6 +38,7 @@ class Task:
 
 def _tasks() -> dict[str, Task]:
     from lightcnn.tasks.download import download_task
+    from lightcnn.tasks.im2col import im2col_task
     from lightcnn.tasks.latency import latency_task
     from lightcnn.tasks.profile import profile_task
     from lightcnn.tasks.reuse import reuse_task
@@ -49,6 +50,7 @@ def _tasks() -> dict[str, Task]:
         "download": Task(download_task, writes_record=False),
         "latency": Task(latency_task),
         "reuse": Task(reuse_task),
+        "im2col": Task(im2col_task),
     }
 
 

@@ -1,0 +1,189 @@
+"""Adaptive Cross Approximation (ACA) with partial pivoting, batched over matrices
+(Bebendorf 2000; shared/papers/method_facts.md §2), and the im2col convolution that uses it
+(004_fae6e042d1fbd442.txt).
+
+For each matrix D (m × n) of a batch, ACA builds D ≈ U V (U: m × r, V: r × n) one cross at a
+time: take the residual of a pivot row, its largest entry as the column pivot, the residual of
+that column, and the next pivot row where that column is largest. A row whose residual vanishes
+gives no cross and is skipped (another unused row is taken). The approximant's Frobenius norm
+is updated incrementally (‖S_k‖² = ‖S_{k−1}‖² + 2 Σ_l ⟨u_l,u_k⟩⟨v_l,v_k⟩ + ‖u_k‖²‖v_k‖²).
+
+**Stopping rule.** The classic criterion ‖u_k‖‖v_k‖ ≤ ε‖S_k‖_F estimates the error of the
+previous approximant S_{k−1} and can stop early. Because the whole matrix is in memory here (it
+is the im2col matrix), a matrix whose criterion holds is then checked exactly: if S_{k−1} already
+meets ‖D − S‖_F ≤ ε‖D‖_F the k-th cross is dropped (so an exact rank-r matrix keeps rank r); if
+S_k meets it, ACA stops at k; otherwise it continues. So the returned approximation always meets
+the tolerance unless it reached ``max_rank`` (or used every row). Ranks are per matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+TINY = 1e-12
+STOP_RULES = ("exact", "estimate")
+
+
+@dataclass
+class ACAResult:
+    u: torch.Tensor  # (B, m, K): crosses in columns; unused slots are zero
+    v: torch.Tensor  # (B, K, n)
+    rank: torch.Tensor  # (B,) crosses per matrix
+    steps: int  # iterations run (for the cost estimate)
+
+    def reconstruct(self) -> torch.Tensor:
+        return self.u @ self.v
+
+    def relative_error(self, d: torch.Tensor) -> torch.Tensor:
+        """‖D − UV‖_F / ‖D‖_F per matrix (0 for a zero matrix approximated by zero)."""
+        err = torch.linalg.matrix_norm(d - self.reconstruct())
+        norm = torch.linalg.matrix_norm(d)
+        return torch.where(norm > 0, err / norm.clamp_min(TINY), err)
+
+
+@torch.no_grad()
+def aca(d: torch.Tensor, eps: float, max_rank: int | None = None, stop: str = "exact") -> ACAResult:
+    """Approximate every matrix of ``d`` (B, m, n) to relative Frobenius error ``eps``.
+
+    ``stop="exact"`` confirms the classic criterion with the true residual (the error is then at
+    most ``eps`` unless ``max_rank`` is reached); ``stop="estimate"`` stops on the classic
+    criterion alone, as textbook ACA does (cheaper; the error may exceed ``eps``)."""
+    if stop not in STOP_RULES:
+        raise ValueError(f"stop={stop!r}: one of {', '.join(STOP_RULES)}")
+    if d.dim() == 2:
+        d = d[None]
+    b, m, n = d.shape
+    cap = min(m, n) if max_rank is None else min(max_rank, m, n)
+    dtype, device = d.dtype, d.device
+    u = torch.zeros(b, m, cap, dtype=dtype, device=device)
+    v = torch.zeros(b, cap, n, dtype=dtype, device=device)
+    rank = torch.zeros(b, dtype=torch.long, device=device)
+    used_rows = torch.zeros(b, m, dtype=torch.bool, device=device)
+    used_cols = torch.zeros(b, n, dtype=torch.bool, device=device)
+    norm2 = torch.zeros(b, dtype=dtype, device=device)  # ‖S_k‖²_F
+    d_norm = torch.linalg.matrix_norm(d)
+    active = (d_norm > 0) & (cap > 0)
+    row = torch.zeros(b, dtype=torch.long, device=device)
+    batch = torch.arange(b, device=device)
+    steps = 0
+    while bool(active.any()) and steps < m + cap:
+        steps += 1
+        # residual of the pivot row: D[i, :] − Σ_l U[i, l] V[l, :]
+        r = d[batch, row] - torch.einsum("bk,bkn->bn", u[batch, row], v)
+        used_rows[batch[active], row[active]] = True
+        score = r.abs().masked_fill(used_cols, -1.0)
+        col = score.argmax(dim=1)
+        delta = r[batch, col]
+        ok = active & (delta.abs() > TINY * d_norm.clamp_min(TINY))
+        # a vanished row gives no cross: move to the first unused row
+        next_unused = (~used_rows).float().argmax(dim=1)
+        skip = active & ~ok
+        row = torch.where(skip, next_unused, row)
+        if bool(ok.any()):
+            k = rank.clamp_max(cap - 1)
+            new_v = r / torch.where(ok, delta, torch.ones_like(delta))[:, None]
+            new_u = d[batch, :, col] - torch.einsum("bmk,bk->bm", u, v[batch, :, col])
+            new_u = new_u * ok[:, None]
+            new_v = new_v * ok[:, None]
+            # incremental ‖S_k‖²
+            cross = 2 * (torch.einsum("bmk,bm->bk", u, new_u) * torch.einsum("bkn,bn->bk", v, new_v)).sum(1)
+            size2 = new_u.pow(2).sum(1) * new_v.pow(2).sum(1)
+            norm2 = torch.where(ok, norm2 + cross + size2, norm2)
+            u[batch[ok], :, k[ok]] = new_u[ok]
+            v[batch[ok], k[ok], :] = new_v[ok]
+            used_cols[batch[ok], col[ok]] = True
+            rank = rank + ok.long()
+            # next pivot row: the largest entry of the new column among unused rows
+            candidates = new_u.abs().masked_fill(used_rows, -1.0)
+            row = torch.where(ok, candidates.argmax(dim=1), row)
+            # classic criterion, then the exact check
+            small = ok & (size2.sqrt() <= eps * norm2.clamp_min(0).sqrt())
+            if stop == "estimate":
+                active &= ~small
+            elif bool(small.any()):
+                residual = d[small] - u[small] @ v[small]
+                last = new_u[small][:, :, None] * new_v[small][:, None, :]
+                limit = eps * d_norm[small]
+                without = torch.linalg.matrix_norm(residual + last) <= limit  # the new cross was not needed
+                within = torch.linalg.matrix_norm(residual) <= limit
+                idx = batch[small]
+                drop = idx[without]
+                u[drop, :, k[drop]] = 0
+                v[drop, k[drop], :] = 0
+                rank[drop] -= 1
+                done = torch.zeros_like(small)
+                done[idx] = without | within
+                active &= ~done
+        exhausted = (rank >= cap) | used_rows.all(dim=1)
+        active &= ~exhausted
+    return ACAResult(u, v, rank, steps)
+
+
+# ---------------------------------------------------------------------------------------------
+# the im2col convolution
+
+
+class ACAConv2d(torch.nn.Conv2d):
+    """``nn.Conv2d`` computed as ``Y_i = W · D_i`` from each sample's im2col matrix D_i
+    (C·k·k × H_out·W_out); with ``approximate`` on, D_i is replaced by its ACA approximation
+    U_i V_i (relative Frobenius error ≤ ``eps``) and Y_i = (W U_i) V_i.
+
+    **Gradient rule** (straight-through): the approximation error ``U_i V_i − D_i`` is treated as
+    a constant, so the weight gradient uses the approximated D_i (the matrix the forward pass
+    really multiplied) and the input gradient is that of the exact im2col.
+    """
+
+    def __init__(
+        self,
+        *args,
+        approximate: bool = False,
+        eps: float = 0.1,
+        max_rank: int | None = None,
+        stop: str = "exact",
+        **kwargs,
+    ):
+        super().__init__(*args, **kwargs)
+        self.approximate, self.eps, self.max_rank, self.stop = approximate, eps, max_rank, stop
+        self.last_ranks: torch.Tensor | None = None  # ranks of the last forward pass, per sample
+
+    @classmethod
+    def from_conv(cls, conv: torch.nn.Conv2d, **kwargs) -> ACAConv2d:
+        new = cls(
+            conv.in_channels,
+            conv.out_channels,
+            conv.kernel_size,
+            conv.stride,
+            conv.padding,
+            conv.dilation,
+            conv.groups,
+            conv.bias is not None,
+            **kwargs,
+        )
+        new.load_state_dict(conv.state_dict())
+        return new.to(conv.weight.device)
+
+    def im2col(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C·k·k, H_out·W_out)"""
+        return torch.nn.functional.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.approximate or self.groups != 1:
+            return super().forward(x)
+        n, _, h, w = x.shape
+        kh, kw = self.kernel_size
+        h_out = (h + 2 * self.padding[0] - self.dilation[0] * (kh - 1) - 1) // self.stride[0] + 1
+        w_out = (w + 2 * self.padding[1] - self.dilation[1] * (kw - 1) - 1) // self.stride[1] + 1
+        d = self.im2col(x)
+        result = aca(d.detach().float(), self.eps, self.max_rank, self.stop)
+        self.last_ranks = result.rank
+        approx = result.reconstruct().to(d.dtype)
+        d_hat = d + (approx - d).detach()  # straight-through
+        y = self.weight.view(self.out_channels, -1) @ d_hat
+        if self.bias is not None:
+            y = y + self.bias[:, None]
+        return y.view(n, self.out_channels, h_out, w_out)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (f", approximate=True, eps={self.eps}" if self.approximate else "")
