@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= smoke
+JOBS ?= 1
+LAUNCHER ?=
 BENCH_ARGS ?=
 
 .PHONY: install test test-all lint bench reproduce-tables clean
@@ -29,8 +31,8 @@ lint: install
 bench: install  ## training throughput: lightcnn vs a plain PyTorch loop (BENCH_ARGS="--depth 56 --batch-size 512")
 	$(BIN)/python -m lightcnn.bench $(BENCH_ARGS)
 
-reproduce-tables: install  ## run every experiments/**/*.yaml at PROFILE=smoke|quick|paper, then render reports/
-	$(BIN)/python -m lightcnn.reproduce --profile $(PROFILE)
+reproduce-tables: install  ## every experiments/**/*.yaml at PROFILE=smoke|quick|paper (JOBS=N, LAUNCHER=slurm), then reports/
+	$(BIN)/python -m lightcnn.reproduce --profile $(PROFILE) --jobs $(JOBS) $(if $(LAUNCHER),--launcher $(LAUNCHER))
 
 clean:
 	rm -rf results reports outputs multirun .pytest_cache .ruff_cache

@@ -156,19 +156,22 @@ def main() -> None:
 
 def tables_main(argv: list[str] | None = None) -> None:
     from lightcnn.errors import UserError
-    from lightcnn.results.tables import render_specs
+    from lightcnn.results.tables import render_report
 
     parser = argparse.ArgumentParser(
-        prog="lightcnn-tables", description="Render the paper tables of experiments/**/*.yaml from run records."
+        prog="lightcnn-tables",
+        description="Render the paper tables of experiments/**/*.yaml from run records into a report "
+        "(one page per paper, an index, plots).",
     )
     parser.add_argument("specs", nargs="*", type=Path, help="table specs (default: every experiments/**/*.yaml)")
     parser.add_argument("--results", type=Path, default=Path("results"), help="where the run records are")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="where tables are written")
     parser.add_argument("--profile", help="use only records of this profile (smoke, quick, paper)")
+    parser.add_argument("--synthetic", action="store_true", help="match the synthetic stand-ins of smoke runs")
     args = parser.parse_args(argv)
     specs = args.specs or sorted((CONF_DIR.parent / "experiments").rglob("*.yaml"))
     try:
-        for path in render_specs(specs, args.results, args.out, profile=args.profile):
+        for path in render_report(specs, args.results, args.out, profile=args.profile, synthetic=args.synthetic):
             print(path)
     except UserError as err:
         fail(str(err))

@@ -68,13 +68,15 @@ def test_smoke_training_then_tables(lightcnn, tmp_path):
     spec = tmp_path / "experiments" / "smoke" / "synthetic.yaml"
     spec.parent.mkdir(parents=True)
     spec.write_text(
-        "title: smoke\noverrides: [dataset=synthetic]\n"
+        "title: smoke\n"
+        'overrides: ["dataset=synthetic", "trainer.accelerator=cpu", "trainer.max_epochs=3",'
+        ' "trainer.limit_train_batches=null"]\n'
         "columns: [{key: test_acc, label: Top-1 (%)}, {key: params, label: Params, digits: 0, diff: none}]\n"
         "rows:\n"
         "  - {label: R20, overrides: [model.depth=20], published: {test_acc: 90.0}}\n"
         "  - {label: R56, overrides: [model.depth=56]}\n"
     )
-    tables = run_command("lightcnn-tables", [spec, "--out", "reports"], tmp_path)
+    tables = run_command("lightcnn-tables", [spec, "--out", "reports", "--profile", "smoke"], tmp_path)
     assert tables.returncode == 0, tables.stderr
     text = (tmp_path / "reports/smoke/synthetic.md").read_text()
     assert f"{record['test_acc']:.2f}" in text and "269,722" in text and "missing" in text
@@ -84,7 +86,7 @@ def test_smoke_training_then_tables(lightcnn, tmp_path):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["model=resnext"], "error: model=resnext: no such option; available: mobilenet, mobilenet_fused, oct_resnet"),
+        (["model=resnext"], "error: model=resnext: no such option; available: aca_cnn, mobilenet, mobilenet_fused"),
         (["model.width=3"], "error: model.width: unknown key; allowed keys here: name, depth"),
         (["model.depth=abc"], "error: model.depth: Value 'abc' of type 'str' could not be converted to Integer"),
         (["model.depth=57"], "error: model.depth=57 is not allowed: one of 20, 32, 44, 56, 110"),

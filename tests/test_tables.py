@@ -2,8 +2,10 @@ import json
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from lightcnn.errors import UserError
+from lightcnn.results.matching import ConfigMatcher
 from lightcnn.results.record import write_json_atomic
 from lightcnn.results.specs import load_spec
 from lightcnn.results.tables import render_specs
@@ -22,17 +24,26 @@ rows:
 """
 
 
-def record(run_id, depth, seed, acc, status="ok", params=269_722, profile="quick", finished="2026-01-01T00:00:00"):
-    config = {
-        "dataset": {"name": "cifar10"},
-        "model": {"name": "resnet", "depth": depth},
-        "seed": seed,
-        "profile": profile,
-        "task": {"name": "train"},
-    }
+def record(
+    run_id, depth, seed, acc, status="ok", params=269_722, profile="quick", finished="2026-01-01T00:00:00", task="train"
+):
+    """A record whose config is what lightcnn composes for these overrides."""
+    cfg = ConfigMatcher([profile]).config(
+        (
+            "dataset=cifar10",
+            "model=resnet",
+            f"model.depth={depth}",
+            f"task={task}",
+            f"profile={profile}",
+            f"seed={seed}",
+        )
+    )
+    config = OmegaConf.to_container(cfg, resolve=True)
     return {
         "run_id": run_id,
         "status": status,
+        "task": task,
+        "model": "resnet",
         "seed": seed,
         "profile": profile,
         "config": config,
@@ -151,7 +162,7 @@ def test_ratio_columns_nested_keys_and_plots(tmp_path):
     results = tmp_path / "results"
     r20 = record("a", 20, 0, 91.0, params=269_722)
     r56 = record("b", 56, 0, 93.0, params=853_018)
-    latency = {**record("c", 20, 0, None, params=269_722), "latency": {"cpu": {"b1": {"median_ms": 1.5}}}}
+    latency = {**record("c", 20, 0, None, task="latency"), "latency": {"cpu": {"b1": {"median_ms": 1.5}}}}
     failed = record("d", 56, 0, None, status="failed", params=None)
     write_records(results, [r20, r56, latency, failed])
     written = render_specs([spec], results, tmp_path / "out")

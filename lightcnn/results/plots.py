@@ -78,3 +78,38 @@ def curves_plot(histories: dict[str, list[dict]], curves: Curves, title: str, pa
         figure.text(0.01, 0.01, "not measured: " + ", ".join(missing), fontsize=7)
     figure.tight_layout()
     save_png(figure, path)
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The points no other point beats with fewer or equal FLOPs and higher or equal accuracy."""
+    front, best = [], float("-inf")
+    for flops, acc in sorted(points, key=lambda p: (p[0], -p[1])):
+        if acc > best:
+            front.append((flops, acc))
+            best = acc
+    return front
+
+
+def pareto_plot(runs: pd.DataFrame, path: Path) -> None:
+    """Test accuracy against conv + linear FLOPs of every run, coloured by model, with the front."""
+    figure, axes = plt.subplots(figsize=(7.0, 4.8))
+    usable = (
+        runs.dropna(subset=["flops_conv", "test_acc"]) if {"flops_conv", "test_acc"} <= set(runs) else runs.iloc[0:0]
+    )
+    for index, (model, group) in enumerate(sorted(usable.groupby("model"), key=lambda g: g[0])):
+        axes.scatter(group["flops_conv"], group["test_acc"], s=18, color=f"C{index % 10}", label=model)
+    front = pareto_front(list(zip(usable["flops_conv"].astype(float), usable["test_acc"].astype(float), strict=True)))
+    if front:
+        axes.step(
+            [p[0] for p in front], [p[1] for p in front], where="post", color="black", linewidth=1, label="Pareto front"
+        )
+        axes.set_xscale("log")
+        axes.legend(fontsize=7)
+    else:
+        axes.text(0.5, 0.5, "no training runs yet", ha="center", transform=axes.transAxes)
+    axes.set_xlabel("conv + linear multiply-accumulates per image")
+    axes.set_ylabel("test top-1 (%)")
+    axes.set_title("Every training run", fontsize=10)
+    axes.grid(True, alpha=0.3)
+    figure.tight_layout()
+    save_png(figure, path)

@@ -182,3 +182,26 @@ def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
         plots=plots,
         curves=curves,
     )
+
+
+# data sets replaced by generated data of the same shape for smoke runs without the real files
+SYNTHETIC_STAND_INS = {
+    "cifar10": ("dataset=synthetic", "dataset.channels=3", "dataset.image_size=32"),
+    "mnist": ("dataset=synthetic", "dataset.channels=1", "dataset.image_size=28"),
+    "fashion_mnist": ("dataset=synthetic", "dataset.channels=1", "dataset.image_size=28"),
+}
+
+
+def with_synthetic_data(spec: TableSpec) -> TableSpec:
+    """The spec with every real data set replaced by synthetic images of the same shape (smoke)."""
+    from dataclasses import replace
+
+    def swap(overrides: tuple[str, ...]) -> tuple[str, ...]:
+        out: list[str] = []
+        for text in overrides:
+            key, value = parse_override(text)
+            out += SYNTHETIC_STAND_INS.get(value, (text,)) if key == "dataset" else [text]
+        return tuple(out)
+
+    rows = tuple(replace(row, overrides=swap(row.overrides)) for row in spec.rows)
+    return replace(spec, rows=rows, title=f"{spec.title} — synthetic data")

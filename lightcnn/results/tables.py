@@ -1,7 +1,8 @@
 """Render table specs from run records: published value, ours, difference.
 
-Records are read into one pandas frame (config flattened to ``config.<key>`` columns). A row's
-runs are the records whose config matches all of its overrides. Runs that differ only in their
+Records are read into one pandas frame (nested fields flattened to ``a.b`` columns). A row's
+runs are the records whose config is exactly what its overrides compose to
+(:mod:`lightcnn.results.matching`). Runs that differ only in their
 seed form one configuration and are aggregated to mean ± std with the seed count. Each column
 comes from the newest configuration that measured it, so parameter counts can come from a
 ``task=profile`` record while accuracies need ``task=train``.
@@ -18,9 +19,10 @@ from typing import Any
 
 import pandas as pd
 
-from lightcnn.config import config_hash
+from lightcnn.errors import UserError
+from lightcnn.results.matching import ConfigMatcher, noseed_hash
 from lightcnn.results.record import iter_records, write_text_atomic
-from lightcnn.results.specs import Column, Row, TableSpec, load_spec, parse_override
+from lightcnn.results.specs import CONF_DIR, Column, Row, TableSpec, load_spec, with_synthetic_data
 
 MISSING_MARK = "—"
 
@@ -30,32 +32,17 @@ def records_frame(results_dir: Path) -> pd.DataFrame:
     records = list(iter_records(Path(results_dir)))
     if not records:
         return pd.DataFrame(columns=["status", "config_hash", "finished_at"])
-    for record in records:
-        config = dict(record.get("config") or {})
-        config.pop("seed", None)
-        record["config_hash_noseed"] = config_hash(config)
+    for record in records:  # the config itself is matched by hash; the frame keeps the measurements
+        record["config_hash_noseed"] = noseed_hash(record.pop("config", None) or {})
     frame = pd.json_normalize(records, max_level=None)
     return frame.sort_values(["finished_at", "run_id"], na_position="first", kind="stable").reset_index(drop=True)
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
-        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
-    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return a == b or str(a) == str(b)
-
-
-def match_rows(frame: pd.DataFrame, overrides: tuple[str, ...]) -> pd.DataFrame:
-    """The records whose config agrees with every override (``group=option`` or ``key=value``)."""
-    mask = pd.Series(True, index=frame.index)
-    for text in overrides:
-        key, value = parse_override(text)
-        column = f"config.{key}.name" if f"config.{key}.name" in frame.columns else f"config.{key}"
-        if column not in frame.columns:
-            return frame.iloc[0:0]
-        mask &= frame[column].map(lambda got, want=value: _same(got, want))
-    return frame[mask]
+def match_rows(frame: pd.DataFrame, hashes: set[str]) -> pd.DataFrame:
+    """The records whose seedless config hash is one of ``hashes``."""
+    if frame.empty or "config_hash_noseed" not in frame:
+        return frame.iloc[0:0]
+    return frame[frame["config_hash_noseed"].isin(hashes)]
 
 
 @dataclass
@@ -78,12 +65,10 @@ class RowResult:
         return self.status.startswith("ok")
 
 
-def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], profile: str | None) -> RowResult:
+def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], matcher: ConfigMatcher) -> RowResult:
     """Each column from the newest configuration that measured it (counts may come from a
     ``task=profile`` record, accuracies from ``task=train``), over that configuration's seeds."""
-    matched = match_rows(frame, row.overrides)
-    if profile is not None and "profile" in matched.columns:
-        matched = matched[matched["profile"] == profile]
+    matched = match_rows(frame, matcher.hashes(row, row.tasks))
     ok = matched[matched["status"] == "ok"]
     if ok.empty:
         status = "missing" if matched.empty else str(matched.iloc[-1]["status"])
@@ -127,9 +112,9 @@ def _fmt_diff(diff: float | None, column: Column) -> str:
     return f"{diff:+.1f}%" if column.diff == "relative" else f"{diff:+.{column.digits}f}"
 
 
-def render_table(spec: TableSpec, frame: pd.DataFrame, profile: str | None = None) -> tuple[str, pd.DataFrame]:
+def render_table(spec: TableSpec, frame: pd.DataFrame, matcher: ConfigMatcher) -> tuple[str, pd.DataFrame]:
     """The spec as (Markdown text, numeric DataFrame for CSV)."""
-    results = [aggregate_row(frame, row, spec.columns, profile) for row in spec.rows]
+    results = [aggregate_row(frame, row, spec.columns, matcher) for row in spec.rows]
     by_label = {result.row.label: result for result in results}
     has_paper = {c.id: c.diff != "none" or any(c.id in r.published for r in spec.rows) for c in spec.columns}
     display, numeric = [], []
@@ -199,43 +184,135 @@ def provenance(frame: pd.DataFrame, results: list[RowResult]) -> list[str]:
     return lines
 
 
-def row_history(frame: pd.DataFrame, row: Row, profile: str | None) -> list[dict]:
+def row_history(frame: pd.DataFrame, row: Row, matcher: ConfigMatcher) -> list[dict]:
     """Per-epoch history of the newest ok training run of ``row`` (empty when there is none)."""
-    matched = match_rows(frame, row.overrides)
-    if profile is not None and "profile" in matched.columns:
-        matched = matched[matched["profile"] == profile]
+    matched = match_rows(frame, matcher.hashes(row, row.tasks))
     if "history" not in matched.columns:
         return []
     runs = matched[(matched["status"] == "ok") & matched["history"].map(lambda h: isinstance(h, list) and bool(h))]
     return list(runs.iloc[-1]["history"]) if not runs.empty else []
 
 
-def render_specs(spec_paths: list[Path], results_dir: Path, out_dir: Path, profile: str | None = None) -> list[Path]:
-    """Render each spec to ``out_dir/<paper>/<table>.md`` and ``.csv`` (and its plots as PNG);
-    returns the files written."""
+def render_spec(spec: TableSpec, frame: pd.DataFrame, out_dir: Path, matcher: ConfigMatcher) -> list[Path]:
+    """One spec to ``out_dir/<paper>/<table>.md`` and ``.csv`` and its plots (PNG)."""
     from lightcnn.results.plots import curves_plot, scatter_plot
 
-    specs = [load_spec(p) for p in spec_paths]  # all checked before anything is written
+    markdown, numeric = render_table(spec, frame, matcher)
+    target = Path(out_dir) / spec.paper / spec.name
+    images = []
+    for plot in spec.plots:
+        png = target.with_name(f"{spec.name}_{plot.y}_vs_{plot.x}.png")
+        scatter_plot(numeric, plot, spec.title, png)
+        images.append(png)
+    rows = {row.label: row for row in spec.rows}
+    for curve in spec.curves:
+        png = target.with_name(f"{spec.name}_{curve.name}.png")
+        curves_plot({label: row_history(frame, rows[label], matcher) for label in curve.rows}, curve, spec.title, png)
+        images.append(png)
+    if images:
+        markdown += "\n" + "\n".join(f"![{p.stem}]({p.name})" for p in images) + "\n"
+    write_text_atomic(target.with_suffix(".md"), markdown)
+    write_text_atomic(target.with_suffix(".csv"), numeric.to_csv(index=False))
+    return [target.with_suffix(".md"), target.with_suffix(".csv"), *images]
+
+
+def load_specs(spec_paths: list[Path], synthetic: bool = False) -> list[TableSpec]:
+    """Every spec, checked before anything runs or is written (``synthetic``: smoke stand-ins)."""
+    specs = [load_spec(p) for p in spec_paths]
+    return [with_synthetic_data(s) for s in specs] if synthetic else specs
+
+
+def make_matcher(frame: pd.DataFrame, profile: str | None, extra: tuple[str, ...]) -> ConfigMatcher:
+    """Rows match records of ``profile``, or of every profile the records were run at."""
+    if profile is not None:
+        return ConfigMatcher([profile], extra)
+    known = sorted(p.stem for p in (CONF_DIR / "profile").glob("*.yaml"))
+    seen = sorted(set(frame["profile"].dropna()) & set(known)) if "profile" in frame else []
+    return ConfigMatcher(seen or known, extra)
+
+
+def render_specs(
+    spec_paths: list[Path],
+    results_dir: Path,
+    out_dir: Path,
+    profile: str | None = None,
+    synthetic: bool = False,
+    extra: tuple[str, ...] = (),
+) -> list[Path]:
+    """Render each spec (see :func:`render_spec`); returns the files written."""
+    specs = load_specs(spec_paths, synthetic)
     frame = records_frame(results_dir)
-    written = []
+    matcher = make_matcher(frame, profile, extra)
+    for spec in specs:  # every row must compose before anything is written
+        _check_rows(spec, matcher)
+    return [path for spec in specs for path in render_spec(spec, frame, out_dir, matcher)]
+
+
+def _check_rows(spec: TableSpec, matcher: ConfigMatcher) -> None:
+    try:
+        for row in spec.rows:
+            matcher.hashes(row, row.tasks)
+    except UserError as err:
+        raise UserError(f"{spec.path}: {err}") from None
+
+
+def render_report(
+    spec_paths: list[Path],
+    results_dir: Path,
+    out_dir: Path,
+    profile: str | None = None,
+    synthetic: bool = False,
+    extra: tuple[str, ...] = (),
+) -> list[Path]:
+    """The whole report: every table, one page per paper, an index, and one scatter of accuracy
+    against FLOPs over every training run with its Pareto front."""
+    from lightcnn.results.plots import pareto_plot
+
+    specs = load_specs(spec_paths, synthetic)
+    frame = records_frame(results_dir)
+    matcher = make_matcher(frame, profile, extra)
     for spec in specs:
-        markdown, numeric = render_table(spec, frame, profile)
-        target = Path(out_dir) / spec.paper / spec.name
-        images = []
-        for plot in spec.plots:
-            png = target.with_name(f"{spec.name}_{plot.y}_vs_{plot.x}.png")
-            scatter_plot(numeric, plot, spec.title, png)
-            images.append(png)
-        for curve in spec.curves:
-            png = target.with_name(f"{spec.name}_{curve.name}.png")
-            rows = {row.label: row for row in spec.rows}
-            curves_plot(
-                {label: row_history(frame, rows[label], profile) for label in curve.rows}, curve, spec.title, png
-            )
-            images.append(png)
-        if images:
-            markdown += "\n" + "\n".join(f"![{p.stem}]({p.name})" for p in images) + "\n"
-        write_text_atomic(target.with_suffix(".md"), markdown)
-        write_text_atomic(target.with_suffix(".csv"), numeric.to_csv(index=False))
-        written += [target.with_suffix(".md"), target.with_suffix(".csv"), *images]
+        _check_rows(spec, matcher)
+    out_dir = Path(out_dir)
+    written: list[Path] = []
+    papers: dict[str, list[tuple[TableSpec, list[Path]]]] = {}
+    for spec in specs:
+        files = render_spec(spec, frame, out_dir, matcher)
+        written += files
+        papers.setdefault(spec.paper, []).append((spec, files))
+    index = ["# lightcnn report", ""]
+    index += [
+        f"Profile: {profile or 'all'}; data: {'synthetic stand-ins (smoke)' if synthetic else 'as the specs say'}.",
+        "",
+    ]
+    index += ["| paper | tables | rows measured | rows not measured |", "|---|---|---|---|"]
+    for paper, entries in sorted(papers.items()):
+        page = out_dir / f"{paper}.md"
+        lines = [f"# {paper}", ""]
+        measured = missing = 0
+        for spec, files in entries:
+            text = files[0].read_text()
+            lines.append(text.replace("](", f"]({paper}/").replace(f"]({paper}/http", "](http"))
+            results = [aggregate_row(frame, row, spec.columns, matcher) for row in spec.rows]
+            measured += sum(r.measured for r in results)
+            missing += sum(not r.measured for r in results)
+        write_text_atomic(page, "\n".join(lines))
+        written.append(page)
+        index.append(f"| [{paper}]({paper}.md) | {len(entries)} | {measured} | {missing} |")
+    pareto = out_dir / "pareto.png"
+    runs = frame[(frame["status"] == "ok") & (frame.get("task") == "train")] if "task" in frame else frame.iloc[0:0]
+    if profile is not None and "profile" in runs:
+        runs = runs[runs["profile"] == profile]
+    pareto_plot(runs, pareto)
+    written.append(pareto)
+    index += [
+        "",
+        "Accuracy against FLOPs of every training run, with the Pareto front:",
+        "",
+        "![pareto](pareto.png)",
+        "",
+    ]
+    index += provenance(frame, [RowResult(Row("all", ()), "ok", {}, runs=tuple(sorted(runs.get("run_id", []))))])
+    write_text_atomic(out_dir / "index.md", "\n".join(index) + "\n")
+    written.append(out_dir / "index.md")
     return written

@@ -1,0 +1,95 @@
+"""Which run records belong to a table row.
+
+A row means exact configurations: its overrides composed by Hydra (as ``lightcnn`` would) for
+each task the row runs — plus ``task=profile``, whose records carry the same counts — and each
+profile considered. A record belongs to the row when its config equals one of those (seed
+aside, so runs differing only in seed aggregate). Composition is cached per choice of config
+groups; the row's ``key=value`` overrides are then applied to a copy, type-checked by the schema.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from lightcnn.config import config_hash, validate
+from lightcnn.errors import UserError
+from lightcnn.results.specs import CONF_DIR, Row, parse_override
+
+# per task, what keeps a smoke run small (reproduce adds them; matching must too)
+SMOKE_TASK_OVERRIDES = {
+    "latency": ("task.batch_sizes=[1,8]", "task.repeats=3", "task.warmup=1", "task.max_seconds=1"),
+    "reuse": ("task.images=2",),
+    "im2col": ("task.images=8",),
+}
+RUNTIME_OVERRIDES = ("trainer.progress_bar=false",)
+
+
+def task_overrides(task: str, profile: str) -> tuple[str, ...]:
+    return SMOKE_TASK_OVERRIDES.get(task, ()) if profile == "smoke" else ()
+
+
+def noseed_hash(container: dict) -> str:
+    data = dict(container)
+    data.pop("seed", None)
+    data.pop("hydra", None)
+    return config_hash(data)
+
+
+class ConfigMatcher:
+    def __init__(self, profiles: list[str], extra: tuple[str, ...] = (), conf_dir: Path = CONF_DIR) -> None:
+        self.profiles, self.extra, self.conf_dir = list(profiles), tuple(extra), conf_dir
+        self._composed: dict[tuple[str, ...], DictConfig] = {}
+        self._hashes: dict[tuple, set[str]] = {}
+
+    def _is_group(self, key: str) -> bool:
+        return "." not in key and (self.conf_dir / key).is_dir()
+
+    def _compose(self, groups: tuple[str, ...]) -> DictConfig:
+        if groups not in self._composed:
+            from hydra import compose, initialize_config_dir
+            from hydra.core.global_hydra import GlobalHydra
+
+            from lightcnn.config import register_configs
+
+            register_configs()
+            if GlobalHydra.instance().is_initialized():
+                GlobalHydra.instance().clear()
+            with initialize_config_dir(config_dir=str(self.conf_dir), version_base="1.3"):
+                self._composed[groups] = compose("config", overrides=list(groups))
+        return self._composed[groups]
+
+    def config(self, overrides: tuple[str, ...]) -> DictConfig:
+        """The composed, validated config of ``overrides`` (group choices first, then keys)."""
+        groups = tuple(o for o in overrides if self._is_group(parse_override(o)[0]))
+        cfg = copy.deepcopy(self._compose(groups))
+        for text in overrides:
+            key, value = text.split("=", 1)
+            if not self._is_group(key):
+                OmegaConf.update(cfg, key.lstrip("+"), yaml.safe_load(value), merge=False)
+        validate(cfg)
+        return cfg
+
+    def hashes(self, row: Row, tasks: tuple[str, ...]) -> set[str]:
+        """Seedless config hashes of ``row`` run as each of ``tasks`` (and profile) at each profile."""
+        key = (row.overrides, tasks)
+        if key not in self._hashes:
+            found = set()
+            for task in dict.fromkeys((*tasks, "profile")):
+                for profile in self.profiles:
+                    overrides = (*row.overrides, f"task={task}", f"profile={profile}", *RUNTIME_OVERRIDES,
+                                 *task_overrides(task, profile), *self.extra)  # fmt: skip
+                    try:
+                        cfg = self.config(overrides)
+                    except UserError as err:
+                        raise UserError(f"row {row.label!r}: {err}") from None
+                    except Exception as err:  # Hydra or OmegaConf: an override the schema rejects
+                        from lightcnn.cli import describe_config_error
+
+                        raise UserError(f"row {row.label!r}: {describe_config_error(err)}") from None
+                    found.add(noseed_hash(OmegaConf.to_container(cfg, resolve=True)))
+            self._hashes[key] = found
+        return self._hashes[key]
