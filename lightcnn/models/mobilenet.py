@@ -25,9 +25,9 @@ import torch
 from torch import nn
 
 from lightcnn.config import ModelConfig, require
-from lightcnn.errors import ConfigValueError, UserError
+from lightcnn.errors import ConfigValueError
 from lightcnn.models.layers import ConvBNAct, DepthwisePointwise, FoldedUnit, Unit, fold_bn
-from lightcnn.models.registry import InputSpec, register_model
+from lightcnn.models.registry import InputSpec, register_model, require_input_size
 
 STEM_WIDTH = 32
 LAYOUT = (64, (128, 2), 128, (256, 2), 256, (512, 2), 512, 512, 512, 512, 512, (1024, 2), 1024)
@@ -77,12 +77,8 @@ def stages(layout: list[tuple[int, int]]) -> list[list[int]]:
 
 
 def check_input(name: str, spec: InputSpec, layout: list[tuple[int, int]]) -> None:
-    smallest = 2 ** sum(1 for _, stride in layout if stride == 2)
-    if min(spec.height, spec.width) < smallest:
-        raise UserError(
-            f"model={name} needs images of at least {smallest}×{smallest} pixels ({smallest.bit_length() - 1} "
-            f"stride-2 stages); the data set gives {spec.height}×{spec.width} (dataset.image_size for synthetic data)"
-        )
+    strided = sum(1 for _, stride in layout if stride == 2)
+    require_input_size(name, spec, 2**strided, f"{strided} stride-2 stages")
 
 
 class SmallCNN(nn.Module):

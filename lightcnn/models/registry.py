@@ -14,7 +14,7 @@ from hydra.core.config_store import ConfigStore
 from torch import nn
 
 from lightcnn.config import ModelConfig
-from lightcnn.errors import ConfigValueError
+from lightcnn.errors import ConfigValueError, UserError
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,15 @@ def register_model(name: str, config: type[ModelConfig]) -> Callable:
         return builder
 
     return decorate
+
+
+def require_input_size(model: str, spec: InputSpec, smallest: int, why: str = "") -> None:
+    """A clear error when the data set's images are smaller than ``smallest`` × ``smallest``."""
+    if min(spec.height, spec.width) < smallest:
+        raise UserError(
+            f"model={model} needs images of at least {smallest}×{smallest} pixels{f' ({why})' if why else ''}; "
+            f"the data set gives {spec.height}×{spec.width} (dataset.image_size for synthetic data)"
+        )
 
 
 def model_names() -> list[str]:

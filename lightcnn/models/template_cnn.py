@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from lightcnn.config import ModelConfig, require
-from lightcnn.models.registry import InputSpec, register_model
+from lightcnn.models.registry import InputSpec, register_model, require_input_size
 
 
 @dataclass
@@ -68,10 +68,5 @@ class TemplateCNN(nn.Module):
 
 @register_model("template_cnn", config=TemplateCNNConfig)
 def template_cnn(cfg: TemplateCNNConfig, spec: InputSpec) -> TemplateCNN:
-    if min(spec.height, spec.width) < 6:
-        from lightcnn.errors import UserError
-
-        raise UserError(
-            f"model=template_cnn needs images of at least 6×6 pixels; the data set gives {spec.height}×{spec.width}"
-        )
+    require_input_size(cfg.name, spec, 6, "an unpadded 3×3 conv and two 2×2 poolings")
     return TemplateCNN(cfg, spec)

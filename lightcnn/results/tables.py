@@ -240,20 +240,24 @@ def render_specs(
     extra: tuple[str, ...] = (),
 ) -> list[Path]:
     """Render each spec (see :func:`render_spec`); returns the files written."""
-    specs = load_specs(spec_paths, synthetic)
-    frame = records_frame(results_dir)
-    matcher = make_matcher(frame, profile, extra)
-    for spec in specs:  # every row must compose before anything is written
-        _check_rows(spec, matcher)
+    specs, frame, matcher = _prepare(spec_paths, results_dir, profile, synthetic, extra)
     return [path for spec in specs for path in render_spec(spec, frame, out_dir, matcher)]
 
 
-def _check_rows(spec: TableSpec, matcher: ConfigMatcher) -> None:
-    try:
-        for row in spec.rows:
-            matcher.hashes(row, row.tasks)
-    except UserError as err:
-        raise UserError(f"{spec.path}: {err}") from None
+def _prepare(
+    spec_paths: list[Path], results_dir: Path, profile: str | None, synthetic: bool, extra: tuple[str, ...]
+) -> tuple[list[TableSpec], pd.DataFrame, ConfigMatcher]:
+    """Specs, records and the row matcher; every row must compose before anything is written."""
+    specs = load_specs(spec_paths, synthetic)
+    frame = records_frame(results_dir)
+    matcher = make_matcher(frame, profile, extra)
+    for spec in specs:
+        try:
+            for row in spec.rows:
+                matcher.hashes(row, row.tasks)
+        except UserError as err:
+            raise UserError(f"{spec.path}: {err}") from None
+    return specs, frame, matcher
 
 
 def render_report(
@@ -268,11 +272,7 @@ def render_report(
     against FLOPs over every training run with its Pareto front."""
     from lightcnn.results.plots import pareto_plot
 
-    specs = load_specs(spec_paths, synthetic)
-    frame = records_frame(results_dir)
-    matcher = make_matcher(frame, profile, extra)
-    for spec in specs:
-        _check_rows(spec, matcher)
+    specs, frame, matcher = _prepare(spec_paths, results_dir, profile, synthetic, extra)
     out_dir = Path(out_dir)
     written: list[Path] = []
     papers: dict[str, list[tuple[TableSpec, list[Path]]]] = {}

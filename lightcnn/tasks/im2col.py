@@ -15,16 +15,11 @@ from __future__ import annotations
 import torch
 
 from lightcnn.config import Config
-from lightcnn.data.augment import normalize
-from lightcnn.data.datasets import load_dataset
-from lightcnn.engine.profiling import model_fields
 from lightcnn.formulas.aca import aca_macs, compression_ratio, direct_conv_macs, factor_bytes, im2col_bytes, wuv_macs
-from lightcnn.methods import MethodContext, apply_method
 from lightcnn.methods.aca import ACAConv2d, aca
 from lightcnn.methods.aca_im2col import convolutions
-from lightcnn.models import build_model
 from lightcnn.tasks import RunContext, TaskResult
-from lightcnn.tasks.checkpoints import load_weights, resolve_checkpoint
+from lightcnn.tasks.analysis import analysis_setup, sample_test_images
 
 
 def layer_report(conv: torch.nn.Conv2d, inputs: torch.Tensor) -> dict:
@@ -54,18 +49,8 @@ def layer_report(conv: torch.nn.Conv2d, inputs: torch.Tensor) -> dict:
 
 @torch.no_grad()
 def im2col_task(cfg: Config, ctx: RunContext) -> TaskResult:
-    data = load_dataset(cfg.dataset, ctx.data_dir)
-    spec = data.spec
-    model = apply_method(build_model(cfg.model, spec), cfg.method, MethodContext()).eval()
-    checkpoint = resolve_checkpoint(cfg.task.checkpoint, ctx)
-    if checkpoint is not None:
-        load_weights(model, checkpoint)
-    fields, _ = model_fields(model, (spec.channels, spec.height, spec.width))
-
-    generator = torch.Generator().manual_seed(cfg.seed)
-    count = min(cfg.task.images, len(data.test_y))
-    chosen = torch.randperm(len(data.test_y), generator=generator)[:count]
-    images = normalize(data.test_x[chosen], data.mean, data.std)
+    data, model, fields, _ = analysis_setup(cfg, ctx)
+    _, images = sample_test_images(data, cfg.task.images, cfg.seed)
     convs = [conv for _, _, conv in convolutions(model)]
     captured: dict[int, torch.Tensor] = {}
     hooks = [
@@ -78,7 +63,7 @@ def im2col_task(cfg: Config, ctx: RunContext) -> TaskResult:
         for hook in hooks:
             hook.remove()
     layers = {f"layer{i + 1}": layer_report(conv, captured[i]) for i, conv in enumerate(convs)}
-    fields.update(im2col=layers, im2col_images=count, im2col_checkpoint=str(checkpoint) if checkpoint else None)
+    fields.update(im2col=layers, im2col_images=len(images))
     lines = []
     for name, layer in layers.items():
         line = f"{name}: im2col {layer['original_bytes']:,} bytes"
