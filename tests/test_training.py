@@ -144,3 +144,28 @@ def test_auto_resume_picks_up_an_interrupted_run_of_the_same_config(compose, tmp
     record = execute(target, run_dir).record
     assert record["resumed_from"] == str(cut / "checkpoints" / "last.ckpt")
     assert record["epochs"] == 2 and [h["epoch"] for h in record["history"] if h["stage"] == "train"] == [1]
+
+
+@pytest.mark.slow
+def test_compiled_path_follows_the_eager_loss_trajectory(compose, tmp_path):
+    eager = run(
+        compose,
+        tmp_path,
+        "eager",
+        "seed=1",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=3",
+        "trainer.log_every_n_steps=1",
+    )
+    compiled = run(
+        compose,
+        tmp_path,
+        "compiled",
+        "seed=1",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=3",
+        "trainer.log_every_n_steps=1",
+        "trainer.compile=default",
+    )
+    assert compiled["status"] == "ok"
+    assert compiled["history"][0]["train/loss"] == pytest.approx(eager["history"][0]["train/loss"], rel=1e-3)

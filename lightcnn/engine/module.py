@@ -55,7 +55,10 @@ class LitClassifier(pl.LightningModule):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        return (self._compiled if self._compiled is not None else self.net)(images)
+        # the compiled (graph-captured) net serves training, whose batches all have one shape;
+        # evaluation runs eagerly so a short last batch never triggers a recompilation
+        compiled = self._compiled if self.training else None
+        return (compiled if compiled is not None else self.net)(images)
 
     # ---------------------------------------------------------------- steps
 
