@@ -191,3 +191,4 @@ def test_offline_download_names_each_missing_file(tmp_path, monkeypatch):
     for stem in "ab":
         assert f"{tmp_path}/TOY/raw/{stem}" in message and f"https://example.invalid/{stem}.gz" in message
     assert "Temporary failure in name resolution" in message
+    assert not (tmp_path / "TOY").exists()  # no empty folders left behind

@@ -60,6 +60,18 @@ def _install(archive: Archive, data_dir: Path, progress: bool) -> None:
         target.unlink()
 
 
+def remove_empty_dirs(files: list[Path], root: Path) -> None:
+    """Remove the folders of ``files`` (up to ``root``) that a failed download left empty."""
+    for path in files:
+        for parent in path.parents:
+            if parent == root or root not in parent.parents:
+                break
+            try:
+                parent.rmdir()
+            except OSError:  # not empty (or already gone)
+                break
+
+
 def download(source: DatasetSource, data_dir: Path, progress: bool = True) -> list[Path]:
     """Make ``source``'s files present under ``data_dir``; returns the files now in place."""
     if not missing_files(source, data_dir):
@@ -75,6 +87,7 @@ def download(source: DatasetSource, data_dir: Path, progress: bool = True) -> li
             failures.append((archive, err))
     still_missing = missing_files(source, data_dir)
     if still_missing:
+        remove_empty_dirs([data_dir / a.target for a, _ in failures], data_dir)
         reason = "; ".join(f"{a.url}: {getattr(e, 'reason', e)}" for a, e in failures) or "not in the archive"
         where = ", ".join(str(p) for p in still_missing)
         fetch_from = ", ".join(f"{a.url} (md5 {a.md5}) → {data_dir / a.target}" for a, _ in failures)
