@@ -39,6 +39,14 @@ def noseed_hash(container: dict) -> str:
     return config_hash(data)
 
 
+def describe(err: Exception) -> str:
+    if isinstance(err, UserError):
+        return str(err)
+    from lightcnn.cli import describe_config_error  # Hydra or OmegaConf: an override the schema rejects
+
+    return describe_config_error(err)
+
+
 class ConfigMatcher:
     def __init__(self, profiles: list[str], extra: tuple[str, ...] = (), conf_dir: Path = CONF_DIR) -> None:
         self.profiles, self.extra, self.conf_dir = list(profiles), tuple(extra), conf_dir
@@ -84,12 +92,10 @@ class ConfigMatcher:
                                  *task_overrides(task, profile), *self.extra)  # fmt: skip
                     try:
                         cfg = self.config(overrides)
-                    except UserError as err:
-                        raise UserError(f"row {row.label!r}: {err}") from None
-                    except Exception as err:  # Hydra or OmegaConf: an override the schema rejects
-                        from lightcnn.cli import describe_config_error
-
-                        raise UserError(f"row {row.label!r}: {describe_config_error(err)}") from None
+                    except Exception as err:
+                        if task not in tasks:
+                            continue  # the row's overrides do not fit task=profile: no counts from there
+                        raise UserError(f"row {row.label!r}: {describe(err)}") from None
                     found.add(noseed_hash(OmegaConf.to_container(cfg, resolve=True)))
             self._hashes[key] = found
         return self._hashes[key]
