@@ -93,9 +93,10 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
 def pareto_plot(runs: pd.DataFrame, path: Path) -> None:
     """Test accuracy against conv + linear FLOPs of every run, coloured by model, with the front."""
     figure, axes = plt.subplots(figsize=(7.0, 4.8))
-    usable = (
-        runs.dropna(subset=["flops_conv", "test_acc"]) if {"flops_conv", "test_acc"} <= set(runs) else runs.iloc[0:0]
-    )
+    if {"flops_conv", "test_acc", "model"} <= set(runs):
+        usable = runs.dropna(subset=["flops_conv", "test_acc"])
+    else:
+        usable = pd.DataFrame({"flops_conv": [], "test_acc": [], "model": []})
     for index, (model, group) in enumerate(sorted(usable.groupby("model"), key=lambda g: g[0])):
         axes.scatter(group["flops_conv"], group["test_acc"], s=18, color=f"C{index % 10}", label=model)
     front = pareto_front(list(zip(usable["flops_conv"].astype(float), usable["test_acc"].astype(float), strict=True)))
