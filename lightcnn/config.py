@@ -295,6 +295,7 @@ RUNTIME_KEYS = (
     "trainer.progress_bar",
     "trainer.log_every_n_steps",
     "trainer.checkpoint",
+    "task.print_table",
 )
 
 

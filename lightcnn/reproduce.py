@@ -89,7 +89,10 @@ def main(argv: list[str] | None = None) -> None:
 
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         failures = sum(not ok for ok in pool.map(run, jobs))
-    report = render_report(paths, args.results, args.out, args.profile, synthetic, tuple(args.override))
+    try:
+        report = render_report(paths, args.results, args.out, args.profile, synthetic, tuple(args.override))
+    except UserError as err:
+        fail(str(err))
     for path in report:
         print(path)
     print(f"{len(jobs)} jobs in {time.perf_counter() - started:.0f} s", file=sys.stderr)

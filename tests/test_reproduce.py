@@ -76,7 +76,7 @@ def test_every_shipped_spec_loads_with_synthetic_stand_ins():
 
     paths = sorted((ROOT / "experiments").rglob("*.yaml"))
     specs = load_specs(paths, synthetic=True)
-    assert {s.paper for s in specs} == {"resnet", "octconv", "mobilenet", "templates", "aca"}
+    assert {s.paper for s in specs} == {"resnet", "octconv", "mobilenet", "templates", "aca", "pruning"}
     for spec in specs:
         for row in spec.rows:
             assert not any(o in row.overrides for o in ("dataset=cifar10", "dataset=mnist")), row

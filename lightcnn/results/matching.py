@@ -81,6 +81,13 @@ class ConfigMatcher:
         validate(cfg)
         return cfg
 
+    def _composes(self, overrides: tuple[str, ...]) -> bool:
+        try:
+            self.config(overrides)
+        except Exception:
+            return False
+        return True
+
     def hashes(self, row: Row, tasks: tuple[str, ...]) -> set[str]:
         """Seedless config hashes of ``row`` run as each of ``tasks`` (and profile) at each profile."""
         key = (row.overrides, tasks)
@@ -93,8 +100,8 @@ class ConfigMatcher:
                     try:
                         cfg = self.config(overrides)
                     except Exception as err:
-                        if task not in tasks:
-                            continue  # the row's overrides do not fit task=profile: no counts from there
+                        if task not in tasks or (self.extra and self._composes(overrides[: -len(self.extra)])):
+                            continue  # overrides that do not fit this task: no record can come from it
                         raise UserError(f"row {row.label!r}: {describe(err)}") from None
                     found.add(noseed_hash(OmegaConf.to_container(cfg, resolve=True)))
             self._hashes[key] = found

@@ -13,6 +13,7 @@ from lightcnn.config import Config
 from lightcnn.data.augment import normalize
 from lightcnn.data.datasets import ImageData, load_dataset
 from lightcnn.engine.profiling import model_fields
+from lightcnn.engine.weights import load_weights
 from lightcnn.errors import ConfigValueError
 from lightcnn.methods import MethodContext, apply_method
 from lightcnn.models import build_model
@@ -50,12 +51,6 @@ def resolve_checkpoint(setting: str | None, ctx: RunContext) -> Path | None:
     if not path.is_file():
         raise ConfigValueError("task.checkpoint", setting, "null, auto, or an existing checkpoint file")
     return path
-
-
-def load_weights(model: nn.Module, path: Path) -> None:
-    """Weights of a lightcnn (Lightning) checkpoint, whose keys start with ``net.``."""
-    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
-    model.load_state_dict({k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")})
 
 
 def analysis_setup(cfg: Config, ctx: RunContext) -> tuple[ImageData, nn.Module, dict, Path | None]:
