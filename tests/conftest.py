@@ -103,3 +103,23 @@ def write_cifar(root: Path, per_batch: int = 20) -> Path:
         with open(folder / name, "wb") as handle:
             pickle.dump(batch, handle)
     return folder
+
+
+@pytest.fixture
+def run_config(compose, tmp_path):
+    """Compose ``overrides`` and run them in-process through the runner; returns the record.
+
+    Results go under ``tmp_path/results/<name>``; existing records are never reused.
+    """
+    from lightcnn.runner import execute
+
+    def run(*overrides: str, name: str = "run") -> dict:
+        results = tmp_path / "results"
+        cfg = compose(*overrides, f"results_dir={results}", "skip_existing=false", "trainer.progress_bar=false")
+        run_dir = results / name
+        run_dir.mkdir(parents=True)
+        record = execute(cfg, run_dir).record
+        assert (run_dir / "result.json").exists()
+        return record
+
+    return run

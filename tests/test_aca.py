@@ -132,21 +132,9 @@ def test_cost_formulas_by_hand():
     assert aca_macs(27, 1024, 3, checks=0) == 3 * 1051
 
 
-def test_im2col_task_reports_the_first_layer(compose, tmp_path):
-    from lightcnn.runner import execute
-
-    cfg = compose(
-        "task=im2col",
-        "dataset=synthetic",
-        "dataset.num_test=100",
-        "model=aca_cnn",
-        "method=aca_im2col",
-        "method.layers=100000",
-        f"results_dir={tmp_path}",
-        "skip_existing=false",
-    )
-    (tmp_path / "run").mkdir()
-    record = execute(cfg, tmp_path / "run").record
+def test_im2col_task_reports_the_first_layer(run_config):
+    record = run_config("task=im2col", "dataset=synthetic", "dataset.num_test=100", "model=aca_cnn",
+                        "method=aca_im2col", "method.layers=100000")  # fmt: skip
     first = record["im2col"]["layer1"]
     assert (first["rows"], first["cols"], first["original_bytes"]) == (27, 1024, 11_059_200)
     assert first["approximated"] and 0 < first["compressed_bytes"] == pytest.approx(

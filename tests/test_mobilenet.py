@@ -145,22 +145,9 @@ def test_too_small_input_is_rejected():
         build_model(model_config("mobilenet"), InputSpec(3, 8, 8, 10))
 
 
-def test_latency_task_records_median_and_iqr(compose, tmp_path):
-    from lightcnn.runner import execute
-
-    cfg = compose(
-        "task=latency",
-        "model=mobilenet_fused",
-        "model.width=0.25",
-        "dataset=synthetic",
-        "task.batch_sizes=[1,4]",
-        "task.repeats=3",
-        "task.warmup=1",
-        f"results_dir={tmp_path}",
-        "skip_existing=false",
-    )
-    (tmp_path / "run").mkdir()
-    record = execute(cfg, tmp_path / "run").record
+def test_latency_task_records_median_and_iqr(run_config):
+    record = run_config("task=latency", "model=mobilenet_fused", "model.width=0.25", "dataset=synthetic",
+                        "task.batch_sizes=[1,4]", "task.repeats=3", "task.warmup=1")  # fmt: skip
     cpu = record["latency"]["cpu"]
     assert set(cpu) == {"b1", "b4"} and all(v["repeats"] == 3 and v["median_ms"] > 0 for v in cpu.values())
     assert "cuda" not in record["latency"] or torch.cuda.is_available()

@@ -121,24 +121,9 @@ def test_feature_map_ranks_order_filters():
     assert ranks[0][0] > ranks[0][1] == 0
 
 
-def test_prune_hrank_trains_end_to_end(compose, tmp_path):
-    from lightcnn.runner import execute
-
-    cfg = compose(
-        "model=resnet",
-        "model.depth=20",
-        "method=prune_hrank",
-        "method.compress_rate=0.5",
-        "method.batches=2",
-        "method.batch_size=16",
-        "dataset=synthetic",
-        "profile=smoke",
-        "trainer.progress_bar=false",
-        "trainer.accelerator=cpu",
-        f"results_dir={tmp_path}",
-        "skip_existing=false",
-    )
-    (tmp_path / "run").mkdir()
-    record = execute(cfg, tmp_path / "run").record
+def test_prune_hrank_trains_end_to_end(run_config):
+    record = run_config("model=resnet", "model.depth=20", "method=prune_hrank", "method.compress_rate=0.5",
+                        "method.batches=2", "method.batch_size=16", "dataset=synthetic", "profile=smoke",
+                        "trainer.accelerator=cpu")  # fmt: skip
     assert record["status"] == "ok" and record["params"] < 269_722 and record["test_acc"] is not None
     assert len(all_convs(build_model(model_config("resnet", depth=20), CIFAR))) == 19

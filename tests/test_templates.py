@@ -72,25 +72,11 @@ def test_unsuitable_first_layer_is_rejected():
         TemplateKernelsConfig(count=26)
 
 
-def test_fixed_filters_stay_bit_identical_and_get_no_optimizer_state(compose, tmp_path):
-    from lightcnn.runner import execute
-
-    cfg = compose(
-        "dataset=synthetic",
-        "model=template_cnn",
-        "method=template_kernels",
-        "profile=smoke",
-        "trainer.progress_bar=false",
-        "trainer.accelerator=cpu",
-        "trainer.max_epochs=2",
-        "trainer.weight_decay=0.1",
-        f"results_dir={tmp_path}",
-        "skip_existing=false",
-    )
-    (tmp_path / "run").mkdir()
-    record = execute(cfg, tmp_path / "run").record
+def test_fixed_filters_stay_bit_identical_and_get_no_optimizer_state(run_config, tmp_path):
+    record = run_config("dataset=synthetic", "model=template_cnn", "method=template_kernels", "profile=smoke",
+                        "trainer.accelerator=cpu", "trainer.max_epochs=2", "trainer.weight_decay=0.1")  # fmt: skip
     assert record["status"] == "ok" and record["first_layer_trainable_params"] == 189
-    checkpoint = torch.load(tmp_path / "run/checkpoints/last.ckpt", map_location="cpu", weights_only=False)
+    checkpoint = torch.load(tmp_path / "results/run/checkpoints/last.ckpt", map_location="cpu", weights_only=False)
     fixed = checkpoint["state_dict"]["net.features.0.fixed_weight"]
     assert torch.equal(fixed, template_weights(25, 3))
     trained = checkpoint["state_dict"]["net.features.0.weight"]
@@ -177,22 +163,13 @@ def test_cifar_net_first_layer_does_777600_multiplications_fast():
     assert mean["images"] == 3 and mean["distinct"] == results[0]["distinct"]
 
 
-def test_reuse_task_record(compose, tmp_path):
-    from lightcnn.runner import execute
-
-    records = {}
-    for method in ("none", "template_kernels"):
-        cfg = compose(
-            "task=reuse",
-            "dataset=synthetic",
-            "model=template_cnn",
-            f"method={method}",
-            "task.images=2",
-            f"results_dir={tmp_path}",
-            "skip_existing=false",
-        )
-        (tmp_path / method).mkdir()
-        records[method] = execute(cfg, tmp_path / method).record
+def test_reuse_task_record(run_config):
+    records = {
+        method: run_config(
+            "task=reuse", "dataset=synthetic", "model=template_cnn", f"method={method}", "task.images=2", name=method
+        )  # fmt: skip
+        for method in ("none", "template_kernels")
+    }
     for record in records.values():
         assert set(record["reuse"]) == {"fixed8", "float16", "float32"}
         assert record["reuse"]["float32"]["multiplications"] == 777_600 and record["reuse"]["float32"]["images"] == 2
