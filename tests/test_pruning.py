@@ -127,3 +127,27 @@ def test_prune_hrank_trains_end_to_end(run_config):
                         "trainer.accelerator=cpu")  # fmt: skip
     assert record["status"] == "ok" and record["params"] < 269_722 and record["test_acc"] is not None
     assert len(all_convs(build_model(model_config("resnet", depth=20), CIFAR))) == 19
+
+
+def test_filter_replacement_copies_important_filters():
+    from lightcnn.methods.pruning.hrank import replace_filters
+
+    model = build_model(model_config("vgg16"), CIFAR)
+    unit = prunable_convs(model)[0]
+    conv = model.get_submodule(unit.conv)
+    scores = torch.arange(64, dtype=torch.float)  # filter 63 most important, 0 least
+    replaced = replace_filters(model, unit, scores, 0.1, "duplicate_top")  # 6 filters
+    assert sorted(replaced) == [0, 1, 2, 3, 4, 5]
+    assert all(torch.equal(conv.weight[w], conv.weight[63 - i]) for i, w in enumerate([5, 4, 3, 2, 1, 0]))
+    replace_filters(model, unit, scores, 0.1, "replace_with_best")
+    assert all(torch.equal(conv.weight[w], conv.weight[63]) for w in range(6))
+
+
+def test_replacement_retrains_then_prunes_during_training(run_config):
+    record = run_config("model=resnet", "model.depth=20", "method=prune_hrank", "method.compress_rate=0.5",
+                        "method.replacement=duplicate_top", "method.retrain_epochs=1", "method.batches=1",
+                        "method.batch_size=16", "dataset=synthetic", "profile=smoke", "trainer.max_epochs=2",
+                        "trainer.accelerator=cpu")  # fmt: skip
+    pruned = counts(prune("resnet", "0.5", depth=20))
+    assert record["status"] == "ok" and (record["params"], record["flops_conv"]) == pruned
+    assert record["epochs"] == 2 and record["test_acc"] is not None

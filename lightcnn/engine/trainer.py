@@ -37,7 +37,11 @@ def make_loggers(run_dir: Path) -> list[Logger]:
 
 
 def make_trainer(
-    cfg: TrainerConfig, run_dir: Path, has_val: bool, validation_loop: bool | None = None
+    cfg: TrainerConfig,
+    run_dir: Path,
+    has_val: bool,
+    validation_loop: bool | None = None,
+    extra_callbacks: list[pl.Callback] = (),
 ) -> tuple[pl.Trainer, Throughput, ModelCheckpoint | None]:
     """The Trainer, its throughput meter and (when checkpointing) its checkpoint callback.
 
@@ -46,7 +50,7 @@ def make_trainer(
     """
     silence_known_noise()
     throughput = Throughput()
-    callbacks: list[pl.Callback] = [throughput]
+    callbacks: list[pl.Callback] = [throughput, *extra_callbacks]
     checkpoint = None
     if cfg.checkpoint:
         checkpoint = ModelCheckpoint(

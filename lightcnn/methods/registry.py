@@ -15,10 +15,11 @@ from lightcnn.errors import ConfigValueError
 
 @dataclass
 class MethodContext:
-    """What a method may need beyond the model: the data module and trainer factory, if any."""
+    """What a method may need beyond the model: the data module (training only) and a list to
+    which it may add Lightning callbacks (a stage that runs during training, e.g. deferred pruning)."""
 
     datamodule: Any = None
-    extras: dict = field(default_factory=dict)
+    callbacks: list = field(default_factory=list)
 
 
 _METHODS: dict[str, tuple[type, Callable]] = {}

@@ -55,21 +55,23 @@ def train_task(cfg: Config, ctx: RunContext) -> TaskResult:
     datamodule = ImageDataModule(cfg.dataset, ctx.data_dir, tcfg.batch_size, tcfg.eval_batch_size, cfg.seed)
     datamodule.load()  # missing or corrupt data fails here, before anything is built
     spec = datamodule.spec
-    net = apply_method(build_model(cfg.model, spec), cfg.method, MethodContext(datamodule=datamodule))
-    size_fields, _ = model_fields(net, (spec.channels, spec.height, spec.width))
+    method_context = MethodContext(datamodule=datamodule)
+    net = apply_method(build_model(cfg.model, spec), cfg.method, method_context)
+    model_fields(net, (spec.channels, spec.height, spec.width))  # fails early on a model fvcore cannot trace
 
     module = LitClassifier(net, tcfg)
     if tcfg.test_every_epoch:
         datamodule.eval_splits.append("test")
     module.val_stages = ["epoch_test" if split == "test" else split for split in datamodule.eval_splits]
     trainer, throughput, checkpoint = make_trainer(
-        tcfg, ctx.run_dir, datamodule.has_val, validation_loop=bool(datamodule.eval_splits)
+        tcfg, ctx.run_dir, datamodule.has_val, bool(datamodule.eval_splits), method_context.callbacks
     )
     resume = resume_checkpoint(cfg, ctx)
     if resume is not None:
         log.info("resuming from %s", resume)
     started = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
+    size_fields, _ = model_fields(module.net, (spec.channels, spec.height, spec.width))  # as trained (maybe pruned)
     fields = {
         **size_fields,
         "epochs": trainer.current_epoch,
