@@ -181,3 +181,22 @@ def test_reference_must_name_a_row(tmp_path):
     spec.write_text(RATIO_SPEC.replace("reference: R56}\n  - {label: R20", "reference: R99}\n  - {label: R20"))
     with pytest.raises(UserError, match="reference 'R99' is not a row of this table"):
         load_spec(spec)
+
+
+def test_drop_column_is_reference_minus_row(tmp_path):
+    spec = tmp_path / "experiments" / "toy" / "drop.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(
+        "title: Drop\noverrides: [dataset=cifar10]\n"
+        "columns: [{key: test_acc, name: acc_drop, label: Drop, digits: 2, drop: true}]\n"
+        "rows:\n"
+        "  - {label: R56, overrides: [model=resnet, model.depth=56], reference: R56}\n"
+        "  - {label: R20, overrides: [model=resnet, model.depth=20], reference: R56, published: {acc_drop: 1.0}}\n"
+    )
+    write_records(tmp_path / "results", [record("a", 20, 0, 91.0), record("b", 56, 0, 93.5)])
+    md, csv = render_specs([spec], tmp_path / "results", tmp_path / "out")
+    text = md.read_text()
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in text.splitlines()
+            if line.startswith("| R")}  # fmt: skip
+    assert rows["R56"][:3] == ["—", "0.00", "—"]  # the reference against itself
+    assert rows["R20"][:3] == ["1.00", "2.50", "+1.50"]  # 93.5 − 91.0 = 2.5 points, 1.5 more than published

@@ -55,6 +55,7 @@ class Column:
     digits: int = 2
     diff: str = "absolute"  # ours − paper in display units, or relative in percent
     ratio: bool = False  # also show ours / ours of the row's reference row
+    drop: bool = False  # the column is the reference row's value minus this row's (e.g. accuracy drop)
 
     @property
     def id(self) -> str:

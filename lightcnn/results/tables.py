@@ -91,6 +91,22 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], ma
     return RowResult(row, status, cells, seeds=seeds, runs=tuple(sorted(runs)))
 
 
+def apply_drops(results: list[RowResult], by_label: dict[str, RowResult], columns: tuple[Column, ...]) -> None:
+    """``drop`` columns become the reference row's mean minus the row's (per-seed spread kept)."""
+    means = {r.row.label: {c.id: r.cells[c.id].mean for c in columns} for r in results}
+    for result in results:
+        reference = by_label.get(result.row.reference) if result.row.reference else None
+        for column in columns:
+            if not column.drop:
+                continue
+            cell = result.cells[column.id]
+            ref = means[reference.row.label][column.id] if reference is not None else None
+            if cell.mean is None or ref is None:
+                result.cells[column.id] = Cell()
+            else:
+                result.cells[column.id] = Cell(ref - cell.mean, cell.std, cell.n)
+
+
 def _fmt(value: float | None, column: Column) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return MISSING_MARK
@@ -116,6 +132,7 @@ def render_table(spec: TableSpec, frame: pd.DataFrame, matcher: ConfigMatcher) -
     """The spec as (Markdown text, numeric DataFrame for CSV)."""
     results = [aggregate_row(frame, row, spec.columns, matcher) for row in spec.rows]
     by_label = {result.row.label: result for result in results}
+    apply_drops(results, by_label, spec.columns)
     has_paper = {c.id: c.diff != "none" or any(c.id in r.published for r in spec.rows) for c in spec.columns}
     display, numeric = [], []
     for result in results:
