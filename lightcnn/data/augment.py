@@ -35,8 +35,13 @@ def random_hflip(images: torch.Tensor, p: float = 0.5) -> torch.Tensor:
     return torch.where(flip[:, None, None, None], images.flip(3), images)
 
 
-def normalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """uint8 images → float32 ``(x / 255 − mean) / std`` per channel."""
-    mean_t = torch.tensor(mean, device=images.device, dtype=torch.float32).view(1, -1, 1, 1)
-    std_t = torch.tensor(std, device=images.device, dtype=torch.float32).view(1, -1, 1, 1)
-    return (images.float() / 255.0 - mean_t) / std_t
+def normalize(
+    images: torch.Tensor, mean: Sequence[float] | torch.Tensor, std: Sequence[float] | torch.Tensor
+) -> torch.Tensor:
+    """uint8 images → float32 ``(x / 255 − mean) / std`` per channel (``mean``/``std`` may be
+    tensors of shape ``(1, C, 1, 1)`` already on the device, as the data module caches them)."""
+    if not isinstance(mean, torch.Tensor):
+        mean = torch.tensor(mean, device=images.device, dtype=torch.float32).view(1, -1, 1, 1)
+    if not isinstance(std, torch.Tensor):
+        std = torch.tensor(std, device=images.device, dtype=torch.float32).view(1, -1, 1, 1)
+    return (images.float() / 255.0 - mean) / std

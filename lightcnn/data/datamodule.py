@@ -80,6 +80,7 @@ class ImageDataModule(pl.LightningDataModule):
         self.cfg, self.data_dir, self.seed = cfg, Path(data_dir) if data_dir else None, seed
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.data = data
+        self._moment_cache: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
         self.eval_splits: list[str] = ["val"] if cfg.val_fraction > 0 else []  # splits of the validation loop
         self.spec = data.spec if data is not None else input_spec(cfg)
         self.max_shift = cfg.augment.max_shift_px(self.spec.height)
@@ -156,7 +157,16 @@ class ImageDataModule(pl.LightningDataModule):
             images = random_translate(images, self.max_shift)
             if self.cfg.augment.hflip:
                 images = random_hflip(images)
-        return normalize(images, self.data.mean, self.data.std)
+        return normalize(images, *self._moments(images.device))
+
+    def _moments(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and std as ``(1, C, 1, 1)`` tensors on ``device``, made once (not per batch)."""
+        if device not in self._moment_cache:
+            self._moment_cache[device] = tuple(
+                torch.tensor(v, device=device, dtype=torch.float32).view(1, -1, 1, 1)
+                for v in (self.data.mean, self.data.std)
+            )
+        return self._moment_cache[device]
 
     def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
         images, labels = batch

@@ -131,11 +131,18 @@ class FusedSegment(Unit):
         return FusedSegment([block.fold() for block in self.blocks])
 
 
-@register_model("plain_cnn", config=PlainCNNConfig)
-def plain_cnn(cfg: PlainCNNConfig, spec: InputSpec) -> SmallCNN:
+def stem(cfg: MobileNetConfig, spec: InputSpec) -> tuple[list[tuple[int, int]], ConvBNAct, int]:
+    """(block layout, stem unit, stem width) shared by the three models; checks the input size."""
     layout = blocks(cfg.width)
     check_input(cfg.name, spec, layout)
-    units, c = [ConvBNAct(spec.channels, scaled(STEM_WIDTH, cfg.width), 3)], scaled(STEM_WIDTH, cfg.width)
+    width = scaled(STEM_WIDTH, cfg.width)
+    return layout, ConvBNAct(spec.channels, width, 3), width
+
+
+@register_model("plain_cnn", config=PlainCNNConfig)
+def plain_cnn(cfg: PlainCNNConfig, spec: InputSpec) -> SmallCNN:
+    layout, first, c = stem(cfg, spec)
+    units: list[nn.Module] = [first]
     for c_out, stride in layout:
         units.append(ConvBNAct(c, c_out, 3, stride))
         c = c_out
@@ -144,9 +151,8 @@ def plain_cnn(cfg: PlainCNNConfig, spec: InputSpec) -> SmallCNN:
 
 @register_model("mobilenet", config=MobileNetConfig)
 def mobilenet(cfg: MobileNetConfig, spec: InputSpec) -> SmallCNN:
-    layout = blocks(cfg.width)
-    check_input(cfg.name, spec, layout)
-    units, c = [ConvBNAct(spec.channels, scaled(STEM_WIDTH, cfg.width), 3)], scaled(STEM_WIDTH, cfg.width)
+    layout, first, c = stem(cfg, spec)
+    units: list[nn.Module] = [first]
     for c_out, stride in layout:
         units += [ConvBNAct(c, c, 3, stride, groups=c), ConvBNAct(c, c_out, 1)]
         c = c_out
@@ -155,13 +161,12 @@ def mobilenet(cfg: MobileNetConfig, spec: InputSpec) -> SmallCNN:
 
 @register_model("mobilenet_fused", config=MobileNetFusedConfig)
 def mobilenet_fused(cfg: MobileNetFusedConfig, spec: InputSpec) -> SmallCNN:
-    layout = blocks(cfg.width)
-    check_input(cfg.name, spec, layout)
-    fused, c = [], scaled(STEM_WIDTH, cfg.width)
+    layout, first, c = stem(cfg, spec)
+    fused = []
     for c_out, stride in layout:
         fused.append(FusedBlock(c, c_out, stride))
         c = c_out
-    units: list[nn.Module] = [ConvBNAct(spec.channels, scaled(STEM_WIDTH, cfg.width), 3)]
+    units: list[nn.Module] = [first]
     for number, stage in enumerate(stages(layout), start=1):
         size = min(cfg.segment, len(stage))
         if len(stage) % size:

@@ -13,7 +13,7 @@ import torch
 from lightcnn.config import Config
 from lightcnn.data.datamodule import ImageDataModule
 from lightcnn.engine.module import LitClassifier
-from lightcnn.engine.profiling import model_fields
+from lightcnn.engine.profiling import count_params, model_fields
 from lightcnn.engine.trainer import CHECKPOINT_DIR, make_trainer
 from lightcnn.errors import ConfigValueError
 from lightcnn.methods import MethodContext, apply_method
@@ -57,7 +57,8 @@ def train_task(cfg: Config, ctx: RunContext) -> TaskResult:
     spec = datamodule.spec
     method_context = MethodContext(datamodule=datamodule)
     net = apply_method(build_model(cfg.model, spec), cfg.method, method_context)
-    model_fields(net, (spec.channels, spec.height, spec.width))  # fails early on a model fvcore cannot trace
+    shape = (spec.channels, spec.height, spec.width)
+    size_fields, _ = model_fields(net, shape)  # before training: a model fvcore cannot trace fails early
 
     module = LitClassifier(net, tcfg)
     if tcfg.test_every_epoch:
@@ -71,7 +72,8 @@ def train_task(cfg: Config, ctx: RunContext) -> TaskResult:
         log.info("resuming from %s", resume)
     started = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
-    size_fields, _ = model_fields(module.net, (spec.channels, spec.height, spec.width))  # as trained (maybe pruned)
+    if count_params(module.net) != (size_fields["params"], size_fields["trainable_params"]):
+        size_fields, _ = model_fields(module.net, shape)  # the method changed the architecture during training
     fields = {
         **size_fields,
         "epochs": trainer.current_epoch,
