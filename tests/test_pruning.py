@@ -5,11 +5,12 @@ import torch
 from torch import nn
 
 from lightcnn.engine.profiling import profile_model
-from lightcnn.errors import ConfigValueError
+from lightcnn.errors import ConfigValueError, UserError
+from lightcnn.formulas.pruning import ConvShape, hrank_counts
 from lightcnn.methods import MethodContext, apply_method
 from lightcnn.methods.pruning.hrank import PruneHRankConfig, feature_map_ranks
 from lightcnn.methods.pruning.rates import kept_filters, parse_rates
-from lightcnn.methods.pruning.surgery import all_convs, prunable_convs, remove_filters
+from lightcnn.methods.pruning.surgery import ScatterChannels, all_convs, params_after, prunable_convs, remove_filters
 from lightcnn.models import InputSpec, build_model, model_config
 
 CIFAR = InputSpec(3, 32, 32, 10)
@@ -55,8 +56,8 @@ def test_last_vgg_conv_feeds_the_classifier():
 def test_resnet_block_surgery(name, width, side):
     model = build_model(model_config(name, **({"depth": 20} if name == "resnet" else {})), CIFAR)
     before = counts(model)
-    unit = prunable_convs(model)[0]
-    assert unit.conv.endswith("conv1") and unit.consumers[0].endswith("conv2")
+    unit = prunable_convs(model)[1]  # the first block's first conv
+    assert unit.conv == "layer1.0.conv1" and unit.consumers == ("layer1.0.conv2",) and not unit.scatter
     remove_filters(model, unit, torch.arange(width - 4))
     params = 4 * width * 9 + 4 * 2 + 4 * width * 9
     flops = 2 * 4 * width * 9 * side * side
@@ -72,7 +73,8 @@ def test_rate_strings():
         parse_rates("[0.5]+[1.0]")
     with pytest.raises(ConfigValueError, match="HRank's form"):
         parse_rates("[0.5]*x")
-    assert kept_filters(16, 0.6) == 6 and kept_filters(64, 0.4) == 38
+    assert kept_filters(16, 0.6) == 7 and kept_filters(64, 0.4) == 39  # HRank: int(rate · c) filters go
+    assert kept_filters(100, 0.29) == 72  # 0.29 · 100 = 28.999…: HRank's int() truncates too
 
 
 def prune(name, rate, **values):
@@ -81,24 +83,86 @@ def prune(name, rate, **values):
 
 
 def test_hrank_rate_string_on_resnet56_counts():
-    # only each block's first conv can go (the others are tied by the residual additions):
-    # 541,560 params and 62,337,664 MACs; HRank prints 0.49M and 62.72M
-    params, flops = counts(prune("resnet", HRANK_RESNET56, depth=56))
-    assert (params, flops) == (541_560, 62_337_664)
-    assert flops == pytest.approx(62.72e6, rel=0.01)
+    context = MethodContext(input_shape=(3, 32, 32))
+    cfg = PruneHRankConfig(compress_rate=HRANK_RESNET56)
+    model = apply_method(build_model(model_config("resnet", depth=56), CIFAR), cfg, context)
+    # HRank's own count (inputs of every conv counted unpruned) lands on its published 0.49M / 62.72M
+    assert (context.fields["params_hrank_count"], context.fields["flops_hrank_count"]) == (489_359, 62_715_530)
+    assert context.fields["params_hrank_count"] == pytest.approx(0.49e6, rel=0.03)
+    assert context.fields["flops_hrank_count"] == pytest.approx(62.72e6, rel=0.03)
+    # the physically pruned net also loses the next conv's inputs: fvcore counts it smaller
+    assert counts(model) == (414_917, 48_443_968)
+    assert context.fields["kept_filters"]["conv1"] == 15 and context.fields["kept_filters"]["layer1.0.conv1"] == 7
+
+
+def test_hrank_count_by_hand():
+    # conv 3 → 8 (bias) at 4×4, rate 0.5: 4 kept; conv 8 → 4 at 2×2, rate 0.25: 3 kept; a linear of 20 weights+bias
+    convs = [ConvShape(3, 8, 9, 16, bias=True), ConvShape(8, 4, 9, 4)]
+    params = 4 * 3 * 9 + 4 + 3 * 8 * 9 + 20
+    flops = 4 * 3 * 9 * 16 + 3 * 8 * 9 * 4 + 20
+    assert hrank_counts(convs, [0.5, 0.25], 20) == (params, flops)
+    with pytest.raises(ValueError, match="1 rates for 2 convolutions"):
+        hrank_counts(convs, [0.5], 20)
+
+
+@pytest.mark.parametrize(("name", "values"), [("vgg16", {}), ("resnet", {"depth": 20}), ("resnet18", {})])
+def test_params_after_matches_the_surgery(name, values):
+    model = build_model(model_config(name, **values), CIFAR)
+    units = prunable_convs(model)
+    generator = torch.Generator().manual_seed(0)
+    kept = [int(torch.randint(1, model.get_submodule(u.conv).out_channels + 1, (), generator=generator)) for u in units]
+    predicted = params_after(model, units, kept)
+    for unit, count in zip(units, kept, strict=True):
+        remove_filters(model, unit, torch.randperm(model.get_submodule(unit.conv).out_channels)[:count])
+    assert counts(model)[0] == predicted
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+@pytest.mark.parametrize(
+    ("name", "conv"), [("resnet", "conv1"), ("resnet", "layer2.0.conv2"), ("resnet18", "layer2.0.shortcut.0")]
+)
+def test_residual_stream_convs_compute_only_their_kept_filters(name, conv):
+    """Pruning a conv that writes into the residual stream equals masking its filters (HRank's
+    masks): same outputs, fewer weights and multiply-accumulates."""
+    model = build_model(model_config(name, **({"depth": 20} if name == "resnet" else {})), CIFAR).eval()
+    unit = next(u for u in prunable_convs(model) if u.conv == conv)
+    assert unit.scatter and unit.consumers == ()
+    layer = model.get_submodule(conv)
+    keep = torch.arange(0, layer.out_channels, 2)
+    dropped = torch.ones(layer.out_channels, dtype=torch.bool)
+    dropped[keep] = False
+    images = torch.randn(4, 3, 32, 32)
+    handle = model.get_submodule(unit.bn).register_forward_hook(lambda m, i, out: out * ~dropped.view(1, -1, 1, 1))
+    masked = model(images)
+    handle.remove()
+    before = counts(model)
+    remove_filters(model, unit, keep)
+    removed = int(dropped.sum())
+    area = layer.weight[0, 0].numel() * layer.in_channels
+    assert isinstance(model.get_submodule(unit.bn), ScatterChannels)
+    assert counts(model)[0] == before[0] - removed * area - 2 * removed
+    torch.testing.assert_close(model(images), masked, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize(
     ("name", "rate", "message"),
     [
         ("resnet", "[0.5]*3", r"one rate, or one per convolution of this model \(19, not 3\)"),
-        ("resnet", "0.99", r"rates that leave at least one of the 16 filters of layer1.0.conv1"),
+        ("resnet", "[0.5]*18+[1.0]", r"rates in \[0, 1\) \(found 1.0\)"),
         ("mobilenet", "0.5", r"a model the pruning surgery supports"),
     ],
 )
 def test_bad_pruning(name, rate, message):
     with pytest.raises(ConfigValueError, match=message):
         prune(name, rate, **({"depth": 20} if name == "resnet" else {}))
+
+
+def test_a_rate_below_one_keeps_a_filter_and_no_pruning_removes_all():
+    model = prune("resnet", "0.99", depth=20)
+    assert model.conv1.out_channels == 1 and model.layer3[2].conv1.out_channels == 1  # 16 − int(15.84), 64 − int(63.36)
+    unit = prunable_convs(model)[1]
+    with pytest.raises(UserError, match="pruning would remove every one of the 1 filters of layer1.0.conv1"):
+        remove_filters(model, unit, torch.tensor([], dtype=torch.long))
 
 
 def test_feature_map_ranks_order_filters():
@@ -130,7 +194,7 @@ def test_prune_hrank_trains_end_to_end(run_config):
 
 
 def test_filter_replacement_copies_important_filters():
-    from lightcnn.methods.pruning.hrank import replace_filters
+    from lightcnn.methods.pruning.replacement import replace_filters
 
     model = build_model(model_config("vgg16"), CIFAR)
     unit = prunable_convs(model)[0]
@@ -151,3 +215,45 @@ def test_replacement_retrains_then_prunes_during_training(run_config):
     pruned = counts(prune("resnet", "0.5", depth=20))
     assert record["status"] == "ok" and (record["params"], record["flops_conv"]) == pruned
     assert record["epochs"] == 2 and record["test_acc"] is not None
+
+
+def test_pruning_steps():
+    from lightcnn.methods.pruning.hrank import pruning_steps
+
+    assert pruning_steps(PruneHRankConfig(retrain_epochs=2), 3) == {2: [0, 1, 2]}
+    layerwise = PruneHRankConfig(mode="layerwise", layer_epochs=4, retrain_epochs=1)
+    assert pruning_steps(layerwise, 3) == {1: [0], 5: [1], 9: [2]}
+
+
+SMOKE_RESNET20 = ("model=resnet", "model.depth=20", "method=prune_hrank", "method.compress_rate=0.5",
+                  "method.batches=1", "method.batch_size=16", "dataset=synthetic", "profile=smoke",
+                  "trainer.accelerator=cpu")  # fmt: skip
+
+
+def test_layerwise_pruning_prunes_one_conv_per_segment(run_config):
+    record = run_config(*SMOKE_RESNET20, "method.mode=layerwise", "method.layer_epochs=1", "trainer.max_epochs=20",
+                        "dataset.val_fraction=0.1")  # fmt: skip
+    assert record["status"] == "ok" and record["epochs"] == 20
+    # the best-validation checkpoint is one of the pruned net (those before the last pruning are dropped)
+    assert record["test_acc_at_best_val"] is not None
+    assert (record["params"], record["flops_conv"]) == counts(prune("resnet", "0.5", depth=20))
+    assert record["params_hrank_count"] > record["params"] and record["test_acc"] is not None
+
+
+def test_layerwise_schedule_longer_than_training_is_refused(lightcnn, tmp_path):
+    result = lightcnn(*SMOKE_RESNET20, "method.mode=layerwise", "method.layer_epochs=2", "trainer.max_epochs=5")
+    assert result.returncode == 2
+    assert "method.layer_epochs='36 (the epoch of the last pruning step)'" in result.stderr
+    assert "before trainer.max_epochs=5" in result.stderr
+
+
+def test_pretrained_auto_takes_the_trained_unpruned_run(run_config, tmp_path):
+    base = ("model=resnet", "model.depth=20", "dataset=synthetic", "profile=smoke", "trainer.accelerator=cpu")
+    alone = run_config(*base, "method=prune_hrank", "method.pretrained=auto", "method.batches=1", name="alone")
+    assert alone["status"] == "ok" and alone["pretrained_checkpoint"] is None  # nothing trained yet: as built
+    trained = run_config(*base, "method=none", name="unpruned")
+    pruned = run_config(*base, "method=prune_hrank", "method.pretrained=auto", "method.batches=1", name="pruned")
+    assert trained["status"] == "ok"
+    assert pruned["pretrained_checkpoint"] == str(tmp_path / "results" / "unpruned" / "checkpoints" / "last.ckpt")
+    with pytest.raises(ConfigValueError, match="null, auto, or an existing lightcnn checkpoint"):
+        run_config(*base, "method=prune_hrank", f"method.pretrained={tmp_path / 'missing.ckpt'}", name="bad")

@@ -100,14 +100,21 @@ class ImageDataModule(pl.LightningDataModule):
         data = self.load()
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
         train_x, train_y = data.train_x, data.train_y
-        val_count = int(round(self.cfg.val_fraction * len(train_y)))
-        if val_count:
-            order = torch.randperm(len(train_y), generator=torch.Generator().manual_seed(self.seed))
-            val_idx, train_idx = order[:val_count], order[val_count:]
+        train_idx, val_idx = self.split_indices()
+        if len(val_idx):
             self.splits["val"] = (train_x[val_idx].to(device), train_y[val_idx].to(device))
             train_x, train_y = train_x[train_idx], train_y[train_idx]
         self.splits["train"] = (train_x.to(device), train_y.to(device))
         self.splits["test"] = (data.test_x.to(device), data.test_y.to(device))
+
+    def split_indices(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(train, validation) indices into the training set: a seeded ``val_fraction`` held out."""
+        count = len(self.load().train_y)
+        val_count = int(round(self.cfg.val_fraction * count))
+        if not val_count:
+            return torch.arange(count), torch.arange(0)
+        order = torch.randperm(count, generator=torch.Generator().manual_seed(self.seed))
+        return order[val_count:], order[:val_count]
 
     @property
     def has_val(self) -> bool:

@@ -15,11 +15,17 @@ from lightcnn.errors import ConfigValueError
 
 @dataclass
 class MethodContext:
-    """What a method may need beyond the model: the data module (training only) and a list to
-    which it may add Lightning callbacks (a stage that runs during training, e.g. deferred pruning)."""
+    """What a method may need beyond the model, and what it may hand back: the data module
+    (training only), the input shape ``(C, H, W)``, a finder of the checkpoint of the same model
+    trained without a method (training only), a list to which it may add Lightning callbacks (a
+    stage that runs during training, e.g. deferred pruning), and ``fields`` it adds to the run
+    record (the task merges them after it has run, so a callback may still fill them in)."""
 
     datamodule: Any = None
+    input_shape: tuple[int, int, int] | None = None
+    find_baseline: Callable[[], Any] | None = None
     callbacks: list = field(default_factory=list)
+    fields: dict = field(default_factory=dict)
 
 
 _METHODS: dict[str, tuple[type, Callable]] = {}

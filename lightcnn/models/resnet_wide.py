@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lightcnn.config import ModelConfig
@@ -34,13 +33,14 @@ class ProjectedBlock(nn.Module):
         self.relu1 = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(c_out)
+        self.relu2 = nn.ReLU(inplace=True)
         self.shortcut = nn.Sequential()
         if stride != 1 or c_in != c_out:
             self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu1(self.bn1(self.conv1(x)))
-        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+        return self.relu2(self.bn2(self.conv2(out)) + self.shortcut(x))
 
 
 class CifarWideResNet(nn.Module):
@@ -50,6 +50,7 @@ class CifarWideResNet(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(spec.channels, WIDTHS[0], 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(WIDTHS[0])
+        self.relu = nn.ReLU(inplace=True)
         stages, c = [], WIDTHS[0]
         for index, (count, width) in enumerate(zip(blocks, WIDTHS, strict=True)):
             layer = []
@@ -62,7 +63,7 @@ class CifarWideResNet(nn.Module):
         self.fc = nn.Linear(c, spec.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.relu(self.bn1(self.conv1(x)))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(torch.flatten(self.pool(x), 1))
 

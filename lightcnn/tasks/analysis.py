@@ -23,15 +23,17 @@ from lightcnn.tasks import RunContext
 log = logging.getLogger(__name__)
 
 
-def find_trained_checkpoint(ctx: RunContext) -> Path | None:
-    """``last.ckpt`` of the newest ok training run with the same model, method and data set."""
-    wanted = {key: ctx.config_container[key] for key in ("model", "method", "dataset")}
+def find_trained_checkpoint(ctx: RunContext, baseline: bool = False) -> Path | None:
+    """``last.ckpt`` of the newest ok training run with the same model, method and data set
+    (``baseline``: the same model and data set without a method, ``method=none``)."""
+    wanted = {key: ctx.config_container[key] for key in ("model", "dataset", *(() if baseline else ("method",)))}
     runs = [
         r
         for r in iter_records(ctx.results_dir)
         if r.get("status") == "ok"
         and r.get("task") == "train"
         and all(r["config"].get(key) == value for key, value in wanted.items())
+        and (not baseline or r["config"].get("method", {}).get("name") == "none")
         and (Path(r["run_dir"]) / "checkpoints" / "last.ckpt").is_file()
     ]
     newest = max(runs, key=lambda r: r.get("finished_at") or "", default=None)

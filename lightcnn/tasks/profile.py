@@ -12,6 +12,8 @@ from lightcnn.tasks import RunContext, TaskResult
 
 def profile_task(cfg: Config, ctx: RunContext) -> TaskResult:
     spec = input_spec(cfg.dataset)
-    model = apply_method(build_model(cfg.model, spec), cfg.method, MethodContext())
-    fields, profile = model_fields(model, (spec.channels, spec.height, spec.width), max_depth=cfg.task.max_depth)
-    return TaskResult(fields, profile.table if cfg.task.print_table else None)
+    shape = (spec.channels, spec.height, spec.width)
+    method_context = MethodContext(input_shape=shape)
+    model = apply_method(build_model(cfg.model, spec), cfg.method, method_context)
+    fields, profile = model_fields(model, shape, max_depth=cfg.task.max_depth)
+    return TaskResult({**fields, **method_context.fields}, profile.table if cfg.task.print_table else None)

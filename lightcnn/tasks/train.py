@@ -20,6 +20,7 @@ from lightcnn.methods import MethodContext, apply_method
 from lightcnn.models import build_model
 from lightcnn.results.record import device_name, find_interrupted_checkpoint
 from lightcnn.tasks import RunContext, TaskResult
+from lightcnn.tasks.analysis import find_trained_checkpoint
 
 log = logging.getLogger(__name__)
 LAST_CHECKPOINT = f"{CHECKPOINT_DIR}/last.ckpt"
@@ -55,9 +56,11 @@ def train_task(cfg: Config, ctx: RunContext) -> TaskResult:
     datamodule = ImageDataModule(cfg.dataset, ctx.data_dir, tcfg.batch_size, tcfg.eval_batch_size, cfg.seed)
     datamodule.load()  # missing or corrupt data fails here, before anything is built
     spec = datamodule.spec
-    method_context = MethodContext(datamodule=datamodule)
-    net = apply_method(build_model(cfg.model, spec), cfg.method, method_context)
     shape = (spec.channels, spec.height, spec.width)
+    method_context = MethodContext(
+        datamodule=datamodule, input_shape=shape, find_baseline=lambda: find_trained_checkpoint(ctx, baseline=True)
+    )
+    net = apply_method(build_model(cfg.model, spec), cfg.method, method_context)
     size_fields, _ = model_fields(net, shape)  # before training: a model fvcore cannot trace fails early
 
     module = LitClassifier(net, tcfg)
@@ -101,5 +104,6 @@ def train_task(cfg: Config, ctx: RunContext) -> TaskResult:
     fields["peak_mem_mb"] = round(peak_memory_mb(module.device), 1)
     fields["device"] = device_name(module.device)
     fields["history"] = [h for h in module.history if h["stage"] != "test"]
+    fields.update(method_context.fields)
     ctx.is_main_process = trainer.is_global_zero
     return TaskResult(fields)

@@ -1,20 +1,28 @@
 """HRank (Lin et al., CVPR 2020): a filter's importance is the average rank of its feature map
 (after the ReLU that follows its BN) over some training images; the lowest-ranked filters go.
 
-``method=prune_hrank`` prunes the built (or ``method.pretrained``) model once, before training,
-which then fine-tunes it (the trainer settings are the fine-tuning schedule). With
-``method.replacement`` (the report's filter replacement: method 1 ``duplicate_top``, method 2
-``replace_with_best``) the least important filters are first overwritten with copies of important
-ones; with ``method.retrain_epochs=E`` the model retrains E epochs with them and is pruned at the
-start of epoch E (ranked again), and the remaining epochs fine-tune. Without data
-(``task=profile``) the first filters are kept: the counts do not depend on which filters go.
+``method=prune_hrank`` prunes the built (or ``method.pretrained``) model; the trainer settings
+are the fine-tuning schedule. ``method.mode``:
+
+* ``oneshot``: every conv at once, before training (or at epoch ``retrain_epochs``);
+* ``layerwise``: HRank's own procedure (main.py): conv ``j`` at epoch ``retrain_epochs +
+  j · layer_epochs``, each followed by ``layer_epochs`` of fine-tuning with a fresh optimizer and
+  schedule (HRank: 30 epochs — its scripts' ``--epochs`` — at lr 0.01, steps at 5 and 10, i.e.
+  ``trainer.lr=0.01 trainer.milestones=[5,10]``); the ranks are computed once, before the first
+  conv goes, as HRank's rank_generation.py does.
+
+With ``method.replacement`` (the report's filter replacement: method 1 ``duplicate_top``,
+method 2 ``replace_with_best``) the least important filters are first overwritten with copies of
+important ones; with ``method.retrain_epochs=E`` the model retrains E epochs with them before
+pruning. Without data (``task=profile``) every conv is pruned at once and its first filters are
+kept: the counts do not depend on which filters go. Records carry fvcore's counts of the pruned
+model and HRank's own counts (:mod:`lightcnn.formulas.pruning`).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
@@ -22,12 +30,16 @@ from torch import nn
 
 from lightcnn.config import MethodConfig, require
 from lightcnn.errors import ConfigValueError
+from lightcnn.formulas.pruning import ConvShape, hrank_counts
+from lightcnn.methods.pretrained import load_pretrained
 from lightcnn.methods.pruning.rates import kept_filters, parse_rates
+from lightcnn.methods.pruning.replacement import replace_filters
 from lightcnn.methods.pruning.surgery import PrunableConv, all_convs, prunable_convs, remove_filters
 from lightcnn.methods.registry import MethodContext, register_method
 
 log = logging.getLogger(__name__)
 REPLACEMENTS = ("none", "duplicate_top", "replace_with_best")
+MODES = ("oneshot", "layerwise")
 
 
 @dataclass
@@ -36,10 +48,12 @@ class PruneHRankConfig(MethodConfig):
     compress_rate: str = "0.5"  # one rate, or one per conv in HRank's form: [0.1]+[0.60]*35+...
     batches: int = 5  # training batches whose feature maps rank the filters
     batch_size: int = 128
-    pretrained: str | None = None  # a lightcnn checkpoint to prune; null: the model as built
+    pretrained: str | None = None  # null (the model as built), auto (its trained method=none run) or a checkpoint
     replacement: str = "none"  # none | duplicate_top | replace_with_best (filter replacement before pruning)
     replace_ratio: float = 0.1  # share of each layer's filters replaced
     retrain_epochs: int = 0  # with replacement: epochs of retraining before pruning (then fine-tuning)
+    mode: str = "oneshot"  # oneshot | layerwise (one conv at a time, layer_epochs of fine-tuning after each)
+    layer_epochs: int = 30  # layerwise: fine-tuning epochs after each conv (HRank: 30)
 
     def __post_init__(self) -> None:
         self.compress_rate = str(self.compress_rate)
@@ -47,6 +61,8 @@ class PruneHRankConfig(MethodConfig):
         require(self.replacement in REPLACEMENTS, "replacement", self.replacement, "one of " + ", ".join(REPLACEMENTS))
         require(0 < self.replace_ratio < 1, "replace_ratio", self.replace_ratio, "a fraction in (0, 1)")
         require(self.retrain_epochs >= 0, "retrain_epochs", self.retrain_epochs, "an integer >= 0")
+        require(self.mode in MODES, "mode", self.mode, "one of " + ", ".join(MODES))
+        require(self.layer_epochs >= 1, "layer_epochs", self.layer_epochs, "an integer >= 1")
         require(self.batches >= 1, "batches", self.batches, "an integer >= 1")
         require(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
 
@@ -86,8 +102,8 @@ def rank_batches(context: MethodContext, cfg: PruneHRankConfig) -> list[torch.Te
     return [datamodule.transform(chunk, train=False) for chunk in images.split(cfg.batch_size)]
 
 
-def layer_rates(model: nn.Module, units: list[PrunableConv], cfg: PruneHRankConfig) -> dict[str, float]:
-    """The rate of every prunable conv (one rate for all, or one per conv of the model)."""
+def layer_rates(model: nn.Module, cfg: PruneHRankConfig) -> list[float]:
+    """One rate per conv of the model (in :func:`all_convs` order)."""
     convs = all_convs(model)
     rates = parse_rates(cfg.compress_rate)
     if len(rates) == 1:
@@ -98,84 +114,126 @@ def layer_rates(model: nn.Module, units: list[PrunableConv], cfg: PruneHRankConf
             cfg.compress_rate,
             f"one rate, or one per convolution of this model ({len(convs)}, not {len(rates)})",
         )
-    rate_of = dict(zip(convs, rates, strict=True))
-    tied = [name for name in convs if name not in {u.conv for u in units} and rate_of[name] > 0]
-    if tied:
-        log.warning("%d convs tied by residual additions keep their filters; their rates are not applied", len(tied))
-    for unit in units:
-        channels = model.get_submodule(unit.conv).out_channels
-        if kept_filters(channels, rate_of[unit.conv]) < 1:
+    return rates  # a rate below 1 always leaves a filter: int(r · c) < c
+
+
+def hrank_count_fields(model: nn.Module, rates: list[float], input_shape: tuple[int, int, int]) -> dict[str, int]:
+    """HRank's own counts of ``model`` (unpruned) pruned at ``rates``: one dummy forward pass for
+    the output sizes of the convs."""
+    shapes: list[ConvShape] = []
+
+    def record(conv: nn.Conv2d, inputs, output) -> None:
+        area = conv.kernel_size[0] * conv.kernel_size[1] // conv.groups
+        pixels = output.shape[2] * output.shape[3]
+        shapes.append(ConvShape(conv.in_channels, conv.out_channels, area, pixels, conv.bias is not None))
+
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    handles = [conv.register_forward_hook(record) for conv in convs]
+    was_training = model.training
+    try:
+        model.eval()
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            model(torch.zeros(1, *input_shape, device=device))
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    linear = sum(p.numel() for m in model.modules() if isinstance(m, nn.Linear) for p in m.parameters())
+    params, flops = hrank_counts(shapes, rates, linear)
+    return {"params_hrank_count": params, "flops_hrank_count": flops}
+
+
+def choose_filters(scores: torch.Tensor | None, keep: int) -> torch.Tensor:
+    """The ``keep`` highest-ranked filters in index order (ties keep the lower index); the first
+    ``keep`` without scores."""
+    if scores is None:
+        return torch.arange(keep)
+    return torch.sort(torch.argsort(-scores.cpu(), stable=True)[:keep]).values
+
+
+def prune_by_rank(model: nn.Module, units: list[PrunableConv], rates: list[float], scores: list | None) -> None:
+    """Keep each unit's highest-ranked filters (the first ones without scores)."""
+    for index, unit in enumerate(units):
+        keep = kept_filters(model.get_submodule(unit.conv).out_channels, rates[index])
+        remove_filters(model, unit, choose_filters(scores[index] if scores else None, keep))
+
+
+class PruningSchedule(pl.Callback):
+    """Prunes ``steps`` (epoch → unit indices) at the start of those epochs, ranking every unit
+    once before the first, then rebuilds the optimizer (and its schedule) for the smaller model."""
+
+    def __init__(
+        self, steps: dict[int, list[int]], units: list[PrunableConv], rates: list[float], batches, key: str
+    ) -> None:
+        self.steps, self.units, self.rates, self.batches, self.key = steps, units, rates, batches, key
+        self.scores: list | None = None
+
+    def on_fit_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        last = max(self.steps)
+        if last >= trainer.max_epochs:
             raise ConfigValueError(
-                "compress_rate",
-                cfg.compress_rate,
-                f"rates that leave at least one of the {channels} filters of {unit.conv}",
+                self.key,
+                f"{last} (the epoch of the last pruning step)",
+                f"a schedule whose last pruning step comes before trainer.max_epochs={trainer.max_epochs}",
             )
-    return {u.conv: rate_of[u.conv] for u in units}
-
-
-def prune_by_rank(model: nn.Module, units: list[PrunableConv], rates: dict[str, float], batches) -> None:
-    """Keep each unit's highest-ranked filters (the first ones without data)."""
-    importance = feature_map_ranks(model, units, batches) if batches else [None] * len(units)
-    for unit, scores in zip(units, importance, strict=True):
-        keep = kept_filters(model.get_submodule(unit.conv).out_channels, rates[unit.conv])
-        if scores is None:
-            chosen = torch.arange(keep)
-        else:  # highest average rank first; ties keep the lower index
-            chosen = torch.sort(torch.argsort(-scores, stable=True)[:keep]).values
-        remove_filters(model, unit, chosen)
-
-
-@torch.no_grad()
-def replace_filters(model: nn.Module, unit: PrunableConv, scores: torch.Tensor, ratio: float, mode: str) -> list[int]:
-    """Overwrite the ``ratio`` least important filters (and their BN channels) with copies of
-    important ones: ``duplicate_top`` copies the top filters one to one (each then appears twice),
-    ``replace_with_best`` copies the single best into all of them. Returns the replaced indices."""
-    order = torch.argsort(-scores, stable=True)  # most important first
-    count = max(1, int(round(ratio * len(order))))
-    worst = order[-count:]
-    sources = order[:count] if mode == "duplicate_top" else order[:1].repeat(count)
-    conv, bn = model.get_submodule(unit.conv), model.get_submodule(unit.bn)
-    for param in (conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var):
-        if param is not None:
-            param[worst] = param[sources]
-    return worst.tolist()
-
-
-class DeferredPruning(pl.Callback):
-    """Prunes at the start of epoch ``epoch`` (after retraining the replaced filters), then
-    rebuilds the optimizer for the smaller model; the remaining epochs fine-tune."""
-
-    def __init__(self, epoch: int, units: list[PrunableConv], rates: dict[str, float], batches) -> None:
-        self.epoch, self.units, self.rates, self.batches = epoch, units, rates, batches
-        self.done = False
 
     def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        if self.done or trainer.current_epoch < self.epoch:
+        chosen = self.steps.get(trainer.current_epoch)
+        if not chosen:
             return
-        batches = [b.to(module.device) for b in self.batches] if self.batches else None
-        prune_by_rank(module.net, self.units, self.rates, batches)
+        if self.scores is None:
+            batches = [b.to(module.device) for b in self.batches]
+            self.scores = feature_map_ranks(module.net, self.units, batches)
+        units, rates = [self.units[i] for i in chosen], [self.rates[i] for i in chosen]
+        prune_by_rank(module.net, units, rates, [self.scores[i] for i in chosen])
         trainer.strategy.setup_optimizers(trainer)
-        self.done = True
-        log.info("pruned at epoch %d; fine-tuning from here", trainer.current_epoch)
+        forget_best_checkpoints(trainer)
+        log.info("pruned %d conv(s) at epoch %d", len(chosen), trainer.current_epoch)
+
+
+def forget_best_checkpoints(trainer: pl.Trainer) -> None:
+    """The best checkpoints so far hold an architecture that no longer exists: drop them, so the
+    best-validation checkpoint (and ``test_acc_at_best_val``) comes from after the last pruning."""
+    for callback in trainer.checkpoint_callbacks:
+        for path in list(callback.best_k_models):
+            if path != callback.last_model_path:
+                trainer.strategy.remove_checkpoint(path)
+        callback.best_k_models = {}
+        callback.best_model_path = callback.kth_best_model_path = ""
+        callback.best_model_score = None
+        callback.kth_value = torch.tensor(torch.inf if callback.mode == "min" else -torch.inf)
+
+
+def pruning_steps(cfg: PruneHRankConfig, units: int) -> dict[int, list[int]]:
+    """Epoch → the units pruned at its start."""
+    if cfg.mode == "oneshot":
+        return {cfg.retrain_epochs: list(range(units))}
+    return {cfg.retrain_epochs + j * cfg.layer_epochs: [j] for j in range(units)}
 
 
 @register_method("prune_hrank", config=PruneHRankConfig)
 def prune_hrank(model: nn.Module, cfg: PruneHRankConfig, context: MethodContext) -> nn.Module:
     units = prunable_convs(model)
-    rates = layer_rates(model, units, cfg)
-    if cfg.pretrained:
-        from lightcnn.engine.weights import load_weights
-
-        path = Path(cfg.pretrained).expanduser()
-        if not path.is_file():
-            raise ConfigValueError("pretrained", cfg.pretrained, "null or an existing lightcnn checkpoint")
-        load_weights(model, path)
+    rates = layer_rates(model, cfg)
+    load_pretrained(model, cfg.pretrained, context)
+    shape = context.input_shape
+    if shape is not None:
+        context.fields.update(hrank_count_fields(model, rates, shape))
+    context.fields["kept_filters"] = {
+        u.conv: kept_filters(model.get_submodule(u.conv).out_channels, r) for u, r in zip(units, rates, strict=True)
+    }
     batches = rank_batches(context, cfg)
-    if cfg.replacement != "none" and batches:
+    if not batches:  # no data (task=profile): the counts do not depend on which filters go
+        prune_by_rank(model, units, rates, None)
+        return model
+    if cfg.replacement != "none":
         for unit, scores in zip(units, feature_map_ranks(model, units, batches), strict=True):
             replace_filters(model, unit, scores, cfg.replace_ratio, cfg.replacement)
-        if cfg.retrain_epochs > 0:
-            context.callbacks.append(DeferredPruning(cfg.retrain_epochs, units, rates, batches))
-            return model
-    prune_by_rank(model, units, rates, batches)
+    steps = pruning_steps(cfg, len(units))
+    if list(steps) == [0]:  # one shot, before training
+        prune_by_rank(model, units, rates, feature_map_ranks(model, units, batches))
+    else:
+        key = "method.layer_epochs" if cfg.mode == "layerwise" else "method.retrain_epochs"
+        context.callbacks.append(PruningSchedule(steps, units, rates, batches, key))
     return model

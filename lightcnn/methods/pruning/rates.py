@@ -6,6 +6,9 @@ import ast
 import re
 
 from lightcnn.errors import ConfigValueError
+from lightcnn.formulas.pruning import kept_filters, pruned_filters
+
+__all__ = ["kept_filters", "parse_rates", "pruned_filters"]
 
 TERM = re.compile(r"^\s*(\[[^\]]*\])\s*(?:\*\s*(\d+))?\s*$")
 
@@ -28,8 +31,3 @@ def parse_rates(text: str) -> list[float]:
         if not 0.0 <= rate < 1.0:
             raise ConfigValueError("compress_rate", text, f"rates in [0, 1) (found {rate})")
     return rates
-
-
-def kept_filters(channels: int, rate: float) -> int:
-    """Filters a conv keeps at ``rate``: ``round(channels · (1 − rate))``."""
-    return round(channels * (1.0 - rate))
