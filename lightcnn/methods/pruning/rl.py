@@ -1,0 +1,280 @@
+"""RL compression (the report's method 2): an R2D2 controller sets binary masks on the filters
+of a recogniser, which retrains with them; the best masks found are then cut out for real and
+the run's training fine-tunes the result.
+
+One episode walks the prunable convs in order (:func:`prunable_convs`, every conv of VGG-16 and
+the CIFAR ResNets). At conv ``t`` the controller sees the recogniser's validation accuracy, the
+reduction rate (share of parameters the masks remove, counted as the physically pruned network
+would have them, :func:`params_after`), the position ``t / L`` and the binary masks of all convs
+in filter groups; its action ``a`` zeroes the ``a`` least important groups of conv ``t`` (L1 norm
+of the filters; ``a < groups``, so a conv never loses every filter). The masks act after the
+conv's BN (a zero-out layer after each layer); the recogniser then retrains
+``method.retrain_batches`` SGD steps and is evaluated on ``method.eval_batches`` validation
+batches. Reward: ``reward_reduction · Δreduction + reward_accuracy · Δaccuracy``.
+
+Several actors (ε_i = 0.4^(1+7i/(N−1))) play their episodes side by side as vectorised
+environments, each with its own copy of the recogniser; after each round the learner takes
+``updates_per_episode`` steps on prioritised whole-episode sequences. The report runs episodes
+until they number twice the actors (``episodes_per_actor=2``), holds out 5% of the training set
+(``dataset.val_fraction=0.05``) and fine-tunes 50 epochs at the end (``trainer.max_epochs=50``).
+Where the recogniser has residual connections, the report adds convs to the skip connections;
+here the convs that write into the residual stream compute only their kept filters instead
+(:class:`ScatterChannels`), so every conv can be masked without changing the architecture.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from lightcnn.config import MethodConfig, require
+from lightcnn.errors import ConfigValueError, UserError
+from lightcnn.methods.pretrained import load_pretrained
+from lightcnn.methods.pruning.r2d2 import R2D2Learner, RecurrentQNet, Sequence, SequenceReplay, actor_epsilons
+from lightcnn.methods.pruning.surgery import PrunableConv, params_after, prunable_convs, remove_filters
+from lightcnn.methods.registry import MethodContext, register_method
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PruneRLConfig(MethodConfig):
+    name: str = "prune_rl"
+    pretrained: str | None = None  # null (the model as built), auto (its trained method=none run) or a checkpoint
+    actors: int = 4  # vectorised environments, one recogniser copy each
+    episodes_per_actor: int = 2  # the report: episodes until twice the number of actors
+    groups: int = 8  # filter groups per conv (the action zeroes the a least important of them)
+    retrain_batches: int = 20  # SGD steps of the recogniser after each action
+    retrain_lr: float = 0.01
+    eval_batches: int = 4  # validation batches behind the accuracy in the state and reward
+    batch_size: int = 128
+    reward_reduction: float = 1.0
+    reward_accuracy: float = 10.0  # accuracy as a fraction: a 1-point drop costs 0.1
+    gamma: float = 0.99
+    n_step: int = 5
+    hidden: int = 128  # LSTM units of the controller
+    learning_rate: float = 1e-3
+    replay_capacity: int = 1000  # sequences
+    replay_batch: int = 16  # sequences per learner step
+    updates_per_episode: int = 8  # learner steps after each round of episodes
+    target_period: int = 20  # learner steps between target-network copies
+    device: str = "auto"  # where the search runs: auto (cuda if available) | cpu | cuda
+
+    def __post_init__(self) -> None:
+        for key in ("actors", "episodes_per_actor", "retrain_batches", "eval_batches", "batch_size", "n_step",
+                    "hidden", "replay_capacity", "replay_batch", "updates_per_episode", "target_period"):  # fmt: skip
+            require(getattr(self, key) >= 1, key, getattr(self, key), "an integer >= 1")
+        require(self.groups >= 2, "groups", self.groups, "an integer >= 2")
+        require(0 < self.gamma <= 1, "gamma", self.gamma, "a discount in (0, 1]")
+        require(self.retrain_lr > 0, "retrain_lr", self.retrain_lr, "a learning rate > 0")
+        require(self.learning_rate > 0, "learning_rate", self.learning_rate, "a learning rate > 0")
+        require(self.device in ("auto", "cpu", "cuda"), "device", self.device, "auto, cpu or cuda")
+
+
+def filter_groups(conv: nn.Conv2d, groups: int) -> list[torch.Tensor]:
+    """The conv's filters by ascending L1 norm, in ``min(groups, filters)`` near-equal groups."""
+    order = torch.argsort(conv.weight.detach().abs().flatten(1).sum(1).cpu(), stable=True)
+    return list(torch.tensor_split(order, min(groups, len(order))))
+
+
+class PruningEnvs:
+    """``N`` recognisers with zero-out masks after each prunable conv's BN, stepped together:
+    ``reset() → (N, D)`` observations, ``step(actions) → (observations, rewards)``."""
+
+    def __init__(self, model: nn.Module, units: list[PrunableConv], data: dict, cfg: PruneRLConfig, seed: int):
+        self.units, self.data, self.cfg = units, data, cfg
+        self.base = copy.deepcopy(model.state_dict())
+        self.nets = [copy.deepcopy(model) for _ in range(cfg.actors)]
+        self.channels = [model.get_submodule(u.conv).out_channels for u in units]
+        self.groups = [filter_groups(model.get_submodule(u.conv), cfg.groups) for u in units]
+        self.masks = [[torch.ones(c, device=data["device"]) for c in self.channels] for _ in self.nets]
+        for net, masks in zip(self.nets, self.masks, strict=True):
+            for unit, mask in zip(units, masks, strict=True):
+                net.get_submodule(unit.bn).register_forward_hook(_zero_out(mask))
+        self.total_params = sum(p.numel() for p in model.parameters())
+        self.generator = torch.Generator(device=data["device"]).manual_seed(seed)
+        self.base_accuracy = self.accuracy(self.nets[0])
+        self.observation_size = 3 + len(units) * cfg.groups
+
+    # ------------------------------------------------------------------ episode
+
+    def reset(self) -> torch.Tensor:
+        self.step_index = 0
+        self.group_kept = [[[True] * len(g) for g in self.groups] for _ in self.nets]
+        self.optimizers = []
+        for net, masks in zip(self.nets, self.masks, strict=True):
+            net.load_state_dict(self.base)
+            for mask in masks:
+                mask.fill_(1.0)
+            self.optimizers.append(
+                torch.optim.SGD(net.parameters(), lr=self.cfg.retrain_lr, momentum=0.9, weight_decay=5e-4)
+            )
+        self.accuracies = [self.base_accuracy] * len(self.nets)
+        self.reductions = [0.0] * len(self.nets)
+        return self.observations()
+
+    def step(self, actions: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        t = self.step_index
+        rewards = []
+        for i, (net, action) in enumerate(zip(self.nets, actions, strict=True)):
+            zeroed = min(action, len(self.groups[t]) - 1)
+            for g in range(zeroed):
+                self.masks[i][t][self.groups[t][g].to(self.masks[i][t].device)] = 0.0
+                self.group_kept[i][t][g] = False
+            self.retrain(net, self.optimizers[i])
+            accuracy, reduction = self.accuracy(net), self.reduction(i)
+            rewards.append(
+                self.cfg.reward_reduction * (reduction - self.reductions[i])
+                + self.cfg.reward_accuracy * (accuracy - self.accuracies[i])
+            )
+            self.accuracies[i], self.reductions[i] = accuracy, reduction
+        self.step_index += 1
+        return self.observations(), torch.tensor(rewards)
+
+    @property
+    def done(self) -> bool:
+        return self.step_index >= len(self.units)
+
+    def kept(self, actor: int) -> list[int]:
+        return [int(mask.sum()) for mask in self.masks[actor]]
+
+    def kept_indices(self, actor: int) -> list[torch.Tensor]:
+        return [mask.nonzero().flatten().cpu() for mask in self.masks[actor]]
+
+    def reduction(self, actor: int) -> float:
+        return 1.0 - params_after(self.nets[actor], self.units, self.kept(actor)) / self.total_params
+
+    def observations(self) -> torch.Tensor:
+        rows = []
+        position = self.step_index / len(self.units)
+        for i in range(len(self.nets)):
+            flags = []
+            for kept in self.group_kept[i]:
+                flags += [float(k) for k in kept] + [1.0] * (self.cfg.groups - len(kept))
+            rows.append([self.accuracies[i], self.reductions[i], position, *flags])
+        return torch.tensor(rows)
+
+    # ------------------------------------------------------------------ recogniser
+
+    def retrain(self, net: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        images, labels = self.data["train"]
+        net.train()
+        for _ in range(self.cfg.retrain_batches):
+            index = torch.randint(len(labels), (self.cfg.batch_size,), device=labels.device, generator=self.generator)
+            loss = nn.functional.cross_entropy(net(self.data["transform"](images[index], True)), labels[index])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+    @torch.no_grad()
+    def accuracy(self, net: nn.Module) -> float:
+        images, labels = self.data["val"]
+        net.eval()
+        correct = 0
+        for chunk, target in zip(images.split(self.cfg.batch_size), labels.split(self.cfg.batch_size), strict=True):
+            correct += int((net(self.data["transform"](chunk, False)).argmax(1) == target).sum())
+        return correct / len(labels)
+
+
+def _zero_out(mask: torch.Tensor):
+    def hook(module, inputs, output):
+        return output * mask.view(1, -1, 1, 1)
+
+    return hook
+
+
+def search_data(context: MethodContext, cfg: PruneRLConfig, device: torch.device) -> dict:
+    """The train and validation splits the run uses (the same seeded split), on ``device``."""
+    datamodule = context.datamodule
+    if datamodule is None or getattr(datamodule, "data", None) is None:
+        raise UserError("method=prune_rl searches with data and training: run it with task=train")
+    train_idx, val_idx = datamodule.split_indices()
+    if len(val_idx) == 0:
+        raise ConfigValueError(
+            "dataset.val_fraction", 0.0, "> 0 with method=prune_rl: the controller's accuracy is measured on "
+            "the validation split (the report holds out 0.05)"
+        )  # fmt: skip
+    data = datamodule.data
+    val_idx = val_idx[: cfg.eval_batches * cfg.batch_size]
+    return {
+        "train": (data.train_x[train_idx].to(device), data.train_y[train_idx].to(device)),
+        "val": (data.train_x[val_idx].to(device), data.train_y[val_idx].to(device)),
+        "transform": datamodule.transform,
+        "device": device,
+    }
+
+
+def run_search(envs: PruningEnvs, cfg: PruneRLConfig, seed: int) -> tuple[dict, list[dict], list[dict]]:
+    """Play ``episodes_per_actor`` rounds; returns the best episode (highest return, with its
+    masks and recogniser weights), every episode's summary and every step's trajectory point."""
+    torch.manual_seed(seed)
+    net = RecurrentQNet(envs.observation_size, cfg.groups, cfg.hidden)
+    learner = R2D2Learner(net, cfg.gamma, cfg.n_step, cfg.learning_rate, cfg.target_period)
+    replay = SequenceReplay(cfg.replay_capacity, seed=seed)
+    epsilons = torch.tensor(actor_epsilons(cfg.actors))
+    generator = torch.Generator().manual_seed(seed)
+    best: dict = {"return": -float("inf")}
+    episodes, steps = [], []
+    for round_index in range(cfg.episodes_per_actor):
+        observations, state = envs.reset(), None
+        seen, taken, rewards = [], [], []
+        while not envs.done:
+            with torch.no_grad():
+                q, state = net(observations.unsqueeze(1), state)
+            greedy = q[:, 0].argmax(-1)
+            explore = torch.rand(cfg.actors, generator=generator) < epsilons
+            random = torch.randint(cfg.groups, (cfg.actors,), generator=generator)
+            actions = torch.where(explore, random, greedy)
+            seen.append(observations)
+            taken.append(actions)
+            observations, reward = envs.step(actions.tolist())
+            rewards.append(reward)
+            for actor in range(cfg.actors):
+                steps.append({"episode": round_index * cfg.actors + actor, "actor": actor, "step": envs.step_index,
+                              "reduction": envs.reductions[actor], "accuracy": envs.accuracies[actor]})  # fmt: skip
+        seen_t, taken_t, rewards_t = torch.stack(seen, 1), torch.stack(taken, 1), torch.stack(rewards, 1)
+        for actor in range(cfg.actors):
+            replay.add(Sequence(seen_t[actor], taken_t[actor], rewards_t[actor].float()))
+            summary = {
+                "episode": round_index * cfg.actors + actor,
+                "actor": actor,
+                "epsilon": float(epsilons[actor]),
+                "reduction": envs.reductions[actor],
+                "accuracy": envs.accuracies[actor],
+                "return": float(rewards_t[actor].sum()),
+            }
+            episodes.append(summary)
+            if summary["return"] > best["return"]:
+                best = {**summary, "kept": envs.kept_indices(actor),
+                        "weights": copy.deepcopy(envs.nets[actor].state_dict())}  # fmt: skip
+        losses = [learner.step(replay, cfg.replay_batch) for _ in range(cfg.updates_per_episode)]
+        log.info("round %d: best return %.3f, reduction %.3f, accuracy %.4f, loss %.4f", round_index,
+                 best["return"], best["reduction"], best["accuracy"], sum(losses) / len(losses))  # fmt: skip
+    return best, episodes, steps
+
+
+@register_method("prune_rl", config=PruneRLConfig)
+def prune_rl(model: nn.Module, cfg: PruneRLConfig, context: MethodContext) -> nn.Module:
+    units = prunable_convs(model)
+    load_pretrained(model, cfg.pretrained, context)
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigValueError("device", cfg.device, "auto or cpu: no CUDA device here")
+    device = torch.device("cuda" if cfg.device != "cpu" and torch.cuda.is_available() else "cpu")
+    seed = int(torch.initial_seed()) % 2**31
+    envs = PruningEnvs(model.to(device), units, search_data(context, cfg, device), cfg, seed)
+    best, episodes, steps = run_search(envs, cfg, seed)
+    model.load_state_dict(best["weights"])
+    for unit, keep in zip(units, best["kept"], strict=True):
+        remove_filters(model, unit, keep)
+    context.fields.update(
+        rl_base_accuracy=envs.base_accuracy,
+        rl_chosen={key: best[key] for key in ("episode", "actor", "reduction", "accuracy", "return")},
+        rl_episodes=episodes,
+        rl_steps=steps,
+        kept_filters={u.conv: len(k) for u, k in zip(units, best["kept"], strict=True)},
+    )
+    return model.cpu()

@@ -1,0 +1,165 @@
+"""RL compression: the R2D2 pieces by hand, the masked recognisers against the surgery, and the
+method end to end."""
+
+import copy
+
+import pytest
+import torch
+
+from lightcnn.engine.profiling import count_params
+from lightcnn.methods.pruning.r2d2 import (
+    R2D2Learner,
+    RecurrentQNet,
+    Sequence,
+    SequenceReplay,
+    actor_epsilons,
+    n_step_targets,
+    rescale,
+    sequence_priorities,
+    unrescale,
+)
+from lightcnn.methods.pruning.rl import PruneRLConfig, PruningEnvs, filter_groups
+from lightcnn.methods.pruning.surgery import prunable_convs, remove_filters
+from lightcnn.models import InputSpec, build_model, model_config
+
+CIFAR = InputSpec(3, 32, 32, 10)
+
+
+def test_actor_epsilons():
+    assert actor_epsilons(1) == [0.4]
+    eps = actor_epsilons(4)
+    assert eps[0] == pytest.approx(0.4) and eps[-1] == pytest.approx(0.4**8)
+    assert eps[1] == pytest.approx(0.4 ** (1 + 7 / 3)) and eps == sorted(eps, reverse=True)
+
+
+def test_value_rescaling_inverts():
+    x = torch.linspace(-500, 500, 101, dtype=torch.float64)
+    torch.testing.assert_close(unrescale(rescale(x)), x)
+    assert float(rescale(torch.tensor(3.0))) == pytest.approx(1.0 + 3e-3)  # √4 − 1 + 0.001·3
+
+
+def test_n_step_targets_by_hand():
+    rewards = torch.tensor([[1.0, 2.0, 3.0, 4.0]], dtype=torch.float64)
+    values = torch.tensor([[10.0, 20.0, 30.0, 40.0]], dtype=torch.float64)
+    targets = unrescale(n_step_targets(rewards, rescale(values), gamma=0.5, n=2))
+    expected = [1 + 0.5 * 2 + 0.25 * 30, 2 + 0.5 * 3 + 0.25 * 40, 3 + 0.5 * 4, 4]  # no bootstrap past the end
+    torch.testing.assert_close(targets, torch.tensor([expected], dtype=torch.float64))
+
+
+def test_sequence_priorities_mix_max_and_mean():
+    assert sequence_priorities(torch.tensor([[1.0, -3.0]])).tolist() == pytest.approx([0.9 * 3 + 0.1 * 2])
+
+
+def test_dueling_head_averages_to_the_value():
+    net = RecurrentQNet(5, 3, hidden=8)
+    q, (h, c) = net(torch.randn(2, 4, 5))
+    assert q.shape == (2, 4, 3) and h.shape == (1, 2, 8)
+    features, _ = net.lstm(net.encoder(torch.zeros(1, 1, 5)))
+    torch.testing.assert_close(net(torch.zeros(1, 1, 5))[0].mean(-1), net.value(features).squeeze(-1))
+
+
+def test_replay_samples_by_priority_and_overwrites_the_oldest():
+    replay = SequenceReplay(capacity=3, alpha=1.0, beta=1.0, seed=0)
+    empty = Sequence(torch.zeros(1, 1), torch.zeros(1, dtype=torch.long), torch.zeros(1))
+    for priority in (1.0, 3.0):
+        replay.add(empty, priority)
+    indices, weights = replay.sample(4000)
+    assert indices.count(1) / 4000 == pytest.approx(0.75, abs=0.03)
+    assert float(weights.max()) == 1.0 and float(weights.min()) == pytest.approx(1 / 3, rel=1e-5)  # (N·P)^−1
+    replay.add(empty)  # new ones get the highest priority so far
+    replay.add(empty, 0.5)  # full: replaces the oldest (index 0)
+    assert replay.priorities == [0.5, 3.0, 3.0] and len(replay) == 3
+
+
+def test_learner_finds_the_rewarded_action():
+    """One-step episodes where only action 2 pays: the greedy action becomes 2."""
+    torch.manual_seed(0)
+    net = RecurrentQNet(1, 4, hidden=16)
+    learner = R2D2Learner(net, gamma=0.9, n_step=1, lr=1e-2, target_period=5)
+    replay = SequenceReplay(capacity=64, seed=0)
+    for action in range(4):
+        replay.add(Sequence(torch.ones(1, 1), torch.tensor([action]), torch.tensor([1.0 if action == 2 else 0.0])))
+    for _ in range(200):
+        learner.step(replay, 8)
+    q, _ = net(torch.ones(1, 1, 1))
+    assert int(q.argmax()) == 2
+
+
+def fake_data(n: int = 64):
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=generator)
+    labels = torch.randint(0, 10, (n,), generator=generator)
+    return {
+        "train": (images, labels),
+        "val": (images[:16], labels[:16]),
+        "transform": lambda x, train: x.float() / 255,
+        "device": torch.device("cpu"),
+    }
+
+
+@pytest.mark.parametrize(("name", "values"), [("vgg16", {}), ("resnet", {"depth": 20})])
+def test_masked_recogniser_equals_the_pruned_one(name, values):
+    model = build_model(model_config(name, **values), CIFAR)
+    units = prunable_convs(model)
+    cfg = PruneRLConfig(actors=1, groups=4, retrain_batches=1, batch_size=8)
+    envs = PruningEnvs(model, units, fake_data(), cfg, seed=0)
+    envs.reset()
+    generator = torch.Generator().manual_seed(1)
+    while not envs.done:
+        envs.step([int(torch.randint(4, (), generator=generator))])
+    net = envs.nets[0].eval()
+    images = torch.randn(2, 3, 32, 32)
+    masked = net(images)
+    pruned = copy.deepcopy(model)
+    pruned.load_state_dict(net.state_dict())
+    for unit, keep in zip(units, envs.kept_indices(0), strict=True):
+        remove_filters(pruned, unit, keep)
+    torch.testing.assert_close(pruned.eval()(images), masked, rtol=1e-4, atol=1e-4)
+    assert envs.reductions[0] == pytest.approx(1 - count_params(pruned)[0] / count_params(model)[0])
+    assert envs.reductions[0] > 0 and all(k >= 1 for k in envs.kept(0))
+
+
+def test_filter_groups_put_the_weakest_filters_first():
+    conv = torch.nn.Conv2d(1, 5, 1, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor([3.0, -1.0, 5.0, 0.5, 2.0]).view(5, 1, 1, 1))
+    assert [g.tolist() for g in filter_groups(conv, 2)] == [[3, 1, 4], [0, 2]]
+    assert len(filter_groups(conv, 8)) == 5  # never more groups than filters
+
+
+def test_prune_rl_plays_two_episodes_and_records_them(run_config):
+    record = run_config("model=resnet", "model.depth=20", "method=prune_rl", "method.actors=1",
+                        "method.episodes_per_actor=2", "method.retrain_batches=1", "method.eval_batches=1",
+                        "method.batch_size=16", "method.replay_batch=2", "method.updates_per_episode=1",
+                        "dataset=synthetic", "dataset.val_fraction=0.05", "profile=smoke",
+                        "trainer.accelerator=cpu")  # fmt: skip
+    assert record["status"] == "ok" and record["test_acc"] is not None
+    assert [e["episode"] for e in record["rl_episodes"]] == [0, 1]
+    assert len(record["rl_steps"]) == 2 * 19 and record["rl_steps"][-1]["step"] == 19
+    chosen = record["rl_chosen"]
+    assert chosen["return"] == max(e["return"] for e in record["rl_episodes"])
+    unpruned = count_params(build_model(model_config("resnet", depth=20), CIFAR))[0]
+    assert 1 - record["params"] / unpruned == pytest.approx(chosen["reduction"])
+    assert sum(record["kept_filters"].values()) < 16 * 7 + 32 * 6 + 64 * 6
+
+
+def test_prune_rl_without_a_validation_split_exits_2(lightcnn, tmp_path):
+    result = lightcnn("model=vgg16", "method=prune_rl", "dataset=synthetic", "dataset.val_fraction=0", "profile=smoke")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "dataset.val_fraction=0.0 is not allowed: > 0 with method=prune_rl" in result.stderr
+    assert not list((tmp_path / "results").rglob("result.json"))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model=vgg16", "task=profile"], "method=prune_rl searches with data and training: run it with task=train"),
+        (["model=mobilenet", "dataset.val_fraction=0.05"], "a model the pruning surgery supports"),
+        (["model=vgg16", "method.groups=1"], "method.groups=1 is not allowed: an integer >= 2"),
+    ],
+)
+def test_prune_rl_bad_input(run_config, overrides, message):
+    from lightcnn.errors import UserError
+
+    with pytest.raises(UserError, match=message):
+        run_config("method=prune_rl", "dataset=synthetic", "profile=smoke", "trainer.accelerator=cpu", *overrides)
