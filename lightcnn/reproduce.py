@@ -46,10 +46,10 @@ def job_commands(specs, args) -> list[tuple[str, list[str]]]:
         for row in spec.rows:
             for task in [args.task] if args.task else row.tasks:
                 launcher = ["-m", f"hydra/launcher={args.launcher}"] if args.launcher else []
+                smoke = task_overrides(task, args.profile, row.overrides)
                 command = [
                     *lightcnn_command(), *launcher, *row.overrides, f"task={task}", f"profile={args.profile}",
-                    f"results_dir={args.results}", *RUNTIME_OVERRIDES, *task_overrides(task, args.profile),
-                    *args.override,
+                    f"results_dir={args.results}", *RUNTIME_OVERRIDES, *smoke, *args.override,
                 ]  # fmt: skip
                 key = tuple(command)
                 if key not in seen:

@@ -25,11 +25,28 @@ SMOKE_TASK_OVERRIDES = {
     "reuse": ("task.images=2",),
     "im2col": ("task.images=8",),
 }
+# per method, what keeps a smoke training small (the RL search: two actors, one batch per step)
+SMOKE_METHOD_OVERRIDES = {
+    "prune_hrank": ("method.batches=1", "method.batch_size=16"),
+    "prune_rl": (
+        "method.actors=2",
+        "method.retrain_batches=1",
+        "method.eval_batches=1",
+        "method.batch_size=16",
+        "method.replay_batch=2",
+        "method.updates_per_episode=1",
+    ),  # fmt: skip
+}
 RUNTIME_OVERRIDES = ("trainer.progress_bar=false",)
 
 
-def task_overrides(task: str, profile: str) -> tuple[str, ...]:
-    return SMOKE_TASK_OVERRIDES.get(task, ()) if profile == "smoke" else ()
+def task_overrides(task: str, profile: str, row_overrides: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """What a ``profile=smoke`` run of ``task`` adds to the row's overrides to stay small."""
+    if profile != "smoke":
+        return ()
+    methods = [value for key, value in map(parse_override, row_overrides) if key == "method"]
+    by_method = SMOKE_METHOD_OVERRIDES.get(methods[-1], ()) if methods and task == "train" else ()
+    return (*SMOKE_TASK_OVERRIDES.get(task, ()), *by_method)
 
 
 def noseed_hash(container: dict) -> str:
@@ -96,7 +113,7 @@ class ConfigMatcher:
             for task in dict.fromkeys((*tasks, "profile")):
                 for profile in self.profiles:
                     overrides = (*row.overrides, f"task={task}", f"profile={profile}", *RUNTIME_OVERRIDES,
-                                 *task_overrides(task, profile), *self.extra)  # fmt: skip
+                                 *task_overrides(task, profile, row.overrides), *self.extra)  # fmt: skip
                     try:
                         cfg = self.config(overrides)
                     except Exception as err:

@@ -51,28 +51,53 @@ def scatter_plot(numeric: pd.DataFrame, plot: Plot, title: str, path: Path) -> N
     save_png(figure, path)
 
 
-def curves_plot(histories: dict[str, list[dict]], curves: Curves, title: str, path: Path) -> None:
-    """Top-1 (solid) and top-5 (dashed) accuracy against epoch, one colour per row."""
+def _history_lines(axes, label: str, history: list[dict], stage: str, colour: str) -> bool:
+    """Top-1 (solid) and top-5 (dashed) accuracy against epoch; False when there is none."""
+    points = sorted((h["epoch"], h.get(f"{stage}/acc"), h.get(f"{stage}/acc5")) for h in history if h["stage"] == stage)
+    if not points:
+        return False
+    epochs = [p[0] + 1 for p in points]
+    axes.plot(epochs, [p[1] for p in points], "-", color=colour, label=f"{label} top-1")
+    axes.plot(epochs, [p[2] for p in points], "--", color=colour, label=f"{label} top-5")
+    return True
+
+
+def _point_lines(axes, label: str, points: list[dict], curves: Curves, colour: str) -> bool:
+    """``y`` against ``x``, one line (in the row's colour) per value of ``by``; False when empty."""
+    lines: dict = {}
+    for point in points:
+        if point.get(curves.x) is not None and point.get(curves.y) is not None:
+            lines.setdefault(point.get(curves.by) if curves.by else None, []).append((point[curves.x], point[curves.y]))
+    for number, key in enumerate(sorted(lines, key=str)):
+        xs, ys = zip(*lines[key], strict=True)
+        first = label if number == 0 else None
+        axes.plot(xs, ys, "-o", color=colour, markersize=2, linewidth=0.8, alpha=0.7, label=first)
+    return bool(lines)
+
+
+def curves_plot(series: dict[str, list[dict]], curves: Curves, title: str, path: Path) -> None:
+    """One colour per row: its per-epoch accuracy (``field=history``) or its points' ``y``
+    against ``x`` (any other list field)."""
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
-    stage = curves.stage
+    history = curves.field == "history"
     missing = []
-    for index, (label, history) in enumerate(histories.items()):
-        points = sorted(
-            (h["epoch"], h.get(f"{stage}/acc"), h.get(f"{stage}/acc5")) for h in history if h["stage"] == stage
-        )
-        if not points:
+    for index, (label, points) in enumerate(series.items()):
+        if history:
+            drawn = _history_lines(axes, label, points, curves.stage, f"C{index}")
+        else:
+            drawn = _point_lines(axes, label, points, curves, f"C{index}")
+        if not drawn:
             missing.append(label)
-            continue
-        epochs = [p[0] + 1 for p in points]
-        colour = f"C{index}"
-        axes.plot(epochs, [p[1] for p in points], "-", color=colour, label=f"{label} top-1")
-        axes.plot(epochs, [p[2] for p in points], "--", color=colour, label=f"{label} top-5")
-    axes.set_xlabel("epoch")
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_ylabel(f"{stage.replace('_', ' ')} accuracy (%)")
+    if history:
+        axes.set_xlabel("epoch")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_ylabel(f"{curves.stage.replace('_', ' ')} accuracy (%)")
+    else:
+        axes.set_xlabel(curves.xlabel or curves.x)
+        axes.set_ylabel(curves.ylabel or curves.y)
     axes.set_title(curves.title or title, fontsize=10)
     axes.grid(True, alpha=0.3)
-    if len(missing) < len(histories):
+    if len(missing) < len(series):
         axes.legend(fontsize=7)
     if missing:
         figure.text(0.01, 0.01, "not measured: " + ", ".join(missing), fontsize=7)

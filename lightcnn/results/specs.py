@@ -56,6 +56,7 @@ class Column:
     diff: str = "absolute"  # ours − paper in display units, or relative in percent
     ratio: bool = False  # also show ours / ours of the row's reference row
     drop: bool = False  # the column is the reference row's value minus this row's (e.g. accuracy drop)
+    reduction: bool = False  # the column is 1 − this row's value ÷ the reference row's (e.g. params removed)
 
     @property
     def id(self) -> str:
@@ -68,12 +69,21 @@ class Column:
 
 @dataclass(frozen=True)
 class Curves:
-    """Per-epoch accuracy of some rows' training runs (solid top-1, dashed top-5)."""
+    """Lines from a list field of some rows' records: by default the per-epoch accuracy of their
+    training runs (``history``: solid top-1, dashed top-5); with ``field``, ``x``, ``y`` and ``by``
+    any list of points, one line per value of ``by`` (e.g. ``rl_steps``: accuracy against
+    reduction, one line per episode)."""
 
     name: str
     rows: tuple[str, ...]
     stage: str = "epoch_test"  # history stage: epoch_test (needs trainer.test_every_epoch), val or train
     title: str = ""
+    field: str = "history"  # the record's list of points
+    x: str = ""  # point keys, for a field other than history
+    y: str = ""
+    by: str = ""  # the point key that splits the points into lines
+    xlabel: str = ""
+    ylabel: str = ""
 
 
 @dataclass(frozen=True)
@@ -148,12 +158,12 @@ def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
             for r in data["rows"]
         )
         plots = tuple(Plot(**p) for p in data.get("plots", []))
-        curves = tuple(
-            Curves(c["name"], tuple(c["rows"]), c.get("stage", "epoch_test"), c.get("title", ""))
-            for c in data.get("curves", [])
-        )
+        curves = tuple(Curves(**{**c, "rows": tuple(c["rows"])}) for c in data.get("curves", []))
     except (TypeError, KeyError) as err:
         raise UserError(f"{path}: malformed column or row ({err})") from None
+    for curve in curves:
+        if curve.field != "history" and not (curve.x and curve.y):
+            raise UserError(f"{path}: curves {curve.name!r}: field={curve.field!r} needs x and y (keys of its points)")
     for column in columns:
         if column.diff not in DIFF_KINDS:
             raise UserError(f"{path}: column {column.id}: diff={column.diff!r}; allowed: {', '.join(DIFF_KINDS)}")

@@ -92,19 +92,22 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], ma
 
 
 def apply_drops(results: list[RowResult], by_label: dict[str, RowResult], columns: tuple[Column, ...]) -> None:
-    """``drop`` columns become the reference row's mean minus the row's (per-seed spread kept)."""
+    """Columns relative to the row's reference: ``drop`` = the reference's mean minus the row's
+    (per-seed spread kept), ``reduction`` = 1 − the row's mean ÷ the reference's."""
     means = {r.row.label: {c.id: r.cells[c.id].mean for c in columns} for r in results}
     for result in results:
         reference = by_label.get(result.row.reference) if result.row.reference else None
         for column in columns:
-            if not column.drop:
+            if not (column.drop or column.reduction):
                 continue
             cell = result.cells[column.id]
             ref = means[reference.row.label][column.id] if reference is not None else None
-            if cell.mean is None or ref is None:
+            if cell.mean is None or ref is None or (column.reduction and not ref):
                 result.cells[column.id] = Cell()
-            else:
+            elif column.drop:
                 result.cells[column.id] = Cell(ref - cell.mean, cell.std, cell.n)
+            else:
+                result.cells[column.id] = Cell(1 - cell.mean / ref, cell.std and cell.std / abs(ref), cell.n)
 
 
 def _fmt(value: float | None, column: Column) -> str:
@@ -201,13 +204,14 @@ def provenance(frame: pd.DataFrame, results: list[RowResult]) -> list[str]:
     return lines
 
 
-def row_history(frame: pd.DataFrame, row: Row, matcher: ConfigMatcher) -> list[dict]:
-    """Per-epoch history of the newest ok training run of ``row`` (empty when there is none)."""
+def row_points(frame: pd.DataFrame, row: Row, matcher: ConfigMatcher, field: str = "history") -> list[dict]:
+    """The list ``field`` (per-epoch ``history``, ``rl_steps``, …) of the newest ok run of ``row``
+    (empty when there is none)."""
     matched = match_rows(frame, matcher.hashes(row, row.tasks))
-    if "history" not in matched.columns:
+    if field not in matched.columns:
         return []
-    runs = matched[(matched["status"] == "ok") & matched["history"].map(lambda h: isinstance(h, list) and bool(h))]
-    return list(runs.iloc[-1]["history"]) if not runs.empty else []
+    runs = matched[(matched["status"] == "ok") & matched[field].map(lambda h: isinstance(h, list) and bool(h))]
+    return list(runs.iloc[-1][field]) if not runs.empty else []
 
 
 def render_spec(spec: TableSpec, frame: pd.DataFrame, out_dir: Path, matcher: ConfigMatcher) -> list[Path]:
@@ -224,7 +228,8 @@ def render_spec(spec: TableSpec, frame: pd.DataFrame, out_dir: Path, matcher: Co
     rows = {row.label: row for row in spec.rows}
     for curve in spec.curves:
         png = target.with_name(f"{spec.name}_{curve.name}.png")
-        curves_plot({label: row_history(frame, rows[label], matcher) for label in curve.rows}, curve, spec.title, png)
+        points = {label: row_points(frame, rows[label], matcher, curve.field) for label in curve.rows}
+        curves_plot(points, curve, spec.title, png)
         images.append(png)
     if images:
         markdown += "\n" + "\n".join(f"![{p.stem}]({p.name})" for p in images) + "\n"
