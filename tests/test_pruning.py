@@ -95,6 +95,23 @@ def test_hrank_rate_string_on_resnet56_counts():
     assert context.fields["kept_filters"]["conv1"] == 15 and context.fields["kept_filters"]["layer1.0.conv1"] == 7
 
 
+@pytest.mark.parametrize(
+    ("name", "values", "rate", "published"),
+    [
+        ("resnet", {"depth": 110}, "[0.1]+[0.40]*36+[0.40]*36+[0.4]*36", (1.04e6, 156.90e6)),  # README's corrected
+        ("vgg16", {}, "[0.95]+[0.5]*6+[0.9]*4+[0.8]*2", (2.64e6, 108.61e6)),
+    ],
+)
+def test_hrank_counts_of_other_published_settings(name, values, rate, published):
+    context = MethodContext(input_shape=(3, 32, 32))
+    apply_method(build_model(model_config(name, **values), CIFAR), PruneHRankConfig(compress_rate=rate), context)
+    fields = context.fields
+    assert fields["flops_hrank_count"] == pytest.approx(published[1], rel=0.01)
+    # ResNet-110 within 1.5%; VGG-16 10.7% above: HRank's 2.64M matches its convs alone (2.654M), without the
+    # 0.27M of its two linear layers, which its counter otherwise counts
+    assert fields["params_hrank_count"] == pytest.approx(published[0], rel=0.015 if name == "resnet" else 0.11)
+
+
 def test_hrank_count_by_hand():
     # conv 3 → 8 (bias) at 4×4, rate 0.5: 4 kept; conv 8 → 4 at 2×2, rate 0.25: 3 kept; a linear of 20 weights+bias
     convs = [ConvShape(3, 8, 9, 16, bias=True), ConvShape(8, 4, 9, 4)]
@@ -105,7 +122,9 @@ def test_hrank_count_by_hand():
         hrank_counts(convs, [0.5], 20)
 
 
-@pytest.mark.parametrize(("name", "values"), [("vgg16", {}), ("resnet", {"depth": 20}), ("resnet18", {})])
+@pytest.mark.parametrize(
+    ("name", "values"), [("vgg16", {}), ("resnet", {"depth": 20}), ("resnet18", {}), ("resnet34", {})]
+)
 def test_params_after_matches_the_surgery(name, values):
     model = build_model(model_config(name, **values), CIFAR)
     units = prunable_convs(model)

@@ -224,3 +224,29 @@ def test_reduction_column_is_one_minus_row_over_reference(tmp_path):
     }
     assert rows["R56"][:2] == ["—", "0.0"]
     assert rows["R20"][:3] == ["70.0", "68.4", "-1.6"]  # 1 − 269,722 / 853,018 = 68.38%
+
+
+def test_point_curves_draw_one_line_per_episode(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from lightcnn.results.plots import _point_lines, curves_plot
+    from lightcnn.results.specs import Curves
+
+    curves = Curves("fig2", ("RL",), field="rl_steps", x="reduction", y="accuracy", by="episode")
+    points = [
+        {"episode": e, "reduction": r, "accuracy": a} for e in (0, 1) for r, a in ((0.1, 0.9), (0.5, 0.8 - e / 10))
+    ]
+    figure, axes = plt.subplots()
+    assert _point_lines(axes, "RL", points, curves, "C0")
+    lines = [list(line.get_ydata()) for line in axes.get_lines()]
+    assert len(lines) == 2 and lines[0] == pytest.approx([0.9, 0.8]) and lines[1] == pytest.approx([0.9, 0.7])
+    plt.close(figure)
+    curves_plot({"RL": points, "none": []}, curves, "t", tmp_path / "fig2.png")
+    assert (tmp_path / "fig2.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_point_curves_need_x_and_y(tmp_path):
+    spec = tmp_path / "x.yaml"
+    spec.write_text(RATIO_SPEC + "curves:\n  - {name: c, rows: [R20], field: rl_steps, x: reduction}\n")
+    with pytest.raises(UserError, match="curves 'c': field='rl_steps' needs x and y"):
+        load_spec(spec)
