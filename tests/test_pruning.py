@@ -276,3 +276,13 @@ def test_pretrained_auto_takes_the_trained_unpruned_run(run_config, tmp_path):
     assert pruned["pretrained_checkpoint"] == str(tmp_path / "results" / "unpruned" / "checkpoints" / "last.ckpt")
     with pytest.raises(ConfigValueError, match="null, auto, or an existing lightcnn checkpoint"):
         run_config(*base, "method=prune_hrank", f"method.pretrained={tmp_path / 'missing.ckpt'}", name="bad")
+
+
+def test_a_stream_conv_pruned_twice_keeps_its_original_places():
+    model = build_model(model_config("resnet", depth=20), CIFAR).eval()
+    unit = prunable_convs(model)[0]  # the stem
+    remove_filters(model, unit, torch.arange(4, 16))  # original filters 4…15
+    remove_filters(model, unit, torch.tensor([0, 2]))  # of those, the first and third: original 4 and 6
+    scattered = model.get_submodule(unit.bn)
+    assert scattered.index.tolist() == [4, 6] and scattered.channels == 16
+    assert model.conv1.out_channels == 2 and model(torch.zeros(1, 3, 32, 32)).shape == (1, 10)

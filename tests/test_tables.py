@@ -183,45 +183,34 @@ def test_reference_must_name_a_row(tmp_path):
         load_spec(spec)
 
 
-def test_drop_column_is_reference_minus_row(tmp_path):
-    spec = tmp_path / "experiments" / "toy" / "drop.yaml"
+def rendered_against_r56(tmp_path, column: str, published: str) -> dict[str, list[str]]:
+    """Render a two-row spec (R20 with R56 as reference) with one ``column``; cells per row label."""
+    spec = tmp_path / "experiments" / "toy" / "relative.yaml"
     spec.parent.mkdir(parents=True)
     spec.write_text(
-        "title: Drop\noverrides: [dataset=cifar10]\n"
-        "columns: [{key: test_acc, name: acc_drop, label: Drop, digits: 2, drop: true}]\n"
-        "rows:\n"
+        f"title: Relative\noverrides: [dataset=cifar10]\ncolumns: [{column}]\nrows:\n"
         "  - {label: R56, overrides: [model=resnet, model.depth=56], reference: R56}\n"
-        "  - {label: R20, overrides: [model=resnet, model.depth=20], reference: R56, published: {acc_drop: 1.0}}\n"
+        f"  - {{label: R20, overrides: [model=resnet, model.depth=20], reference: R56, published: {published}}}\n"
     )
-    write_records(tmp_path / "results", [record("a", 20, 0, 91.0), record("b", 56, 0, 93.5)])
-    md, csv = render_specs([spec], tmp_path / "results", tmp_path / "out")
-    text = md.read_text()
-    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in text.splitlines()
-            if line.startswith("| R")}  # fmt: skip
+    write_records(
+        tmp_path / "results", [record("a", 20, 0, 91.0, params=269_722), record("b", 56, 0, 93.5, params=853_018)]
+    )
+    md, _ = render_specs([spec], tmp_path / "results", tmp_path / "out")
+    cells = [line.split("|") for line in md.read_text().splitlines() if line.startswith("| R")]
+    return {c[1].strip(): [x.strip() for x in c[2:-1]] for c in cells}
+
+
+def test_drop_column_is_reference_minus_row(tmp_path):
+    rows = rendered_against_r56(
+        tmp_path, "{key: test_acc, name: acc_drop, label: Drop, digits: 2, drop: true}", "{acc_drop: 1.0}"
+    )
     assert rows["R56"][:3] == ["—", "0.00", "—"]  # the reference against itself
     assert rows["R20"][:3] == ["1.00", "2.50", "+1.50"]  # 93.5 − 91.0 = 2.5 points, 1.5 more than published
 
 
 def test_reduction_column_is_one_minus_row_over_reference(tmp_path):
-    spec = tmp_path / "experiments" / "toy" / "reduction.yaml"
-    spec.parent.mkdir(parents=True)
-    spec.write_text(
-        "title: Reduction\noverrides: [dataset=cifar10]\n"
-        "columns: [{key: params, name: removed, label: Removed (%), scale: 100, digits: 1, reduction: true}]\n"
-        "rows:\n"
-        "  - {label: R56, overrides: [model=resnet, model.depth=56], reference: R56}\n"
-        "  - {label: R20, overrides: [model=resnet, model.depth=20], reference: R56, published: {removed: 0.7}}\n"
-    )
-    write_records(
-        tmp_path / "results", [record("a", 20, 0, 91.0, params=269_722), record("b", 56, 0, 93.5, params=853_018)]
-    )
-    md, csv = render_specs([spec], tmp_path / "results", tmp_path / "out")
-    lines = md.read_text().splitlines()
-    rows = {
-        line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
-        for line in lines
-        if line.startswith("| R")
-    }
+    column = "{key: params, name: removed, label: Removed (%), scale: 100, digits: 1, reduction: true}"
+    rows = rendered_against_r56(tmp_path, column, "{removed: 0.7}")
     assert rows["R56"][:2] == ["—", "0.0"]
     assert rows["R20"][:3] == ["70.0", "68.4", "-1.6"]  # 1 − 269,722 / 853,018 = 68.38%
 

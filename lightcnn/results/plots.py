@@ -68,8 +68,8 @@ def _point_lines(axes, label: str, points: list[dict], curves: Curves, colour: s
     for point in points:
         if point.get(curves.x) is not None and point.get(curves.y) is not None:
             lines.setdefault(point.get(curves.by) if curves.by else None, []).append((point[curves.x], point[curves.y]))
-    for number, key in enumerate(sorted(lines, key=str)):
-        xs, ys = zip(*lines[key], strict=True)
+    for number, line in enumerate(lines.values()):  # in the order the record lists them
+        xs, ys = zip(*line, strict=True)
         first = label if number == 0 else None
         axes.plot(xs, ys, "-o", color=colour, markersize=2, linewidth=0.8, alpha=0.7, label=first)
     return bool(lines)
