@@ -120,14 +120,14 @@ def layer_rates(model: nn.Module, cfg: PruneHRankConfig) -> list[float]:
 def hrank_count_fields(model: nn.Module, rates: list[float], input_shape: tuple[int, int, int]) -> dict[str, int]:
     """HRank's own counts of ``model`` (unpruned) pruned at ``rates``: one dummy forward pass for
     the output sizes of the convs."""
-    shapes: list[ConvShape] = []
+    shapes: dict[nn.Module, ConvShape] = {}
 
     def record(conv: nn.Conv2d, inputs, output) -> None:
         area = conv.kernel_size[0] * conv.kernel_size[1] // conv.groups
         pixels = output.shape[2] * output.shape[3]
-        shapes.append(ConvShape(conv.in_channels, conv.out_channels, area, pixels, conv.bias is not None))
+        shapes[conv] = ConvShape(conv.in_channels, conv.out_channels, area, pixels, conv.bias is not None)
 
-    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    convs = [model.get_submodule(name) for name in all_convs(model)]  # the order of the rates
     handles = [conv.register_forward_hook(record) for conv in convs]
     was_training = model.training
     try:
@@ -140,7 +140,7 @@ def hrank_count_fields(model: nn.Module, rates: list[float], input_shape: tuple[
         for handle in handles:
             handle.remove()
     linear = sum(p.numel() for m in model.modules() if isinstance(m, nn.Linear) for p in m.parameters())
-    params, flops = hrank_counts(shapes, rates, linear)
+    params, flops = hrank_counts([shapes[conv] for conv in convs], rates, linear)
     return {"params_hrank_count": params, "flops_hrank_count": flops}
 
 
