@@ -13,7 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+from lightcnn.composition import CONF_DIR, EXPERIMENTS_DIR
+
 EXIT_USAGE = 2
 HIDDEN_GROUPS = {"hydra"}
 
@@ -110,6 +111,13 @@ def describe_config_error(err: BaseException) -> str:
     return " ".join(lines[:2]) if lines else type(err).__name__
 
 
+def describe_os_error(err: OSError) -> str:
+    """One line for a file system error: the path and what went wrong."""
+    cause = err if err.filename else (err.__context__ if isinstance(err.__context__, OSError) else err)
+    where = cause.filename or "?"
+    return f"{where}: {cause.strerror or cause}"
+
+
 # ------------------------------------------------------------------------------------- lightcnn
 
 
@@ -123,7 +131,7 @@ def task_function(cfg) -> dict | None:
 
     hydra_cfg = HydraConfig.get()
     try:
-        outcome = execute(cfg, Path(hydra_cfg.runtime.output_dir))
+        outcome = execute(cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task))
     except UserError as err:
         if hydra_cfg.mode == RunMode.RUN:
             fail(str(err))  # one line, exit 2 (a sweep re-raises: its launcher reports the job)
@@ -132,6 +140,8 @@ def task_function(cfg) -> dict | None:
         if outcome.report:
             print(outcome.report)
         print(to_json(outcome.record), flush=True)
+    if outcome.exit_code:
+        sys.exit(outcome.exit_code)  # interrupted: 128 + the signal, as a shell reports it
     return outcome.record
 
 
@@ -155,6 +165,8 @@ def main() -> None:
         fail(str(err))
     except (HydraException, OmegaConfBaseException) as err:
         fail(describe_config_error(err))
+    except OSError as err:  # a read-only or full results directory
+        fail(describe_os_error(err))
 
 
 # ------------------------------------------------------------------------------------- tables
@@ -172,15 +184,17 @@ def tables_main(argv: list[str] | None = None) -> None:
     parser.add_argument("specs", nargs="*", type=Path, help="table specs (default: every experiments/**/*.yaml)")
     parser.add_argument("--results", type=Path, default=Path("results"), help="where the run records are")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="where tables are written")
-    parser.add_argument("--profile", help="use only records of this profile (smoke, quick, paper)")
+    parser.add_argument("--profile", help="use only records of this profile (smoke, quick, cpu, paper)")
     parser.add_argument("--synthetic", action="store_true", help="match the synthetic stand-ins of smoke runs")
     args = parser.parse_args(argv)
-    specs = args.specs or sorted((CONF_DIR.parent / "experiments").rglob("*.yaml"))
+    specs = args.specs or sorted(EXPERIMENTS_DIR.rglob("*.yaml"))
     try:
         for path in render_report(specs, args.results, args.out, profile=args.profile, synthetic=args.synthetic):
             print(path)
     except UserError as err:
         fail(str(err))
+    except OSError as err:
+        fail(describe_os_error(err))
 
 
 if __name__ == "__main__":

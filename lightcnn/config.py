@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -354,16 +355,34 @@ def unknown_keys(node: DictConfig, prefix: str = "") -> list[tuple[str, list[str
     return found
 
 
+def non_finite(data: Any, prefix: str = "") -> tuple[str, float] | None:
+    """The first number in ``data`` (nested dicts and lists) that is NaN or infinite."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return prefix, data
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        found = non_finite(value, f"{prefix}.{key}" if prefix else str(key))
+        if found:
+            return found
+    return None
+
+
 def validate(cfg: DictConfig) -> Config:
     """Check every key and range of the composed config and return it as typed objects.
 
     Raises :class:`UserError` for a key the schema does not have and
-    :class:`ConfigValueError` naming the full key (``model.depth``) for a value out of range.
+    :class:`ConfigValueError` naming the full key (``model.depth``) for a value out of range
+    (no number anywhere may be NaN or infinite).
     """
     unknown = unknown_keys(cfg)
     if unknown:
         key, allowed = unknown[0]
         raise UserError(f"{key}: unknown key; allowed keys here: {', '.join(allowed)}")
+    container = OmegaConf.to_container(cfg, resolve=True)
+    container.pop("hydra", None)
+    bad = non_finite(container)
+    if bad:
+        raise ConfigValueError(bad[0], bad[1], "a finite number")
     for group in GROUPS:
         try:
             OmegaConf.to_object(cfg[group])

@@ -1,8 +1,11 @@
-"""One run, from composed config to record: validate → skip or resume → task → ``result.json``.
+"""One run, from composed config to record: validate → pin dependencies → skip or resume → task
+→ ``result.json``.
 
-The Hydra app (``lightcnn.cli``) calls :func:`execute` with the composed config and the run
-directory Hydra made for it. Bad input raises :class:`UserError` before any work and leaves no
-run directory behind; a crash inside a task still writes a ``failed`` record, then re-raises.
+The Hydra app (``lightcnn.cli``) calls :func:`execute` with the composed config, the run
+directory Hydra made for it and the overrides it was composed from. Bad input raises
+:class:`UserError` before any work and leaves no run directory behind; a crash inside a task
+still writes a ``failed`` record, then re-raises; SIGINT/SIGTERM during training writes an
+``interrupted`` record (the next run of the same config resumes it, in the same directory).
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from lightcnn.results.record import (
     RECORD_FILE,
     RUN_INFO_FILE,
     environment,
+    find_interrupted_run,
     find_ok_record,
     new_run_id,
     now_iso,
+    read_json,
     write_json_atomic,
 )
 from lightcnn.tasks import RunContext, get_task
@@ -31,6 +36,7 @@ from lightcnn.tasks import RunContext, get_task
 log = logging.getLogger(__name__)
 # what a run directory holds before its task has produced anything
 SCAFFOLD = {".hydra", RUN_INFO_FILE}
+CHECKPOINT_DIR = "checkpoints"
 
 
 @dataclass
@@ -39,6 +45,7 @@ class Outcome:
     report: str | None = None
     skipped: bool = False
     is_main_process: bool = True
+    exit_code: int = 0  # non-zero: the run was interrupted (128 + the signal)
 
 
 def is_spawned_rank() -> bool:
@@ -59,6 +66,22 @@ def discard_run_dir(run_dir: Path, results_dir: Path) -> None:
         parent.rmdir()
 
 
+def move_log_files(old: Path, new: Path) -> None:
+    """Point the logging file handlers that write into ``old`` at the same file names in ``new``
+    (appending), so a resumed run's log continues in the directory it resumes."""
+    old = old.resolve()
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).parent == old:
+            handler.acquire()
+            try:
+                handler.close()
+                handler.baseFilename = str(new.resolve() / Path(handler.baseFilename).name)
+                handler.mode = "a"
+                handler.stream = handler._open()
+            finally:
+                handler.release()
+
+
 def base_record(config: dict, cfg, chash: str, run_id: str) -> dict:
     return {
         "run_id": run_id,
@@ -75,19 +98,72 @@ def base_record(config: dict, cfg, chash: str, run_id: str) -> dict:
     }
 
 
-def execute(raw: DictConfig, run_dir: Path) -> Outcome:
+def check_run_dir(run_dir: Path, chash: str) -> None:
+    """Refuse a run directory that already belongs to another config (a reused ``hydra.run.dir``)."""
+    for name in (RECORD_FILE, RUN_INFO_FILE):
+        owner = read_json(run_dir / name)
+        if owner and owner.get("config_hash") not in (None, chash):
+            raise UserError(
+                f"{run_dir}: holds a run of another config ({owner['config_hash']}, this one is {chash}); "
+                "choose another hydra.run.dir"
+            )
+
+
+def pin_dependency(cfg, container: dict, overrides: tuple[str, ...] | None, results_dir: Path) -> dict | None:
+    """Resolve ``auto`` weights to the exact run they come from (see :mod:`lightcnn.dependencies`)."""
+    from lightcnn.dependencies import need_of, resolve
+
+    need = need_of(OmegaConf.create(container), tuple(overrides or ()))
+    if need is None:
+        return None
+    if overrides is None:
+        raise UserError(f"{need.key}=auto needs the run's overrides to find the run it depends on")
+    return resolve(need, results_dir)
+
+
+def resume_point(cfg, run_dir: Path, results_dir: Path, chash: str) -> tuple[Path, Path | None, list[str]]:
+    """(run directory, checkpoint to resume from, notes): ``resume=auto`` continues the newest
+    unfinished run of this config in its own directory, from its newest intact checkpoint."""
+    from lightcnn.engine.checkpointing import CorruptCheckpoint, load_checkpoint, newest_intact
+    from lightcnn.errors import ConfigValueError
+
+    if cfg.resume == "never":
+        return run_dir, None, []
+    if cfg.resume != "auto":
+        path = Path(cfg.resume).expanduser()
+        if not path.is_file():
+            raise ConfigValueError("resume", cfg.resume, "auto, never, or the path of an existing checkpoint")
+        try:
+            load_checkpoint(path)  # refuses a checkpoint that carries code, before anything runs
+        except CorruptCheckpoint as err:
+            raise UserError(str(err)) from None
+        return run_dir, path, []
+    unfinished = find_interrupted_run(results_dir, chash, CHECKPOINT_DIR)
+    if unfinished is None or unfinished.resolve() == run_dir.resolve():
+        return run_dir, None, []
+    checkpoint, notes = newest_intact(unfinished / CHECKPOINT_DIR)
+    if checkpoint is None:
+        notes.append("no intact checkpoint: starting again from scratch")
+    return unfinished, checkpoint, notes
+
+
+def execute(raw: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...] | None = None) -> Outcome:
     results_dir = Path(str(raw.get("results_dir", "results")))
-    try:
-        cfg = validate(raw)
-        task = get_task(cfg.task.name)
-    except UserError:
-        discard_run_dir(run_dir, results_dir)
-        raise
-    chash = config_hash(raw)
     main = not is_spawned_rank()
     container = OmegaConf.to_container(raw, resolve=True)
     container.pop("hydra", None)
-    ctx = RunContext(run_dir, Path(cfg.data_dir).resolve(), Path(cfg.results_dir).resolve(), chash, main, container)
+    try:
+        cfg = validate(raw)
+        task = get_task(cfg.task.name)
+        dependency = pin_dependency(cfg, container, overrides, results_dir) if task.writes_record else None
+        # the needed run's identity is part of this run's config: a new baseline, a new config
+        chash = config_hash({**container, "depends_on": dependency} if dependency else container)
+        check_run_dir(run_dir, chash)
+    except UserError:
+        discard_run_dir(run_dir, results_dir)
+        raise
+    ctx = RunContext(run_dir, Path(cfg.data_dir).resolve(), results_dir.resolve(), chash, main, container)
+    ctx.dependency = dependency
 
     if task.writes_record and cfg.skip_existing and main:
         existing = find_ok_record(ctx.results_dir, chash)
@@ -97,6 +173,23 @@ def execute(raw: DictConfig, run_dir: Path) -> Outcome:
             return Outcome(existing, skipped=True)
 
     record = base_record(container, cfg, chash, new_run_id())
+    if dependency:
+        record["depends_on"] = dependency
+    if task.resumes:
+        try:
+            resumed_dir, ctx.resume_from, ctx.resume_notes = resume_point(cfg, run_dir, ctx.results_dir, chash)
+        except UserError:
+            discard_run_dir(run_dir, ctx.results_dir)
+            raise
+        if resumed_dir != run_dir:
+            log.info("resuming the unfinished run in %s", resumed_dir)
+            info = read_json(resumed_dir / RUN_INFO_FILE) or {}
+            record["run_id"] = info.get("run_id", record["run_id"])
+            record["started_at"] = info.get("started_at", record["started_at"])
+            if main:
+                move_log_files(run_dir, resumed_dir)
+                discard_run_dir(run_dir, ctx.results_dir)
+            run_dir = ctx.run_dir = resumed_dir
     if task.writes_record and main:
         write_json_atomic(run_dir / RUN_INFO_FILE, {k: record[k] for k in ("run_id", "config_hash", "started_at")})
     try:
@@ -118,4 +211,4 @@ def execute(raw: DictConfig, run_dir: Path) -> Outcome:
     main = main and ctx.is_main_process
     if main:
         write_json_atomic(run_dir / RECORD_FILE, record)
-    return Outcome(record, result.report, is_main_process=main)
+    return Outcome(record, result.report, is_main_process=main, exit_code=result.exit_code)

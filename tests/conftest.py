@@ -47,21 +47,16 @@ def lightcnn(tmp_path):
     return run
 
 
+def compose_overrides(*overrides: str):
+    """Compose the Hydra config in-process, as the app would, from a list of overrides."""
+    from lightcnn.composition import compose_config
+
+    return compose_config(list(overrides))
+
+
 @pytest.fixture
 def compose():
-    """Compose the Hydra config in-process, as the app would, from a list of overrides."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    from lightcnn.config import register_configs
-
-    register_configs()
-
-    def make(*overrides: str):
-        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-            return hydra_compose("config", overrides=list(overrides))
-
-    return make
+    return compose_overrides
 
 
 # ------------------------------------------------------------------------------------------ data files
@@ -115,10 +110,10 @@ def run_config(compose, tmp_path):
 
     def run(*overrides: str, name: str = "run") -> dict:
         results = tmp_path / "results"
-        cfg = compose(*overrides, f"results_dir={results}", "skip_existing=false", "trainer.progress_bar=false")
+        overrides = (*overrides, f"results_dir={results}", "skip_existing=false", "trainer.progress_bar=false")
         run_dir = results / name
         run_dir.mkdir(parents=True)
-        record = execute(cfg, run_dir).record
+        record = execute(compose(*overrides), run_dir, overrides).record
         assert (run_dir / "result.json").exists()
         return record
 

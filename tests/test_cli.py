@@ -93,9 +93,11 @@ def test_smoke_training_then_tables(lightcnn, tmp_path):
         (["trainer.batch_size=0"], "error: trainer.batch_size=0 is not allowed: an integer >= 1"),
         (["dataset=mnist"], "error: dataset mnist: missing"),
         (["task=download", "dataset=synthetic"], "error: dataset='synthetic' is not allowed: a real data set"),
+        (["task=profile", "results_dir=blocker/results"], "error: blocker/results/runs/"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(lightcnn, tmp_path, args, expected):
+    (tmp_path / "blocker").write_text("a file where a results directory should be")
     out = lightcnn(*args, "trainer.progress_bar=false")
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith(expected), out.stderr

@@ -1,5 +1,7 @@
 """Structured pruning: models, surgery against fvcore, HRank ranks, rate strings, prune_hrank."""
 
+import hashlib
+
 import pytest
 import torch
 from torch import nn
@@ -110,6 +112,39 @@ def test_hrank_counts_of_other_published_settings(name, values, rate, published)
     # ResNet-110 within 1.5%; VGG-16 10.7% above: HRank's 2.64M matches its convs alone (2.654M), without the
     # 0.27M of its two linear layers, which its counter otherwise counts
     assert fields["params_hrank_count"] == pytest.approx(published[0], rel=0.015 if name == "resnet" else 0.11)
+
+
+VGG_HRANK_RATES = "[0.95]+[0.5]*6+[0.9]*4+[0.8]+[0.0]"  # experiments/pruning/rl.yaml
+
+
+def test_vgg_hrank_row_prunes_hranks_12_convs_and_pins_hranks_count():
+    """HRank ranks 12 of VGG-16's 13 convs (its relucfg) and its counter sets the 13th rate to 0, so the
+    spec's row keeps the 13th whole. HRank's counting rule on that network, by hand: conv i keeps
+    c_i − int(r_i·c_i) filters, counted with all c_(i−1) inputs (3×3, bias), at 32², 16², 8², 4², 2² pixels;
+    plus the linear layers 512·512+512 and 512·10+10 (once as params, once as FLOPs)."""
+    from conftest import ROOT
+
+    from lightcnn.results.specs import load_spec
+
+    spec = load_spec(ROOT / "experiments" / "pruning" / "rl.yaml")
+    row = next(r for r in spec.rows if r.label == "VGG-16, HRank (layer by layer)")
+    assert f"method.compress_rate='{VGG_HRANK_RATES}'" in row.overrides
+    widths = [64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
+    pixels = [32 * 32] * 2 + [16 * 16] * 2 + [8 * 8] * 3 + [4 * 4] * 3 + [2 * 2] * 3
+    rates = [0.95] + [0.5] * 6 + [0.9] * 4 + [0.8] + [0.0]
+    linear = 512 * 512 + 512 + 512 * 10 + 10
+    kept = [c - int(r * c) for c, r in zip(widths, rates, strict=True)]
+    weights = [k * c_in * 9 for k, c_in in zip(kept, [3, *widths[:-1]], strict=True)]
+    params = sum(weights) + sum(kept) + linear
+    flops = sum(w * p for w, p in zip(weights, pixels, strict=True)) + linear
+    assert (params, flops) == (4_808_145, 116_629_002)
+    context = MethodContext(input_shape=(3, 32, 32))
+    model = apply_method(
+        build_model(model_config("vgg16"), CIFAR), PruneHRankConfig(compress_rate=VGG_HRANK_RATES), context
+    )
+    assert (context.fields["params_hrank_count"], context.fields["flops_hrank_count"]) == (params, flops)
+    assert model.get_submodule(all_convs(model)[-1]).out_channels == 512  # the 13th conv is kept whole
+    assert counts(model)[0] == 1_353_859  # the physically pruned network
 
 
 def test_hrank_count_by_hand():
@@ -266,14 +301,36 @@ def test_layerwise_schedule_longer_than_training_is_refused(lightcnn, tmp_path):
     assert "before trainer.max_epochs=5" in result.stderr
 
 
-def test_pretrained_auto_takes_the_trained_unpruned_run(run_config, tmp_path):
+def test_pretrained_auto_is_pinned_to_the_exact_baseline_run(run_config, tmp_path):
     base = ("model=resnet", "model.depth=20", "dataset=synthetic", "profile=smoke", "trainer.accelerator=cpu")
-    alone = run_config(*base, "method=prune_hrank", "method.pretrained=auto", "method.batches=1", name="alone")
-    assert alone["status"] == "ok" and alone["pretrained_checkpoint"] is None  # nothing trained yet: as built
+    prune = (*base, "method=prune_hrank", "method.pretrained=auto", "method.batches=1", "trainer.lr=0.01")
+    with pytest.raises(
+        UserError,
+        match=r"method.pretrained=auto: no finished run of config \w+ .*make it with: "
+        r"lightcnn model=resnet model.depth=20 dataset=synthetic profile=smoke .*method=none task=train",
+    ):
+        run_config(*prune, name="alone")
+    assert not (tmp_path / "results" / "alone").exists()
+    # a baseline of another profile (or seed) is not this run's baseline
+    run_config(*[o for o in base if o != "profile=smoke"], "profile=smoke", "seed=1", "method=none", name="seed1")
+    with pytest.raises(UserError, match="no finished run"):
+        run_config(*prune, name="alone")
     trained = run_config(*base, "method=none", name="unpruned")
-    pruned = run_config(*base, "method=prune_hrank", "method.pretrained=auto", "method.batches=1", name="pruned")
-    assert trained["status"] == "ok"
-    assert pruned["pretrained_checkpoint"] == str(tmp_path / "results" / "unpruned" / "checkpoints" / "last.ckpt")
+    pruned = run_config(*prune, name="pruned")
+    checkpoint = tmp_path / "results" / "unpruned" / "checkpoints" / "last.ckpt"
+    assert pruned["pretrained_checkpoint"] == str(checkpoint)
+    assert pruned["depends_on"] == {
+        "key": "method.pretrained",
+        "run_id": trained["run_id"],
+        "config_hash": trained["config_hash"],
+        "checkpoint": str(checkpoint),
+        "checkpoint_sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest(),
+    }
+    # a new baseline is a new config for the pruned run: it runs again instead of being skipped
+    retrained = run_config(*base, "method=none", "trainer.max_epochs=1", name="unpruned-again")
+    assert retrained["config_hash"] == trained["config_hash"]
+    again = run_config(*prune, name="pruned-again")
+    assert again["depends_on"]["run_id"] == retrained["run_id"] and again["config_hash"] != pruned["config_hash"]
     with pytest.raises(ConfigValueError, match="null, auto, or an existing lightcnn checkpoint"):
         run_config(*base, "method=prune_hrank", f"method.pretrained={tmp_path / 'missing.ckpt'}", name="bad")
 
@@ -286,3 +343,19 @@ def test_a_stream_conv_pruned_twice_keeps_its_original_places():
     scattered = model.get_submodule(unit.bn)
     assert scattered.index.tolist() == [4, 6] and scattered.channels == 16
     assert model.conv1.out_channels == 2 and model(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("-0.5", r"rates in \[0, 1\) \(found -0.5\)"),
+        ("nan", r"rates in \[0, 1\) \(found nan\)"),
+        ("inf", r"found inf"),
+        ("[abc]*19", "a number in \\[0, 1\\) or HRank's form"),
+        ("[0.1]+[1.0]", r"found 1.0"),
+        ("[]", "HRank's form"),
+    ],
+)
+def test_bad_rate_strings_are_refused_naming_the_key(text, message):
+    with pytest.raises(ConfigValueError, match=r"compress_rate='.*' is not allowed: .*" + message):
+        parse_rates(text)

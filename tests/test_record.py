@@ -2,7 +2,7 @@ import os
 import time
 
 from lightcnn.results.record import (
-    find_interrupted_checkpoint,
+    find_interrupted_run,
     find_ok_record,
     new_run_id,
     write_json_atomic,
@@ -23,20 +23,35 @@ def test_find_ok_record_picks_newest_ok(tmp_path):
 
 
 def test_interrupted_run_is_found_by_its_checkpoint(tmp_path):
-    def run(name, chash, finished, ckpt):
+    def run(name, chash, status, ckpt):
         write_json_atomic(tmp_path / name / "run.json", {"config_hash": chash})
-        if finished:
-            write_json_atomic(tmp_path / name / "result.json", {"status": "ok", "config_hash": chash})
+        if status:
+            write_json_atomic(tmp_path / name / "result.json", {"status": status, "config_hash": chash})
         if ckpt:
             (tmp_path / name / "checkpoints").mkdir()
             (tmp_path / name / "checkpoints/last.ckpt").write_bytes(b"x")
 
-    run("done", "h", finished=True, ckpt=True)
-    run("no-ckpt", "h", finished=False, ckpt=False)
-    run("other", "g", finished=False, ckpt=True)
-    assert find_interrupted_checkpoint(tmp_path, "h", "checkpoints/last.ckpt") is None
-    run("cut", "h", finished=False, ckpt=True)
-    run("cut-later", "h", finished=False, ckpt=True)
-    later = tmp_path / "cut-later/checkpoints/last.ckpt"
+    run("done", "h", status="ok", ckpt=True)
+    run("diverged", "h", status="diverged", ckpt=True)
+    run("no-ckpt", "h", status=None, ckpt=False)
+    run("other", "g", status=None, ckpt=True)
+    assert find_interrupted_run(tmp_path, "h", "checkpoints") is None
+    run("cut", "h", status=None, ckpt=True)
+    run("stopped", "h", status="interrupted", ckpt=True)
+    later = tmp_path / "stopped/checkpoints/last.ckpt"
     os.utime(later, (time.time() + 10, time.time() + 10))
-    assert find_interrupted_checkpoint(tmp_path, "h", "checkpoints/last.ckpt") == later
+    assert find_interrupted_run(tmp_path, "h", "checkpoints") == tmp_path / "stopped"
+    os.utime(tmp_path / "cut/checkpoints/last.ckpt", (time.time() + 20, time.time() + 20))
+    assert find_interrupted_run(tmp_path, "h", "checkpoints") == tmp_path / "cut"
+
+
+def test_records_are_written_with_the_users_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_json_atomic(tmp_path / "a/result.json", {"status": "ok"})
+        os.umask(0o077)
+        write_json_atomic(tmp_path / "b/result.json", {"status": "ok"})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a/result.json").stat().st_mode & 0o777 == 0o644  # others can read the tables' input
+    assert (tmp_path / "b/result.json").stat().st_mode & 0o777 == 0o600

@@ -143,6 +143,12 @@ def test_prune_rl_plays_two_episodes_and_records_them(run_config):
     assert sum(record["kept_filters"].values()) < 16 * 7 + 32 * 6 + 64 * 6
 
 
+def test_prune_rl_profile_counts_the_network_before_the_search(run_config):
+    record = run_config("method=prune_rl", "model=vgg16", "dataset=synthetic", "task=profile")
+    assert record["status"] == "ok" and record["params"] == 14_991_946  # VGG-16 as built: no search without data
+    assert record["rl_note"] == "no search without data: counts of the network before pruning"
+
+
 def test_prune_rl_without_a_validation_split_exits_2(lightcnn, tmp_path):
     result = lightcnn("model=vgg16", "method=prune_rl", "dataset=synthetic", "dataset.val_fraction=0", "profile=smoke")
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -153,7 +159,6 @@ def test_prune_rl_without_a_validation_split_exits_2(lightcnn, tmp_path):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["model=vgg16", "task=profile"], "method=prune_rl searches with data and training: run it with task=train"),
         (["model=mobilenet", "dataset.val_fraction=0.05"], "a model the pruning surgery supports"),
         (["model=vgg16", "method.groups=1"], "method.groups=1 is not allowed: an integer >= 2"),
     ],

@@ -7,6 +7,7 @@ import torch
 
 from lightcnn.config import TrainerConfig
 from lightcnn.engine.module import LitClassifier, topk_hits
+from lightcnn.errors import UserError
 from lightcnn.runner import execute
 
 FAST = [
@@ -98,7 +99,9 @@ def test_explicit_resume_continues_from_checkpoint(compose, tmp_path):
     ckpt = tmp_path / "results/first/checkpoints/last.ckpt"
     second = run(compose, tmp_path, "second", "trainer.max_epochs=2", f"resume={ckpt}")
     assert first["epochs"] == 1 and second["epochs"] == 2 and second["resumed_from"] == str(ckpt)
-    assert [h["epoch"] for h in second["history"] if h["stage"] == "train"] == [1]  # epoch 0 came from the ckpt
+    # epoch 0 came from the checkpoint, its history with it
+    assert [h["epoch"] for h in second["history"] if h["stage"] == "train"] == [0, 1]
+    assert second["history"][0] == first["history"][0]
 
 
 def test_skip_existing_returns_the_ok_record(compose, tmp_path):
@@ -128,24 +131,6 @@ def test_topk_hits():
     assert topk_hits(logits, labels, 5).item() == 3  # k capped at the number of classes
 
 
-def test_auto_resume_picks_up_an_interrupted_run_of_the_same_config(compose, tmp_path):
-    from lightcnn.config import config_hash
-
-    run(compose, tmp_path, "cut", "trainer.max_epochs=1")
-    # make "cut" look like an interrupted run of the 2-epoch config: its run.json names that
-    # config, its checkpoint is after epoch 1, and it never wrote a record
-    cut = tmp_path / "results" / "cut"
-    target = compose(*FAST, f"results_dir={tmp_path / 'results'}", "trainer.max_epochs=2", "resume=auto")
-    info = json.loads((cut / "run.json").read_text())
-    (cut / "run.json").write_text(json.dumps({**info, "config_hash": config_hash(target)}))
-    (cut / "result.json").unlink()
-    run_dir = tmp_path / "results" / "again"
-    run_dir.mkdir()
-    record = execute(target, run_dir).record
-    assert record["resumed_from"] == str(cut / "checkpoints" / "last.ckpt")
-    assert record["epochs"] == 2 and [h["epoch"] for h in record["history"] if h["stage"] == "train"] == [1]
-
-
 @pytest.mark.slow
 def test_compiled_path_follows_the_eager_loss_trajectory(compose, tmp_path):
     eager = run(
@@ -169,3 +154,32 @@ def test_compiled_path_follows_the_eager_loss_trajectory(compose, tmp_path):
     )
     assert compiled["status"] == "ok"
     assert compiled["history"][0]["train/loss"] == pytest.approx(eager["history"][0]["train/loss"], rel=1e-3)
+
+
+def test_a_run_directory_of_another_config_is_refused(compose, tmp_path):
+    first = run(compose, tmp_path, "shared", "trainer.max_epochs=1")
+    cfg = compose(*FAST, f"results_dir={tmp_path / 'results'}", "trainer.max_epochs=2")
+    with pytest.raises(UserError, match=rf"shared: holds a run of another config \({first['config_hash']}, this one"):
+        execute(cfg, tmp_path / "results" / "shared")
+    assert json.loads((tmp_path / "results/shared/result.json").read_text())["run_id"] == first["run_id"]
+
+
+def test_a_split_smaller_than_one_batch_is_refused_before_training(compose, tmp_path):
+    cfg = compose(*FAST, f"results_dir={tmp_path / 'results'}", "dataset.train_subset=100", "trainer.batch_size=128")
+    (tmp_path / "results" / "r").mkdir(parents=True)
+    with pytest.raises(UserError, match=r"trainer.batch_size=128 is not allowed: at most the 100 training images"):
+        execute(cfg, tmp_path / "results" / "r")
+    assert not (tmp_path / "results" / "r").exists()
+
+
+def test_non_finite_weights_are_diverged_not_ok(compose, tmp_path, monkeypatch):
+    # a loss that stays finite while the weights do not: checked at the end, not only the loss
+    from lightcnn.engine import module as module_file
+
+    def poison(self):
+        with torch.no_grad():
+            next(self.net.parameters()).fill_(float("nan"))
+
+    monkeypatch.setattr(module_file.LitClassifier, "on_train_end", poison, raising=False)
+    rec = run(compose, tmp_path, "nan", "trainer.max_epochs=1", "trainer.log_every_n_steps=1000")
+    assert rec["status"] == "diverged" and rec["test_acc"] is None and "non-finite" in rec["error"]

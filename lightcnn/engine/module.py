@@ -8,6 +8,9 @@ module ``diverged``.
 
 from __future__ import annotations
 
+import random
+
+import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -16,7 +19,27 @@ from torch import nn
 from lightcnn.config import TrainerConfig
 from lightcnn.engine.schedule import lr_factor
 
-STAGES = ("train", "val", "test", "epoch_test")
+
+def rng_states() -> dict:
+    """Every random generator a run draws from (augmentation uses torch's global generators), in
+    a form that loads with ``weights_only=True``."""
+    mt, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": [mt, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+        "python": random.getstate(),
+    }
+
+
+def set_rng_states(states: dict) -> None:
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    mt, keys, pos, has_gauss, cached = states["numpy"]
+    np.random.set_state((mt, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
 
 
 def use_channels_last(cfg: TrainerConfig, net: nn.Module) -> bool:
@@ -120,6 +143,20 @@ class LitClassifier(pl.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
+
+    # ---------------------------------------------------------------- checkpoints
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """What an exact resume needs beyond Lightning's state: the history and the generators."""
+        checkpoint["lightcnn"] = {"history": self.history, "diverged": self.diverged, "rng": rng_states()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint.get("lightcnn")
+        if state is None or self._trainer is None or self.trainer.state.fn != "fit":
+            return  # weights only: another program's checkpoint, or testing a saved checkpoint
+        self.history = [dict(entry) for entry in state["history"]]
+        self.diverged = bool(state["diverged"])
+        set_rng_states(state["rng"])
 
     # ---------------------------------------------------------------- optimisation
 

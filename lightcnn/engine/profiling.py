@@ -77,8 +77,9 @@ def exact_layers(model: nn.Module):
             module.approximate = True
 
 
-def profile_model(model: nn.Module, input_shape: tuple[int, int, int], max_depth: int = 3) -> Profile:
-    """Count params and FLOPs of ``model`` for one image of shape ``(C, H, W)``."""
+def profile_model(model: nn.Module, input_shape: tuple[int, int, int], max_depth: int | None = 3) -> Profile:
+    """Count params and FLOPs of ``model`` for one image of shape ``(C, H, W)`` (the per-module
+    table, the slow part, only with a ``max_depth``)."""
     was_training = model.training
     model.eval()
     try:
@@ -92,14 +93,16 @@ def profile_model(model: nn.Module, input_shape: tuple[int, int, int], max_depth
             by_operator = {op: int(n) for op, n in sorted(analysis.by_operator().items())}
             total = int(analysis.total())
             skipped = dict(sorted(Counter(analysis.unsupported_ops()).items()))
-            table = flop_count_table(analysis, max_depth=max_depth, show_param_shapes=False)
+            table = flop_count_table(analysis, max_depth=max_depth, show_param_shapes=False) if max_depth else ""
     finally:
         model.train(was_training)
     params, trainable = count_params(model)
     return Profile(params, trainable, total, conv_linear_flops(by_operator), by_operator, skipped, table)
 
 
-def model_fields(model: nn.Module, input_shape: tuple[int, int, int], max_depth: int = 3) -> tuple[dict, Profile]:
+def model_fields(
+    model: nn.Module, input_shape: tuple[int, int, int], max_depth: int | None = None
+) -> tuple[dict, Profile]:
     """Everything a record says about a model's size: the fvcore profile and, for models built
     from units, the internal variables and the counts after BN folding (``fuse_for_inference``)."""
     from lightcnn.engine.activations import internal_variables
@@ -114,7 +117,7 @@ def model_fields(model: nn.Module, input_shape: tuple[int, int, int], max_depth:
         pass
     stored = internal_variables(model, input_shape)
     if stored is not None:
-        folded = profile_model(fuse_for_inference(model), input_shape, max_depth)
+        folded = profile_model(fuse_for_inference(model), input_shape, None)
         fields.update(
             internal_variables=stored,
             params_folded=folded.params,

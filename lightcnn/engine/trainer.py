@@ -12,8 +12,8 @@ from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from lightcnn.config import TrainerConfig
 from lightcnn.engine.callbacks import Throughput
+from lightcnn.engine.checkpointing import CHECKPOINT_DIR, EpochCheckpoint
 
-CHECKPOINT_DIR = "checkpoints"
 # Lightning warnings that do not apply to how lightcnn uses it
 KNOWN_NOISE = (
     r"It is recommended to use `self.log\(",  # epoch metrics are reduced across ranks before logging
@@ -43,25 +43,23 @@ def make_trainer(
     validation_loop: bool | None = None,
     extra_callbacks: list[pl.Callback] = (),
 ) -> tuple[pl.Trainer, Throughput, ModelCheckpoint | None]:
-    """The Trainer, its throughput meter and (when checkpointing) its checkpoint callback.
+    """The Trainer, its throughput meter and (with a validation split) the callback that keeps
+    the best epoch by ``val/acc``.
 
-    With a validation split the checkpoint callback keeps the best epoch by ``val/acc``;
-    ``last.ckpt`` is always written, so an interrupted run can resume.
+    ``last.ckpt`` is written after every epoch whatever the validation setting, so an
+    interrupted run resumes (:mod:`lightcnn.engine.checkpointing`); ``trainer.checkpoint=false``
+    turns both off.
     """
     silence_known_noise()
     throughput = Throughput()
     callbacks: list[pl.Callback] = [throughput, *extra_callbacks]
     checkpoint = None
-    if cfg.checkpoint:
+    if cfg.checkpoint and has_val:
         checkpoint = ModelCheckpoint(
-            dirpath=run_dir / CHECKPOINT_DIR,
-            filename="best-{epoch}",
-            monitor="val/acc" if has_val else None,
-            mode="max",
-            save_top_k=1 if has_val else 0,
-            save_last=True,
+            dirpath=run_dir / CHECKPOINT_DIR, filename="best-{epoch}", monitor="val/acc", mode="max", save_top_k=1
         )
         callbacks.append(checkpoint)
+    callbacks.append(EpochCheckpoint(run_dir / CHECKPOINT_DIR, save=cfg.checkpoint))
     trainer = pl.Trainer(
         accelerator=cfg.accelerator,
         devices=cfg.devices,
@@ -76,7 +74,7 @@ def make_trainer(
         default_root_dir=run_dir,
         logger=make_loggers(run_dir),
         callbacks=callbacks,
-        enable_checkpointing=cfg.checkpoint,
+        enable_checkpointing=True,
         enable_progress_bar=cfg.progress_bar,
         enable_model_summary=False,
         log_every_n_steps=cfg.log_every_n_steps,

@@ -1,19 +1,30 @@
 """``method.pretrained`` of the methods that compress a trained network: null (the model as
-built), ``auto`` (the newest ok training run of the same model and data set with ``method=none``
-under the results directory) or a lightcnn checkpoint path."""
+built), ``auto`` (the baseline run the runner pinned, see :mod:`lightcnn.dependencies`) or a
+lightcnn checkpoint path."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from torch import nn
 
+from lightcnn.config import MethodConfig
 from lightcnn.engine.weights import load_weights
 from lightcnn.errors import ConfigValueError
 from lightcnn.methods.registry import MethodContext
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class PretrainedMethodConfig(MethodConfig):
+    """A method that starts from trained weights."""
+
+    pretrained: str | None = None  # null (the model as built), auto (its pinned baseline run) or a checkpoint
+    # auto: overrides that tell the baseline apart beyond this run's own (e.g. [trainer.max_epochs=300])
+    baseline_overrides: list[str] = field(default_factory=list)
 
 
 def load_pretrained(model: nn.Module, setting: str | None, context: MethodContext) -> Path | None:
@@ -22,9 +33,7 @@ def load_pretrained(model: nn.Module, setting: str | None, context: MethodContex
         return None
     if setting == "auto":
         path = context.find_baseline() if context.find_baseline else None
-        if path is None:
-            log.warning("method.pretrained=auto: no trained run of this model without a method; using it as built")
-            context.fields["pretrained_checkpoint"] = None
+        if path is None:  # a task that needs no weights (task=profile): the counts do not depend on them
             return None
     else:
         path = Path(setting).expanduser()

@@ -26,7 +26,8 @@ import lightcnn
 
 RECORD_FILE = "result.json"
 RUN_INFO_FILE = "run.json"
-STATUSES = ("ok", "diverged", "failed")
+# a record of one of these says the run did not finish: the next run of its config resumes it
+RESUMABLE_STATUSES = ("interrupted", "failed")
 
 
 def now_iso() -> str:
@@ -38,11 +39,19 @@ def new_run_id() -> str:
     return dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:8]
 
 
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one, with the
+    permissions the user's umask gives a new file (``mkstemp`` alone would make it private)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
             handle.flush()
@@ -152,12 +161,23 @@ def find_ok_record(results_dir: Path, config_hash: str) -> dict | None:
     return max(matches, key=lambda r: r.get("finished_at") or "", default=None)
 
 
-def find_interrupted_checkpoint(results_dir: Path, config_hash: str, checkpoint_name: str) -> Path | None:
-    """The newest ``checkpoints/last.ckpt`` of a run of ``config_hash`` that never wrote a record."""
+def is_unfinished(run_dir: Path) -> bool:
+    """No record yet, or one that says the run was interrupted or failed."""
+    record = read_json(run_dir / RECORD_FILE)
+    return not (run_dir / RECORD_FILE).exists() or (record or {}).get("status") in RESUMABLE_STATUSES
+
+
+def find_interrupted_run(results_dir: Path, config_hash: str, checkpoint_dir: str) -> Path | None:
+    """The run directory of ``config_hash`` that did not finish and has the newest checkpoint in
+    ``checkpoint_dir`` (what the next run of that config resumes, in that directory)."""
     candidates = []
     for run_dir in iter_run_dirs(results_dir):
         info = read_json(run_dir / RUN_INFO_FILE)
-        ckpt = run_dir / checkpoint_name
-        if info and info.get("config_hash") == config_hash and not (run_dir / RECORD_FILE).exists() and ckpt.is_file():
-            candidates.append(ckpt)
-    return max(candidates, key=lambda p: p.stat().st_mtime, default=None)
+        if not (info and info.get("config_hash") == config_hash and is_unfinished(run_dir)):
+            continue
+        checkpoints = (
+            [p for p in (run_dir / checkpoint_dir).glob("*.ckpt")] if (run_dir / checkpoint_dir).is_dir() else []
+        )
+        if checkpoints:
+            candidates.append((max(p.stat().st_mtime for p in checkpoints), run_dir))
+    return max(candidates, default=(0, None))[1]

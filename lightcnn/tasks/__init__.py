@@ -22,18 +22,23 @@ class RunContext:
     config_hash: str
     is_main_process: bool = True
     config_container: dict = field(default_factory=dict)  # the resolved config, as the record holds it
+    dependency: dict | None = None  # the run whose weights `auto` resolved to (lightcnn.dependencies)
+    resume_from: Path | None = None  # the checkpoint this run continues from
+    resume_notes: list[str] = field(default_factory=list)  # e.g. an unreadable checkpoint set aside
 
 
 @dataclass
 class TaskResult:
     fields: dict[str, Any] = field(default_factory=dict)
     report: str | None = None
+    exit_code: int = 0  # 128 + signal for a run stopped by SIGINT/SIGTERM
 
 
 @dataclass(frozen=True)
 class Task:
     run: Callable[[Config, RunContext], TaskResult]
     writes_record: bool = True
+    resumes: bool = False  # keeps checkpoints: an unfinished run of its config is continued
 
 
 def _tasks() -> dict[str, Task]:
@@ -45,7 +50,7 @@ def _tasks() -> dict[str, Task]:
     from lightcnn.tasks.train import train_task
 
     return {
-        "train": Task(train_task),
+        "train": Task(train_task, resumes=True),
         "profile": Task(profile_task),
         "download": Task(download_task, writes_record=False),
         "latency": Task(latency_task),

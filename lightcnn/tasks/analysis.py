@@ -17,38 +17,18 @@ from lightcnn.engine.weights import load_weights
 from lightcnn.errors import ConfigValueError
 from lightcnn.methods import MethodContext, apply_method
 from lightcnn.models import build_model
-from lightcnn.results.record import iter_records
 from lightcnn.tasks import RunContext
 
 log = logging.getLogger(__name__)
 
 
-def find_trained_checkpoint(ctx: RunContext, baseline: bool = False) -> Path | None:
-    """``last.ckpt`` of the newest ok training run with the same model, method and data set
-    (``baseline``: the same model and data set without a method, ``method=none``)."""
-    wanted = {key: ctx.config_container[key] for key in ("model", "dataset", *(() if baseline else ("method",)))}
-    runs = [
-        r
-        for r in iter_records(ctx.results_dir)
-        if r.get("status") == "ok"
-        and r.get("task") == "train"
-        and all(r["config"].get(key) == value for key, value in wanted.items())
-        and (not baseline or r["config"].get("method", {}).get("name") == "none")
-        and (Path(r["run_dir"]) / "checkpoints" / "last.ckpt").is_file()
-    ]
-    newest = max(runs, key=lambda r: r.get("finished_at") or "", default=None)
-    return Path(newest["run_dir"]) / "checkpoints" / "last.ckpt" if newest else None
-
-
 def resolve_checkpoint(setting: str | None, ctx: RunContext) -> Path | None:
-    """None (the model as built), ``auto`` (the newest matching training run, if any) or a path."""
+    """None (the model as built), ``auto`` (the training run the runner pinned, see
+    :mod:`lightcnn.dependencies`) or a path."""
     if setting is None:
         return None
     if setting == "auto":
-        found = find_trained_checkpoint(ctx)
-        if found is None:
-            log.warning("no trained run of this model under %s: using the model as built", ctx.results_dir)
-        return found
+        return Path(ctx.dependency["checkpoint"])
     path = Path(setting).expanduser()
     if not path.is_file():
         raise ConfigValueError("task.checkpoint", setting, "null, auto, or an existing checkpoint file")

@@ -3,39 +3,29 @@
 from __future__ import annotations
 
 import logging
+import math
 import resource
+import signal
 import time
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from lightcnn.config import Config
 from lightcnn.data.datamodule import ImageDataModule
+from lightcnn.engine.checkpointing import RunInterrupted, load_checkpoint
 from lightcnn.engine.module import LitClassifier
 from lightcnn.engine.profiling import count_params, model_fields
-from lightcnn.engine.trainer import CHECKPOINT_DIR, make_trainer
+from lightcnn.engine.trainer import make_trainer
 from lightcnn.errors import ConfigValueError
 from lightcnn.methods import MethodContext, apply_method
 from lightcnn.models import build_model
-from lightcnn.results.record import device_name, find_interrupted_checkpoint
+from lightcnn.results.record import device_name
 from lightcnn.tasks import RunContext, TaskResult
-from lightcnn.tasks.analysis import find_trained_checkpoint
 
 log = logging.getLogger(__name__)
-LAST_CHECKPOINT = f"{CHECKPOINT_DIR}/last.ckpt"
-
-
-def resume_checkpoint(cfg: Config, ctx: RunContext) -> Path | None:
-    """``resume=auto``: the last checkpoint of an interrupted run of this config, if any."""
-    if cfg.resume == "never":
-        return None
-    if cfg.resume == "auto":
-        return find_interrupted_checkpoint(ctx.results_dir, ctx.config_hash, LAST_CHECKPOINT)
-    path = Path(cfg.resume).expanduser()
-    if not path.is_file():
-        raise ConfigValueError("resume", cfg.resume, "auto, never, or the path of an existing checkpoint")
-    return path
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -50,16 +40,40 @@ def last_metrics(module: LitClassifier, stage: str) -> dict[str, float]:
     return entries[-1] if entries else {}
 
 
+def check_batches(cfg: Config, datamodule: ImageDataModule) -> None:
+    """Training drops the last partial batch: a training split smaller than one batch trains nothing."""
+    train_idx, _ = datamodule.split_indices()
+    if len(train_idx) < cfg.trainer.batch_size:
+        raise ConfigValueError(
+            "trainer.batch_size",
+            cfg.trainer.batch_size,
+            f"at most the {len(train_idx)} training images of this split (dataset.train_subset, "
+            "dataset.val_fraction): a run must train at least one full batch",
+        )
+
+
+def fits_checkpoint(module: LitClassifier, path: Path) -> bool:
+    """Whether the checkpoint's weights have this model's shapes (a run that pruned during
+    training checkpoints a smaller architecture than the one it starts from)."""
+    state = load_checkpoint(path)["state_dict"]
+    own = module.state_dict()
+    return state.keys() == own.keys() and all(state[k].shape == own[k].shape for k in own)
+
+
+def finite_weights(module: LitClassifier) -> bool:
+    return all(torch.isfinite(p).all().item() for p in module.net.parameters())
+
+
 def train_task(cfg: Config, ctx: RunContext) -> TaskResult:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     tcfg = cfg.trainer
     datamodule = ImageDataModule(cfg.dataset, ctx.data_dir, tcfg.batch_size, tcfg.eval_batch_size, cfg.seed)
     datamodule.load()  # missing or corrupt data fails here, before anything is built
+    check_batches(cfg, datamodule)
     spec = datamodule.spec
     shape = (spec.channels, spec.height, spec.width)
-    method_context = MethodContext(
-        datamodule=datamodule, input_shape=shape, find_baseline=lambda: find_trained_checkpoint(ctx, baseline=True)
-    )
+    baseline = Path(ctx.dependency["checkpoint"]) if ctx.dependency else None
+    method_context = MethodContext(datamodule=datamodule, input_shape=shape, find_baseline=lambda: baseline)
     net = apply_method(build_model(cfg.model, spec), cfg.method, method_context)
     size_fields, _ = model_fields(net, shape)  # before training: a model fvcore cannot trace fails early
 
@@ -70,34 +84,39 @@ def train_task(cfg: Config, ctx: RunContext) -> TaskResult:
     trainer, throughput, checkpoint = make_trainer(
         tcfg, ctx.run_dir, datamodule.has_val, bool(datamodule.eval_splits), method_context.callbacks
     )
-    resume = resume_checkpoint(cfg, ctx)
+    resume = ctx.resume_from
+    if resume is not None and not fits_checkpoint(module, resume):
+        ctx.resume_notes.append(f"{resume} holds another architecture (pruned during training): started again")
+        resume = None
+    for note in ctx.resume_notes:
+        log.warning("%s", note)
     if resume is not None:
         log.info("resuming from %s", resume)
     started = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
+    fields = {"resumed_from": str(resume) if resume else None, "resume_notes": list(ctx.resume_notes)}
+    exit_code = 0
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
+    except (RunInterrupted, SIGTERMException) as stop:  # Lightning stops on SIGTERM itself
+        signum = getattr(stop, "signum", signal.SIGTERM)
+        log.warning("stopped by %s: run the same config again to resume", signal.Signals(signum).name)
+        fields.update(status="interrupted", error=f"interrupted by {signal.Signals(signum).name}")
+        exit_code = 128 + signum
     if count_params(module.net) != (size_fields["params"], size_fields["trainable_params"]):
         size_fields, _ = model_fields(module.net, shape)  # the method changed the architecture during training
-    fields = {
+    fields.update(
         **size_fields,
-        "epochs": trainer.current_epoch,
-        "train_time_s": round(time.perf_counter() - started, 3),
-        "images_per_s": throughput.images_per_s,
-        "resumed_from": str(resume) if resume else None,
-    }
-    if module.diverged:
-        log.warning("training diverged (non-finite loss) in epoch %d", trainer.current_epoch)
-        fields.update(status="diverged", test_acc=None, test_acc5=None)
+        epochs=trainer.current_epoch,
+        train_time_s=round(time.perf_counter() - started, 3),
+        images_per_s=throughput.images_per_s,
+    )
+    if exit_code:
+        pass
+    elif module.diverged or not finite_weights(module):
+        log.warning("training diverged (non-finite loss or weights) in epoch %d", trainer.current_epoch)
+        fields.update(status="diverged", error="non-finite training loss or weights", test_acc=None, test_acc5=None)
     else:
-        trainer.test(module, datamodule=datamodule, verbose=False)
-        final = last_metrics(module, "test")
-        fields.update(
-            test_acc=final.get("test/acc"), test_acc5=final.get("test/acc5"), test_loss=final.get("test/loss")
-        )
-        if checkpoint is not None and checkpoint.best_model_path:
-            fields["best_val_acc"] = float(checkpoint.best_model_score)
-            trainer.test(module, datamodule=datamodule, ckpt_path=checkpoint.best_model_path, verbose=False)
-            best = last_metrics(module, "test")
-            fields.update(test_acc_at_best_val=best.get("test/acc"), test_acc5_at_best_val=best.get("test/acc5"))
+        evaluate_test(trainer, module, datamodule, checkpoint, fields)
     val = last_metrics(module, "val")
     fields.setdefault("best_val_acc", max((h["val/acc"] for h in module.history if h["stage"] == "val"), default=None))
     fields["final_val_acc"] = val.get("val/acc")
@@ -106,4 +125,21 @@ def train_task(cfg: Config, ctx: RunContext) -> TaskResult:
     fields["history"] = [h for h in module.history if h["stage"] != "test"]
     fields.update(method_context.fields)
     ctx.is_main_process = trainer.is_global_zero
-    return TaskResult(fields)
+    return TaskResult(fields, exit_code=exit_code)
+
+
+def evaluate_test(trainer: pl.Trainer, module: LitClassifier, datamodule, checkpoint, fields: dict) -> None:
+    """Test the final weights and, with a validation split, the best-on-validation checkpoint."""
+    trainer.test(module, datamodule=datamodule, verbose=False)
+    final = last_metrics(module, "test")
+    fields.update(test_acc=final.get("test/acc"), test_acc5=final.get("test/acc5"), test_loss=final.get("test/loss"))
+    if fields["test_loss"] is None or not math.isfinite(fields["test_loss"]):
+        fields.update(status="diverged", error=f"test loss is {fields['test_loss']}")
+        return
+    if checkpoint is not None and checkpoint.best_model_path and checkpoint.best_model_score is not None:
+        fields["best_val_acc"] = float(checkpoint.best_model_score)
+        trainer.test(
+            module, datamodule=datamodule, ckpt_path=checkpoint.best_model_path, verbose=False, weights_only=True
+        )
+        best = last_metrics(module, "test")
+        fields.update(test_acc_at_best_val=best.get("test/acc"), test_acc5_at_best_val=best.get("test/acc5"))

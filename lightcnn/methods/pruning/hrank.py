@@ -26,12 +26,13 @@ from dataclasses import dataclass
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
 from torch import nn
 
-from lightcnn.config import MethodConfig, require
+from lightcnn.config import require
 from lightcnn.errors import ConfigValueError
 from lightcnn.formulas.pruning import ConvShape, hrank_counts
-from lightcnn.methods.pretrained import load_pretrained
+from lightcnn.methods.pretrained import PretrainedMethodConfig, load_pretrained
 from lightcnn.methods.pruning.rates import kept_filters, parse_rates
 from lightcnn.methods.pruning.replacement import replace_filters
 from lightcnn.methods.pruning.surgery import PrunableConv, all_convs, prunable_convs, remove_filters
@@ -43,12 +44,11 @@ MODES = ("oneshot", "layerwise")
 
 
 @dataclass
-class PruneHRankConfig(MethodConfig):
+class PruneHRankConfig(PretrainedMethodConfig):
     name: str = "prune_hrank"
     compress_rate: str = "0.5"  # one rate, or one per conv in HRank's form: [0.1]+[0.60]*35+...
     batches: int = 5  # training batches whose feature maps rank the filters
     batch_size: int = 128
-    pretrained: str | None = None  # null (the model as built), auto (its trained method=none run) or a checkpoint
     replacement: str = "none"  # none | duplicate_top | replace_with_best (filter replacement before pruning)
     replace_ratio: float = 0.1  # share of each layer's filters replaced
     retrain_epochs: int = 0  # with replacement: epochs of retraining before pruning (then fine-tuning)
@@ -196,6 +196,8 @@ def forget_best_checkpoints(trainer: pl.Trainer) -> None:
     """The best checkpoints so far hold an architecture that no longer exists: drop them, so the
     best-validation checkpoint (and ``test_acc_at_best_val``) comes from after the last pruning."""
     for callback in trainer.checkpoint_callbacks:
+        if not isinstance(callback, ModelCheckpoint):
+            continue  # the run's last.ckpt: the next epoch replaces it
         for path in list(callback.best_k_models):
             if path != callback.last_model_path:
                 trainer.strategy.remove_checkpoint(path)

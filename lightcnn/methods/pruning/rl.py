@@ -31,9 +31,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lightcnn.config import MethodConfig, require
+from lightcnn.config import require
 from lightcnn.errors import ConfigValueError, UserError
-from lightcnn.methods.pretrained import load_pretrained
+from lightcnn.methods.pretrained import PretrainedMethodConfig, load_pretrained
 from lightcnn.methods.pruning.r2d2 import R2D2Learner, RecurrentQNet, Sequence, SequenceReplay, actor_epsilons
 from lightcnn.methods.pruning.surgery import PrunableConv, params_after, prunable_convs, remove_filters
 from lightcnn.methods.registry import MethodContext, register_method
@@ -42,9 +42,8 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class PruneRLConfig(MethodConfig):
+class PruneRLConfig(PretrainedMethodConfig):
     name: str = "prune_rl"
-    pretrained: str | None = None  # null (the model as built), auto (its trained method=none run) or a checkpoint
     actors: int = 4  # vectorised environments, one recogniser copy each
     episodes_per_actor: int = 2  # the report: episodes until twice the number of actors
     groups: int = 8  # filter groups per conv (the action zeroes the a least important of them)
@@ -260,6 +259,9 @@ def run_search(envs: PruningEnvs, cfg: PruneRLConfig, seed: int) -> tuple[dict, 
 @register_method("prune_rl", config=PruneRLConfig)
 def prune_rl(model: nn.Module, cfg: PruneRLConfig, context: MethodContext) -> nn.Module:
     units = prunable_convs(model)
+    if context.datamodule is None:  # task=profile: which filters go is the search's result
+        context.fields["rl_note"] = "no search without data: counts of the network before pruning"
+        return model
     load_pretrained(model, cfg.pretrained, context)
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise ConfigValueError("device", cfg.device, "auto or cpu: no CUDA device here")

@@ -1,0 +1,98 @@
+"""Runs that need another run's weights, pinned to that exact run.
+
+``method.pretrained=auto`` (pruning a trained network) needs the *baseline*: the run's own
+overrides with every ``method``/``task`` override and every optimiser and schedule key of the
+trainer (``FINE_TUNING_KEYS``: in a pruning run they set the fine-tuning) removed, plus
+``method=none task=train`` and the method's ``baseline_overrides``: same profile, data set,
+model, seed and device settings. ``task.checkpoint=auto`` (the
+analyses of a trained network) needs the run's overrides with ``task`` removed plus
+``task=train``.
+
+The needed run is resolved *before* the dependent run's config is hashed: the record names its
+run id, config hash and the sha256 of its checkpoint, and that identity enters the dependent's
+config hash, so a new baseline makes a new config (the dependent runs again, never skipped on an
+old result). No finished baseline is a :class:`UserError` that names the command making it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from lightcnn.config import config_hash
+from lightcnn.errors import UserError
+from lightcnn.results.record import find_ok_record
+
+CHECKPOINT = Path("checkpoints") / "last.ckpt"
+# trainer keys that describe a pruning run's fine-tuning, not the baseline it starts from
+FINE_TUNING_KEYS = tuple(
+    f"trainer.{key}"
+    for key in ("max_epochs", "lr", "momentum", "nesterov", "weight_decay", "schedule", "milestones", "gamma",
+                "warmup_epochs", "warmup_factor", "batch_size")
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Need:
+    """What a run needs: the config key that asked (``method.pretrained``), the overrides that
+    make the needed run, and the run's own overrides (to name the command)."""
+
+    key: str
+    overrides: tuple[str, ...]
+
+
+def _key(text: str) -> str:
+    return text.split("=", 1)[0].lstrip("+~")
+
+
+def _without(overrides: tuple[str, ...], keys: tuple[str, ...], prefixes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(o for o in overrides if _key(o) not in keys and not _key(o).startswith(prefixes))
+
+
+def need_of(cfg: DictConfig, overrides: tuple[str, ...]) -> Need | None:
+    """The run that ``cfg`` (composed from ``overrides``) needs, or None."""
+    method, task = cfg.method, cfg.task
+    if task.name == "train" and method.get("pretrained") == "auto":
+        extra = tuple(method.get("baseline_overrides") or ())
+        base = _without(overrides, ("method", "task", *FINE_TUNING_KEYS), ("method.", "task."))
+        return Need("method.pretrained", (*base, "method=none", "task=train", *extra))
+    if task.get("checkpoint") == "auto":
+        return Need("task.checkpoint", (*_without(overrides, ("task",), ("task.",)), "task=train"))
+    return None
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def shown(overrides: tuple[str, ...]) -> str:
+    """Overrides as a shell command line (values with brackets or quotes kept in one word)."""
+    return " ".join(f'"{o}"' if any(c in o for c in " []'()*+") else o for o in overrides)
+
+
+def resolve(need: Need, results_dir: Path) -> dict:
+    """The finished run that ``need`` names: ``{key, run_id, config_hash, checkpoint, checkpoint_sha256}``."""
+    from lightcnn.composition import compose_config
+
+    wanted = config_hash(compose_config(need.overrides))
+    record = find_ok_record(results_dir, wanted)
+    checkpoint = Path(record["run_dir"]) / CHECKPOINT if record else None
+    if checkpoint is None or not checkpoint.is_file():
+        raise UserError(
+            f"{need.key}=auto: no finished run of config {wanted} under {results_dir}; make it with: "
+            f"lightcnn {shown(need.overrides)}  (or set {need.key}=null, or a checkpoint path)"
+        )
+    return {
+        "key": need.key,
+        "run_id": record.get("run_id"),
+        "config_hash": wanted,
+        "checkpoint": str(checkpoint),
+        "checkpoint_sha256": sha256_file(checkpoint),
+    }

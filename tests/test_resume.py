@@ -1,0 +1,140 @@
+"""Exact resume: a run killed at any point and run again gives the record of the uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import ROOT, compose_overrides
+
+from lightcnn.runner import execute
+
+# 3 epochs of 3 batches, a validation split (best-epoch selection) and per-epoch test curves
+CONFIG = [
+    "dataset=synthetic",
+    "dataset.num_train=128",
+    "dataset.num_test=64",
+    "dataset.val_fraction=0.25",
+    "dataset.augment.crop_padding=2",
+    "dataset.augment.hflip=true",
+    "model=resnet",
+    "model.depth=20",
+    "profile=smoke",
+    "trainer.accelerator=cpu",
+    "trainer.limit_train_batches=null",
+    "trainer.limit_eval_batches=null",
+    "trainer.batch_size=32",
+    "trainer.max_epochs=3",
+    "trainer.schedule=cosine",
+    "trainer.test_every_epoch=true",
+    "trainer.progress_bar=false",
+    "seed=5",
+]
+COMPARED = ("history", "best_val_acc", "final_val_acc", "test_acc", "test_acc5", "test_acc_at_best_val", "epochs")
+
+
+def run_in_process(compose, results: Path, name: str, *extra: str) -> dict:
+    overrides = [*CONFIG, f"results_dir={results}", *extra]
+    run_dir = results / name
+    run_dir.mkdir(parents=True)
+    return execute(compose(*overrides), run_dir, overrides).record
+
+
+def killed_run(results: Path, point: str, signal_name: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
+    return subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "helpers" / "kill_run.py"),
+            point,
+            signal_name,
+            *CONFIG,
+            f"results_dir={results}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    return run_in_process(compose_overrides, tmp_path_factory.mktemp("whole") / "results", "whole")
+
+
+@pytest.mark.parametrize(
+    ("point", "signal_name"),
+    [("batch:1:1", "KILL"), ("epoch:2", "KILL"), ("test", "KILL"), ("batch:1:0", "TERM")],
+    ids=["sigkill-mid-epoch", "sigkill-between-epochs", "sigkill-during-test", "sigterm-mid-epoch"],
+)
+def test_killed_run_resumes_to_the_uninterrupted_record(compose, tmp_path, uninterrupted, point, signal_name):
+    results = tmp_path / "results"
+    killed = killed_run(results, point, signal_name)
+    run_dirs = [p.parent for p in results.rglob("run.json")]
+    assert len(run_dirs) == 1, killed.stderr[-2000:]
+    (killed_dir,) = run_dirs
+    if signal_name == "KILL":
+        assert killed.returncode == -9 and not (killed_dir / "result.json").exists()
+    else:  # SIGTERM: the step finishes, the record says interrupted, the exit code says which signal
+        assert killed.returncode == 128 + 15, killed.stderr[-2000:]
+        assert json.loads((killed_dir / "result.json").read_text())["status"] == "interrupted"
+        assert json.loads(killed.stdout.splitlines()[-1])["status"] == "interrupted"
+    assert (killed_dir / "checkpoints" / "last.ckpt").is_file()
+
+    resumed = run_in_process(compose, results, "again")
+    assert not (results / "again").exists()  # continued in the killed run's directory
+    assert resumed["run_dir"] if "run_dir" in resumed else True
+    assert json.loads((killed_dir / "result.json").read_text())["run_id"] == resumed["run_id"]
+    assert resumed["status"] == "ok" and resumed["resumed_from"] == str(killed_dir / "checkpoints" / "last.ckpt")
+    for key in COMPARED:
+        assert resumed[key] == uninterrupted[key], key
+
+
+def test_corrupt_checkpoint_falls_back_to_the_previous_one(compose, tmp_path, uninterrupted):
+    results = tmp_path / "results"
+    killed_run(results, "epoch:2", "KILL")
+    (killed_dir,) = [p.parent for p in results.rglob("run.json")]
+    last = killed_dir / "checkpoints" / "last.ckpt"
+    last.write_bytes(last.read_bytes()[:1000])  # truncated, as after a full disk
+    resumed = run_in_process(compose, results, "again")
+    assert resumed["resumed_from"] == str(killed_dir / "checkpoints" / "last.prev.ckpt")
+    assert len(resumed["resume_notes"]) == 1 and "unreadable checkpoint" in resumed["resume_notes"][0]
+    assert (killed_dir / "checkpoints" / "last.ckpt.corrupt").exists()
+    for key in COMPARED:
+        assert resumed[key] == uninterrupted[key], key
+
+
+def test_no_intact_checkpoint_starts_again_in_the_same_directory(compose, tmp_path, uninterrupted):
+    results = tmp_path / "results"
+    killed_run(results, "epoch:1", "KILL")
+    (killed_dir,) = [p.parent for p in results.rglob("run.json")]
+    (killed_dir / "checkpoints" / "last.ckpt").write_bytes(b"not a checkpoint")
+    resumed = run_in_process(compose, results, "again")
+    assert resumed["resumed_from"] is None and "starting again from scratch" in resumed["resume_notes"][-1]
+    for key in COMPARED:
+        assert resumed[key] == uninterrupted[key], key
+
+
+class Planted:
+    def __reduce__(self):
+        return (os.system, ("touch planted",))
+
+
+@pytest.mark.parametrize("key", ["resume", "method.pretrained"])
+def test_a_checkpoint_that_carries_code_is_refused_in_one_line(compose, tmp_path, monkeypatch, key):
+    from lightcnn.errors import UserError
+
+    monkeypatch.chdir(tmp_path)
+    evil = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": Planted()}, evil)
+    extra = [f"{key}={evil}"] + (["method=prune_hrank"] if key.startswith("method") else [])
+    with pytest.raises(UserError, match=r"evil.ckpt: the checkpoint carries code \(posix.system\); refused"):
+        run_in_process(compose, tmp_path / "results", "evil", *extra)
+    assert not (tmp_path / "planted").exists() and not (tmp_path / "results" / "evil").exists()
