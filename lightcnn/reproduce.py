@@ -1,37 +1,69 @@
 """``make reproduce-tables``: run every table spec's rows at one profile, then render the report.
 
-    python -m lightcnn.reproduce --profile smoke|quick|paper [--jobs N] [--launcher slurm]
-                                 [--task profile] [--override KEY=VALUE] [SPEC.yaml ...]
+    python -m lightcnn.reproduce --profile smoke|quick|paper [--jobs N] [--launcher NAME]
+                                 [--task profile] [--override KEY=VALUE] [--dry-run] [SPEC.yaml ...]
 
 Each row of each spec runs as one ``lightcnn`` job per task of the row (``tasks``, default
-train) with ``profile=<profile>``; ``--jobs N`` runs N jobs at once; ``--launcher NAME`` sends
-each job through that Hydra launcher (``-m hydra/launcher=NAME``, e.g. ``slurm`` for
-hydra-submitit). Rows that already have an ``ok`` record are skipped by the runner
-(``skip_existing``), so an interrupted reproduction resumes. All specs are checked before
-anything runs.
+train) with ``profile=<profile>``. Before anything runs, every spec is checked (unknown keys,
+duplicate labels, rows that do not compose: exit 2 naming the spec, row and key) and the jobs
+are put in dependency order: a row whose weights come from another run (``method.pretrained=auto``,
+``task.checkpoint=auto``) starts only once that run has finished ``ok`` — whatever ``--jobs``
+is — and is marked ``blocked`` (never trained on random weights) when it did not. Jobs whose
+config already has an ``ok`` record are skipped by the runner, so an interrupted reproduction
+resumes. ``--dry-run`` prints the plan with each job's state and estimated cost.
+
+``--task profile`` counts every row in this process (no data, no subprocess): seconds.
+The exit code is 1 when any job failed, diverged, was interrupted or blocked; a summary table
+of every job ends the output.
 
 ``smoke`` replaces the real data sets by synthetic images of the same shape (``--real-data``
-keeps them) and keeps the analyses small (few latency repeats, few census images), so every
-table is exercised end to end on a CPU in minutes; its numbers check the plumbing only.
+keeps them) and keeps the analyses small, so every table is exercised end to end on a CPU in
+minutes; its numbers check the plumbing only.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from lightcnn.cli import CONF_DIR, fail
+from lightcnn.cli import fail
+from lightcnn.composition import EXPERIMENTS_DIR
 from lightcnn.errors import UserError
 from lightcnn.results.matching import RUNTIME_OVERRIDES, task_overrides
 from lightcnn.results.tables import load_specs, render_report
 
-PROFILES = ("smoke", "quick", "paper")
+
+
+def profile_names() -> list[str]:
+    """The options of the ``profile`` config group (``conf/profile/*.yaml``)."""
+    from lightcnn.composition import CONF_DIR
+
+    return sorted(p.stem for p in (CONF_DIR / "profile").glob("*.yaml"))
+NOT_OK = ("failed", "diverged", "interrupted", "blocked")
+
+
+@dataclass
+class Job:
+    label: str  # "[paper/table] row (task)"
+    overrides: tuple[str, ...]  # what `lightcnn` is given (no launcher)
+    config_hash: str = ""  # of the composed config, before any dependency is pinned
+    needs: str | None = None  # config hash of the run whose weights it takes
+    need_command: str = ""
+    after: list[int] = field(default_factory=list)  # jobs of this plan that must finish ok first
+    train_macs: float | None = None  # estimated multiply-accumulates of the whole run
+    config: object = None  # the composed config (DictConfig), kept: composing costs 0.15 s
+    status: str = "pending"
+    reason: str = ""
+    seconds: float = 0.0
 
 
 def lightcnn_command() -> list[str]:
@@ -39,29 +71,325 @@ def lightcnn_command() -> list[str]:
     return [str(script)] if script.exists() else [shutil.which("lightcnn") or "lightcnn"]
 
 
-def job_commands(specs, args) -> list[tuple[str, list[str]]]:
-    """(label, command) of every job, in spec and row order, without duplicates."""
+def job_overrides(row, task: str, args, replaced: bool) -> tuple[str, ...]:
+    """A row's overrides for one task; a task given on the command line drops the row's own
+    ``task.`` keys (they belong to the row's tasks, e.g. ``task.checkpoint`` of a census)."""
+    own = tuple(o for o in row.overrides if not (replaced and o.split("=", 1)[0].lstrip("+").startswith("task.")))
+    smoke = task_overrides(task, args.profile, row.overrides)
+    return (*own, f"task={task}", f"profile={args.profile}", f"results_dir={args.results}",
+            *RUNTIME_OVERRIDES, *smoke, *args.override)  # fmt: skip
+
+
+def plan_jobs(specs, args) -> list[Job]:
+    """Every job in spec and row order, without duplicates, each composed and checked."""
+    from lightcnn.composition import Composer
+
+    compose = Composer()
     jobs, seen = [], set()
     for spec in specs:
         for row in spec.rows:
             for task in [args.task] if args.task else row.tasks:
-                launcher = ["-m", f"hydra/launcher={args.launcher}"] if args.launcher else []
-                smoke = task_overrides(task, args.profile, row.overrides)
-                command = [
-                    *lightcnn_command(), *launcher, *row.overrides, f"task={task}", f"profile={args.profile}",
-                    f"results_dir={args.results}", *RUNTIME_OVERRIDES, *smoke, *args.override,
-                ]  # fmt: skip
-                key = tuple(command)
-                if key not in seen:
-                    seen.add(key)
-                    jobs.append((f"[{spec.paper}/{spec.name}] {row.label} ({task})", command))
-    return jobs
+                overrides = job_overrides(row, task, args, replaced=bool(args.task))
+                if overrides not in seen:
+                    seen.add(overrides)
+                    jobs.append(Job(f"[{spec.paper}/{spec.name}] {row.label} ({task})", overrides))
+    for job in jobs:
+        link_dependency(job, compose)
+    by_hash = {job.config_hash: index for index, job in enumerate(jobs)}
+    for job in jobs:
+        if job.needs in by_hash:
+            job.after.append(by_hash[job.needs])
+    return dependency_order(jobs)
+
+
+def link_dependency(job: Job, compose) -> None:
+    """Compose the job (a row that does not compose stops everything, exit 2) and find what it needs."""
+    from lightcnn.config import config_hash, validate
+    from lightcnn.dependencies import need_of, shown
+    from lightcnn.results.matching import describe
+
+    try:
+        cfg = job.config = compose(job.overrides)
+        validate(cfg)
+    except Exception as err:
+        raise UserError(f"{job.label}: {describe(err)}") from None
+    job.config_hash = config_hash(cfg)
+    need = need_of(cfg, job.overrides)
+    if need is not None:
+        job.needs = config_hash(compose(need.overrides))
+        job.need_command = "lightcnn " + shown(need.overrides)
+
+
+def dependency_order(jobs: list[Job]) -> list[Job]:
+    """Jobs with each one after those it needs (otherwise in spec order); indices remapped."""
+    order, placed = [], set()
+
+    def place(index: int) -> None:
+        if index in placed:
+            return
+        placed.add(index)
+        for before in jobs[index].after:
+            place(before)
+        order.append(index)
+
+    for index in range(len(jobs)):
+        place(index)
+    new_index = {old: new for new, old in enumerate(order)}
+    ordered = [jobs[old] for old in order]
+    for job in ordered:
+        job.after = [new_index[old] for old in job.after]
+    return ordered
+
+
+# ------------------------------------------------------------------------------------- cost
+
+
+def estimated_macs(cfg) -> float | None:
+    """Multiply-accumulates a training run does: 3 × the forward MACs (forward and backward)
+    × training images × epochs, plus the test set once. None for other tasks."""
+    if cfg.task.name != "train":
+        return None
+    from lightcnn.data.datasets import training_images
+    from lightcnn.tasks.profile import count_config
+
+    typed = validated(cfg)
+    forward = count_config(typed)[0]["flops"]
+    tcfg = typed.trainer
+    images = training_images(typed.dataset)
+    if tcfg.limit_train_batches:
+        images = min(images, tcfg.limit_train_batches * tcfg.batch_size)
+    return 3.0 * forward * images * tcfg.max_epochs + forward * 10_000
+
+
+def validated(cfg):
+    from lightcnn.config import validate
+
+    return validate(cfg)
+
+
+def measured_macs_per_s() -> float:
+    """Training speed of this machine in multiply-accumulates per second: a few steps of
+    ResNet-20 at batch 64 on CIFAR-sized input (the estimate's yardstick)."""
+    import torch
+    import torch.nn.functional as F
+
+    from lightcnn.composition import compose_config
+    from lightcnn.models import build_model
+    from lightcnn.tasks.profile import count_config
+
+    cfg = validated(compose_config(["model=resnet", "model.depth=20", "task=profile", "dataset=cifar10"]))
+    from lightcnn.data.datasets import input_spec
+
+    net = build_model(cfg.model, input_spec(cfg.dataset))
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
+    images, labels = torch.randn(64, 3, 32, 32), torch.randint(0, 10, (64,))
+    steps, started = 0, 0.0
+    for step in range(6):
+        if step == 2:
+            started = time.perf_counter()
+        optimizer.zero_grad()
+        F.cross_entropy(net(images), labels).backward()
+        optimizer.step()
+        steps += step >= 2
+    elapsed = time.perf_counter() - started
+    return 3.0 * count_config(cfg)[0]["flops"] * 64 * steps / elapsed
+
+
+# ------------------------------------------------------------------------------------- state
+
+
+def job_done(job: Job, results: Path) -> bool:
+    """Whether the job's config (with its dependency pinned as it would be now) has an ok record."""
+    from omegaconf import OmegaConf
+
+    from lightcnn.composition import compose_config
+    from lightcnn.config import config_hash
+    from lightcnn.dependencies import need_of, resolve
+    from lightcnn.results.record import find_ok_record
+
+    if job.needs is None:
+        return find_ok_record(results, job.config_hash) is not None
+    cfg = compose_config(job.overrides)
+    container = OmegaConf.to_container(cfg, resolve=True)
+    try:
+        dependency = resolve(need_of(cfg, job.overrides), results)
+    except UserError:
+        return False
+    return find_ok_record(results, config_hash({**container, "depends_on": dependency})) is not None
+
+
+def print_plan(jobs: list[Job], args) -> None:
+    rate = measured_macs_per_s()
+    out = [
+        f"plan: {len(jobs)} jobs at profile={args.profile}; yardstick {rate / 1e9:.1f} GMAC/s (training, this machine)"
+    ]
+    total = 0.0
+    from lightcnn.composition import compose_config
+
+    for index, job in enumerate(jobs):
+        done = job_done(job, args.results)
+        job.train_macs = estimated_macs(compose_config(job.overrides))
+        minutes = job.train_macs / rate / 60 if job.train_macs else None
+        total += 0 if done or minutes is None else minutes
+        cost = f"{job.train_macs:.2e} MAC ≈ {minutes:.1f} min" if minutes is not None else "counts only"
+        after = f" after #{', #'.join(str(a + 1) for a in job.after)}" if job.after else ""
+        needs = f" needs {job.needs}" if job.needs and not job.after else ""
+        out.append(f"#{index + 1:<3} {'done' if done else 'todo'}  {job.label}{after}{needs}  [{cost}]")
+        out.append(f"      {' '.join(['lightcnn', *job.overrides])}")
+    out.append(f"estimated time of what is left: {total:.0f} min on this machine (one job at a time)")
+    print("\n".join(out))
+
+
+# ------------------------------------------------------------------------------------- running
+
+
+def run_subprocess(job: Job, env: dict, launcher: list[str], lock: threading.Lock) -> None:
+    """Run one job as a ``lightcnn`` process; its status comes from the record it prints."""
+    command = [*lightcnn_command(), *launcher, *job.overrides]
+    with lock:
+        print(f"{job.label}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    errors: list[str] = []
+
+    def relay() -> None:
+        for line in proc.stderr:
+            sys.stderr.write(line)
+            if line.startswith("error:") or "Error" in line:
+                errors.append(line.strip())
+
+    relay_thread = threading.Thread(target=relay, daemon=True)
+    relay_thread.start()
+    stdout = proc.stdout.read()
+    proc.wait()
+    relay_thread.join()
+    record = last_json_line(stdout)
+    if record is not None:
+        job.status = str(record.get("status", "failed"))
+        job.reason = str(record.get("error") or "")
+    else:
+        job.status = "failed"
+        job.reason = errors[-1] if errors else f"exit code {proc.returncode}"
+        write_status_record(job)
+    if proc.returncode and job.status == "ok":
+        job.status, job.reason = "failed", f"exit code {proc.returncode}"
+
+
+def last_json_line(text: str) -> dict | None:
+    for line in reversed(text.splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                return None
+    return None
+
+
+def run_in_process(job: Job) -> tuple[str, str]:
+    """Run one job through the runner in this process (counting tasks: no data, seconds);
+    returns (status, reason)."""
+    import torch
+
+    from lightcnn.runner import execute
+
+    cfg = job.config
+    try:
+        with torch.no_grad():  # counting only: tracing without autograd is faster
+            outcome = execute(cfg, new_run_dir(Path(cfg.results_dir)), job.overrides)
+    except UserError as err:
+        job.status, job.reason = "failed", str(err)
+        write_status_record(job)
+        return job.status, job.reason
+    except Exception as err:  # a bug: its record says failed; the reproduction goes on
+        return "failed", f"{type(err).__name__}: {err}"
+    return (str(outcome.record.get("status")) if outcome.record else "failed"), ""
+
+
+def count_all(jobs: list[Job], workers: int) -> None:
+    """Run counting jobs in ``workers`` forked processes of this one (no start-up, no subprocess
+    per row); they need no data and nothing depends on them."""
+    import multiprocessing
+
+    import torch
+
+    torch.set_num_threads(1)
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for job in jobs:
+            job.status, job.reason = run_in_process(job)
+        return
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        for job, (status, reason) in zip(jobs, pool.map(run_in_process, jobs, chunksize=1), strict=True):
+            job.status, job.reason = status, reason
+
+
+def new_run_dir(results_dir: Path) -> Path:
+    """A fresh run directory, named as the ``lightcnn`` command names its own."""
+    import datetime as dt
+    import uuid
+
+    now = dt.datetime.now()
+    path = results_dir / "runs" / now.strftime("%Y-%m-%d") / f"{now.strftime('%H-%M-%S')}_{uuid.uuid4().hex[:6]}"
+    path.mkdir(parents=True)
+    return path
+
+
+def write_status_record(job: Job) -> None:
+    """A record for a job that left none: refused before it ran (``failed``, e.g. missing data)
+    or never started because what it needs did not finish ok (``blocked``), so its row shows
+    that instead of ``missing``."""
+    from omegaconf import OmegaConf
+
+    from lightcnn.composition import compose_config
+    from lightcnn.config import validate
+    from lightcnn.results.record import RECORD_FILE, new_run_id, now_iso, write_json_atomic
+    from lightcnn.runner import base_record
+
+    raw = compose_config(job.overrides)
+    container = OmegaConf.to_container(raw, resolve=True)
+    record = base_record(container, validate(raw), job.config_hash, new_run_id())
+    record.update(status=job.status, error=job.reason, finished_at=now_iso())
+    write_json_atomic(new_run_dir(Path(raw.results_dir)) / RECORD_FILE, record)
+
+
+def run_jobs(jobs: list[Job], workers: int, run_one) -> None:
+    """Run ``jobs`` with at most ``workers`` at once, each only after the jobs it needs finished
+    ok; a job whose dependency did not is ``blocked`` (a record says so)."""
+    pending = list(range(len(jobs)))
+    running: dict = {}
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        while pending or running:
+            for index in list(pending):
+                job = jobs[index]
+                before = [jobs[i] for i in job.after]
+                if any(b.status in NOT_OK for b in before):
+                    failed = next(b for b in before if b.status in NOT_OK)
+                    job.status, job.reason = "blocked", f"needs {failed.label}, which {failed.status}"
+                    write_status_record(job)
+                    pending.remove(index)
+                elif all(b.status == "ok" for b in before) and len(running) < max(1, workers):
+                    pending.remove(index)
+                    started = time.perf_counter()
+                    running[pool.submit(run_one, job)] = (job, started)
+            if not running:
+                continue
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                job, started = running.pop(future)
+                job.seconds = time.perf_counter() - started
+                if future.exception() is not None:
+                    job.status, job.reason = "failed", repr(future.exception())
+
+
+def summary(jobs: list[Job]) -> str:
+    import pandas as pd
+
+    rows = [{"job": j.label, "status": j.status, "s": f"{j.seconds:,.0f}", "reason": j.reason[:100]} for j in jobs]
+    return pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("specs", nargs="*", type=Path)
-    parser.add_argument("--profile", choices=PROFILES, default="smoke")
+    parser.add_argument("--profile", choices=profile_names(), default="smoke")
     parser.add_argument("--results", type=Path, default=Path("results"))
     parser.add_argument("--out", type=Path, default=Path("reports"))
     parser.add_argument("--override", action="append", default=[], help="extra override for every run (repeatable)")
@@ -69,35 +397,42 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=1, help="jobs run at once")
     parser.add_argument("--launcher", help="Hydra launcher for every job (joblib, slurm, ...)")
     parser.add_argument("--real-data", action="store_true", help="smoke on the real data sets (subsets)")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the plan (order, commands, state, cost); run nothing"
+    )
     args = parser.parse_args(argv)
-    paths = args.specs or sorted((CONF_DIR.parent / "experiments").rglob("*.yaml"))
+    args.results = args.results.resolve()
+    paths = args.specs or sorted(EXPERIMENTS_DIR.rglob("*.yaml"))
     synthetic = args.profile == "smoke" and not args.real_data
     try:
         specs = load_specs(paths, synthetic)
+        jobs = plan_jobs(specs, args)
     except UserError as err:
         fail(str(err))
-    jobs = job_commands(specs, args)
+    if args.dry_run:
+        print_plan(jobs, args)
+        return
     started = time.perf_counter()
-
-    # jobs share the cores: give each its part, so N jobs do not each start a thread per core
-    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // max(1, args.jobs)))}
-
-    def run(job: tuple[str, list[str]]) -> bool:
-        label, command = job
-        print(f"{label}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
-        return subprocess.run(command, stdout=subprocess.DEVNULL, env=env).returncode == 0
-
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        failures = sum(not ok for ok in pool.map(run, jobs))
+    if args.task == "profile" and not args.launcher:
+        count_all(jobs, max(args.jobs, os.cpu_count() or 1))
+    else:
+        # jobs share the cores: give each its part, so N jobs do not each start a thread per core
+        threads = str(max(1, (os.cpu_count() or 1) // max(1, args.jobs)))
+        env = {**os.environ, "OMP_NUM_THREADS": threads}
+        launcher = ["-m", f"hydra/launcher={args.launcher}"] if args.launcher else []
+        lock = threading.Lock()
+        run_jobs(jobs, args.jobs, lambda job: run_subprocess(job, env, launcher, lock))
     try:
         report = render_report(paths, args.results, args.out, args.profile, synthetic, tuple(args.override))
     except UserError as err:
         fail(str(err))
     for path in report:
         print(path)
-    print(f"{len(jobs)} jobs in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    if failures:
-        print(f"{failures} job(s) failed: their rows are marked in the tables", file=sys.stderr)
+    bad = [job for job in jobs if job.status != "ok"]
+    print(summary(jobs), file=sys.stderr)
+    print(f"{len(jobs)} jobs in {time.perf_counter() - started:.0f} s; {len(bad)} not ok", file=sys.stderr)
+    if bad:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

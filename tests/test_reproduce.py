@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT
 
 SPEC = """
@@ -45,7 +46,10 @@ def test_smoke_reproduction_renders_a_report_and_resumes(tmp_path):
     spec.parent.mkdir(parents=True)
     spec.write_text(SPEC)
     out = reproduce(tmp_path, spec, "--profile", "smoke", "--jobs", "2")
-    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.returncode == 1, out.stderr[-3000:]  # a job diverged: the reproduction says so
+    assert "| [toy/table] R20 diverging (train) | diverged |" in out.stderr
+    assert "| [toy/table] R20 (train)           | ok       |" in out.stderr
+    assert "2 jobs in" in out.stderr and "1 not ok" in out.stderr
     reports = tmp_path / "reports"
     table = (reports / "toy" / "table.md").read_text()
     assert "synthetic data" in table and "| R20 " in table and "269,722" in table and "+0.0%" in table
@@ -57,7 +61,7 @@ def test_smoke_reproduction_renders_a_report_and_resumes(tmp_path):
     first = {p: p.read_bytes() for p in reports.rglob("*") if p.is_file()}
     # a second reproduction skips the ok runs and renders the same bytes
     again = reproduce(tmp_path, spec, "--profile", "smoke")
-    assert again.returncode == 0
+    assert again.returncode == 1
     records = list((tmp_path / "results").rglob("result.json"))
     assert len(records) == 3  # R20 ok, and the diverging run twice (only ok runs are skipped)
     assert {p: p.read_bytes() for p in reports.rglob("*") if p.is_file()} == first
@@ -91,3 +95,89 @@ def test_every_shipped_spec_renders_with_no_records(tmp_path):
     index = (tmp_path / "reports" / "index.md").read_text()
     assert "| [octconv](octconv.md) | 4 | 0 | 42 |" in index
     assert all(p.exists() for p in written)
+
+
+def reproduce_in_process(tmp_path, *args) -> int:
+    from lightcnn.reproduce import main
+
+    try:
+        main([*map(str, args), "--results", str(tmp_path / "results"), "--out", str(tmp_path / "reports")])
+    except SystemExit as exit:
+        return int(exit.code or 0)
+    return 0
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            ("  - {label: R20, overrides:", "  - {label: R20, overides:"),
+            "rows[0]: unknown key 'overides'; allowed: label",
+        ),
+        (("title: Toy", "titel: Toy"), "spec: unknown key 'titel'"),
+        (("digits: 0, diff", "digit: 0, diff"), "columns[0]: unknown key 'digit'"),
+        (("label: R20 diverging", "label: R20"), "duplicate row label 'R20'"),
+        (("stage: train}", "stage: train, colour: red}"), "curves[0]: unknown key 'colour'"),
+        (
+            ('"model.depth=20", "trainer.lr=1e30"', '"model.depth=21", "trainer.lr=1e30"'),
+            "R20 diverging (train): model.depth=21",
+        ),
+        (('"trainer.lr=1e30"', '"trainer.lr=-1"'), "R20 diverging (train): trainer.lr=-1.0 is not allowed"),
+        (('"trainer.log_every_n_steps=1"', '"trainer.log_evry_n_steps=1"'), "trainer.log_evry_n_steps"),
+    ],
+)
+def test_a_bad_spec_stops_everything_before_the_first_job(tmp_path, capsys, edit, message):
+    spec = tmp_path / "toy" / "table.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(SPEC.replace(*edit))
+    assert reproduce_in_process(tmp_path, spec, "--profile", "smoke") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "results").exists() and not (tmp_path / "reports").exists()
+
+
+DEPENDENT = """
+title: Pruning in small
+overrides: ["dataset=mnist", "model=resnet", "model.depth=20"]
+columns:
+  - {key: test_acc, label: Top-1 (%), digits: 2, diff: none}
+rows:
+  - {label: pruned, overrides: ["method=prune_hrank", "method.pretrained=auto", "trainer.lr=0.01"]}
+  - {label: baseline, overrides: ["method=none"]}
+"""
+
+
+def test_dependents_wait_for_their_baseline_and_are_blocked_when_it_fails(tmp_path, capsys):
+    spec = tmp_path / "toy" / "pruning.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(DEPENDENT)
+    # real MNIST files are absent: the baseline fails, the pruned row is never trained on random weights
+    args = (spec, "--profile", "smoke", "--real-data", "--jobs", "2", "--override", f"data_dir={tmp_path / 'none'}")
+    assert reproduce_in_process(tmp_path, *args) == 1
+    err = capsys.readouterr().err
+    baseline_at, pruned_at = err.index("[toy/pruning] baseline (train): "), err.index("| [toy/pruning] pruned")
+    assert baseline_at < pruned_at and "[toy/pruning] pruned (train): " not in err  # never started
+    assert "| blocked  |" in err and "needs [toy/pruning] baseline (train), which failed" in err
+    table = (tmp_path / "reports" / "toy" / "pruning.md").read_text()
+    assert "| pruned   | blocked" in table and "| baseline | failed" in table
+
+
+def test_dry_run_prints_the_plan_in_dependency_order(tmp_path, capsys):
+    spec = tmp_path / "toy" / "pruning.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(DEPENDENT)
+    assert reproduce_in_process(tmp_path, spec, "--profile", "quick", "--dry-run") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("plan: 2 jobs at profile=quick; yardstick ")
+    assert out[1].startswith("#1   todo  [toy/pruning] baseline (train)  [") and "MAC ≈" in out[1]
+    assert out[3].startswith("#2   todo  [toy/pruning] pruned (train) after #1  [")
+    assert "lightcnn dataset=mnist model=resnet model.depth=20 method=none task=train profile=quick" in out[2]
+    # quick: 30 epochs of 60,000 images, forward and backward (3 × the forward MACs), plus the test set
+    from lightcnn.composition import compose_config
+    from lightcnn.config import validate
+    from lightcnn.tasks.profile import count_config
+
+    forward = count_config(validate(compose_config(["dataset=mnist", "model=resnet", "model.depth=20"])))[0]["flops"]
+    macs = float(out[1].rsplit("[", 1)[1].split(" MAC")[0])
+    assert macs == pytest.approx(3 * forward * 60_000 * 30 + forward * 10_000, rel=1e-2)
+    assert not (tmp_path / "results").exists()

@@ -54,6 +54,14 @@ def input_spec(cfg: DatasetConfig) -> InputSpec:
     return InputSpec(source.channels, source.image_size, source.image_size, source.num_classes)
 
 
+def training_images(cfg: DatasetConfig) -> int:
+    """How many images one training epoch sees (subset and validation split applied), without
+    reading the data."""
+    total = cfg.num_train if isinstance(cfg, SyntheticDatasetConfig) else _source(cfg.name).train_images
+    total = min(total, cfg.train_subset or total)
+    return total - int(round(cfg.val_fraction * total))
+
+
 def missing_files(source: DatasetSource, data_dir: Path) -> list[Path]:
     """The files of ``source`` that are not under ``data_dir`` (IDX files may be gzipped)."""
     missing = []

@@ -27,6 +27,7 @@ class DatasetSource:
     test_files: tuple[str, ...]
     archives: tuple[Archive, ...]
     fmt: str  # "cifar" or "idx"
+    train_images: int = 60_000  # size of the official training set (MNIST and Fashion-MNIST)
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -58,6 +59,7 @@ CIFAR10 = DatasetSource(
         ),
     ),
     fmt="cifar",
+    train_images=50_000,
 )
 
 MNIST = _idx_source(

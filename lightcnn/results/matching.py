@@ -9,12 +9,11 @@ groups; the row's ``key=value`` overrides are then applied to a copy, type-check
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
-import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from lightcnn.composition import Composer
 from lightcnn.config import config_hash, validate
 from lightcnn.errors import UserError
 from lightcnn.results.specs import CONF_DIR, Row, parse_override
@@ -67,34 +66,12 @@ def describe(err: Exception) -> str:
 class ConfigMatcher:
     def __init__(self, profiles: list[str], extra: tuple[str, ...] = (), conf_dir: Path = CONF_DIR) -> None:
         self.profiles, self.extra, self.conf_dir = list(profiles), tuple(extra), conf_dir
-        self._composed: dict[tuple[str, ...], DictConfig] = {}
+        self.compose = Composer(conf_dir)
         self._hashes: dict[tuple, set[str]] = {}
 
-    def _is_group(self, key: str) -> bool:
-        return "." not in key and (self.conf_dir / key).is_dir()
-
-    def _compose(self, groups: tuple[str, ...]) -> DictConfig:
-        if groups not in self._composed:
-            from hydra import compose, initialize_config_dir
-            from hydra.core.global_hydra import GlobalHydra
-
-            from lightcnn.config import register_configs
-
-            register_configs()
-            if GlobalHydra.instance().is_initialized():
-                GlobalHydra.instance().clear()
-            with initialize_config_dir(config_dir=str(self.conf_dir), version_base="1.3"):
-                self._composed[groups] = compose("config", overrides=list(groups))
-        return self._composed[groups]
-
     def config(self, overrides: tuple[str, ...]) -> DictConfig:
-        """The composed, validated config of ``overrides`` (group choices first, then keys)."""
-        groups = tuple(o for o in overrides if self._is_group(parse_override(o)[0]))
-        cfg = copy.deepcopy(self._compose(groups))
-        for text in overrides:
-            key, value = text.split("=", 1)
-            if not self._is_group(key):
-                OmegaConf.update(cfg, key.lstrip("+"), yaml.safe_load(value), merge=False)
+        """The composed, validated config of ``overrides``."""
+        cfg = self.compose(overrides)
         validate(cfg)
         return cfg
 

@@ -30,10 +30,12 @@ from typing import Any
 
 import yaml
 
+from lightcnn.composition import CONF_DIR
 from lightcnn.errors import UserError
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 DIFF_KINDS = ("absolute", "relative", "none")
+SPEC_KEYS = ("title", "source", "overrides", "columns", "rows", "notes", "plots", "curves", "tasks")
+ROW_KEYS = ("label", "overrides", "published", "reference", "tasks", "vars")
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,47 @@ def check_override(spec_path: Path, where: str, text: str, conf_dir: Path = CONF
         raise UserError(f"{spec_path}: {where}: {key}={value}: no such option; available: {options}")
 
 
+def check_keys(path: Path, where: str, data: Any, allowed: tuple[str, ...]) -> None:
+    """Refuse a mapping with a key the spec format does not have (a typo would be ignored)."""
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: {where}: expected a mapping, found {type(data).__name__}")
+    unknown = [key for key in data if key not in allowed]
+    if unknown:
+        raise UserError(f"{path}: {where}: unknown key {unknown[0]!r}; allowed: {', '.join(allowed)}")
+
+
+def field_names(kind: type) -> tuple[str, ...]:
+    import dataclasses
+
+    return tuple(f.name for f in dataclasses.fields(kind))
+
+
+def check_structure(path: Path, data: Any) -> None:
+    """Every key at every level of a spec is one the format has; labels are unique."""
+    check_keys(path, "spec", data, SPEC_KEYS)
+    if not data.get("rows") or not data.get("columns"):
+        raise UserError(f"{path}: a table spec needs 'columns' and 'rows'")
+    for index, row in enumerate(data["rows"]):
+        check_keys(path, f"rows[{index}]", row, ROW_KEYS)
+        if "label" not in row:
+            raise UserError(f"{path}: rows[{index}]: a row needs a 'label'")
+    for kind, items, allowed in (
+        ("columns", data["columns"], field_names(Column)),
+        ("plots", data.get("plots") or [], field_names(Plot)),
+        ("curves", data.get("curves") or [], field_names(Curves)),
+    ):
+        for index, item in enumerate(items):
+            check_keys(path, f"{kind}[{index}]", item, allowed)
+    labels = [row["label"] for row in data["rows"]]
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise UserError(f"{path}: duplicate row label {duplicates[0]!r}")
+    ids = [c.get("name") or c.get("key") for c in data["columns"]]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise UserError(f"{path}: duplicate column {duplicates[0]!r} (give one a 'name')")
+
+
 def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
     """Read and check one table spec."""
     path = Path(path)
@@ -137,8 +180,7 @@ def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as err:
         raise UserError(f"{path}: cannot read table spec ({err})") from None
-    if not isinstance(data, dict) or not data.get("rows") or not data.get("columns"):
-        raise UserError(f"{path}: a table spec needs 'columns' and 'rows'")
+    check_structure(path, data)
     labels = [r.get("label") for r in data["rows"] if isinstance(r, dict)]
     for curve in data.get("curves", []):
         missing = [label for label in curve.get("rows", []) if label not in labels]
