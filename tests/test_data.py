@@ -1,4 +1,5 @@
 import gzip
+import os
 import pickle
 import urllib.error
 import urllib.request
@@ -63,6 +64,26 @@ def test_corrupt_cifar_batch(tmp_path):
         pickle.dump({b"data": np.zeros((4, 3072), np.uint8), b"labels": [0, 1, 2, 12]}, handle)
     with pytest.raises(DataError, match=r"data_batch_2: labels outside 0..9"):
         read_cifar_batch(folder / "data_batch_2")
+
+
+class Planted:
+    """An object whose unpickling would run a command."""
+
+    def __reduce__(self):
+        return (os.system, ("touch planted",))
+
+
+@pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
+def test_a_cifar_batch_that_carries_code_is_refused_not_run(tmp_path, protocol, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": Planted()}, protocol=protocol))
+    with pytest.raises(DataError, match=r"data_batch_1: cannot be unpickled \(refused global (posix|os)\.system"):
+        read_cifar_batch(path)
+    assert not (tmp_path / "planted").exists()
+    # the official layout (numpy arrays, bytes keys, lists) still loads at every protocol
+    path.write_bytes(pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [3, 4]}, protocol=protocol))
+    assert read_cifar_batch(path)[1].tolist() == [3, 4]
 
 
 # ------------------------------------------------------------------------------------------ datasets

@@ -67,11 +67,31 @@ def read_idx_pair(images_path: Path, labels_path: Path, num_classes: int) -> tup
     return images[:, None], _checked_labels(labels_path, labels, num_classes)
 
 
+# the globals a CIFAR-10 batch pickle (Python 2 or 3, numpy 1 or 2) refers to: arrays, dtypes, bytes
+CIFAR_GLOBALS = {
+    *((f"numpy.{core}.multiarray", name) for core in ("core", "_core") for name in ("_reconstruct", "scalar")),
+    *((f"numpy.{core}.numeric", "_frombuffer") for core in ("core", "_core")),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),
+}
+
+
+class DataUnpickler(pickle.Unpickler):
+    """Unpickles plain containers, numbers, strings and numpy arrays only: a data file that
+    names any other global (a function to call) is refused instead of run."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in CIFAR_GLOBALS:
+            raise pickle.UnpicklingError(f"refused global {module}.{name} (a data file may hold arrays only)")
+        return super().find_class(module, name)
+
+
 def read_cifar_batch(path: Path, num_classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """Images ``(N, 3, 32, 32)`` uint8 and labels ``(N,)`` int64 from one CIFAR-10 pickle."""
     try:
         with open(path, "rb") as handle:
-            batch = pickle.load(handle, encoding="latin1")
+            batch = DataUnpickler(handle, encoding="latin1").load()
     except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError) as err:
         raise DataError(f"{path}: cannot be unpickled ({err}); {CORRUPT_HINT}") from None
     if not isinstance(batch, dict):
