@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The reference result set measured on a 2-core CPU (profile=cpu), run one after another.
+# Every run is resumable: run this script again after an interruption and finished runs are
+# skipped, the unfinished one continues from its last epoch.
+#
+#   DATA=/path/to/data RESULTS=results-cpu nohup scripts/reference_cpu.sh > reference.log 2>&1 &
+set -uo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-./data}
+RESULTS=${RESULTS:-./results-cpu}
+LIGHTCNN=${LIGHTCNN:-.venv/bin/lightcnn}
+COMMON=(profile=cpu "data_dir=$DATA" "results_dir=$RESULTS" trainer.progress_bar=false)
+
+run() { echo "== $(date -u +%FT%TZ) lightcnn $*"; "$LIGHTCNN" "${COMMON[@]}" "$@" > /dev/null || echo "!! exit $?"; }
+
+# the training path against a known anchor (He et al.: ResNet-20 91.25% at 164 epochs)
+run dataset=cifar10 model=resnet model.depth=20
+# Octave and Pointwise-Octave ResNet-20 at the same schedule
+run dataset=cifar10 model=oct_resnet model.depth=20 model.alpha=0.25
+run dataset=cifar10 model=oct_resnet model.depth=20 model.alpha=0.75
+run dataset=cifar10 model=pwise_oct_resnet model.depth=20 model.alpha=0.25 model.bottleneck=per_path
+run dataset=cifar10 model=pwise_oct_resnet model.depth=20 model.alpha=0.25 model.bottleneck=shared
