@@ -42,12 +42,13 @@ from lightcnn.results.matching import RUNTIME_OVERRIDES, task_overrides
 from lightcnn.results.tables import load_specs, render_report
 
 
-
 def profile_names() -> list[str]:
     """The options of the ``profile`` config group (``conf/profile/*.yaml``)."""
     from lightcnn.composition import CONF_DIR
 
     return sorted(p.stem for p in (CONF_DIR / "profile").glob("*.yaml"))
+
+
 NOT_OK = ("failed", "diverged", "interrupted", "blocked")
 
 

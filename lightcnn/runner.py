@@ -26,6 +26,7 @@ from lightcnn.results.record import (
     environment,
     find_interrupted_run,
     find_ok_record,
+    git_commit,
     new_run_id,
     now_iso,
     read_json,
@@ -149,6 +150,7 @@ def resume_point(cfg, run_dir: Path, results_dir: Path, chash: str) -> tuple[Pat
 
 def execute(raw: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...] | None = None) -> Outcome:
     results_dir = Path(str(raw.get("results_dir", "results")))
+    git_commit()  # the code the run starts with (cached), not what the checkout holds when it ends
     main = not is_spawned_rank()
     container = OmegaConf.to_container(raw, resolve=True)
     container.pop("hydra", None)

@@ -1,0 +1,57 @@
+"""Committed records: no machine path, and the committed report re-renders from them byte for byte."""
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from lightcnn.results.export import export
+
+COMMITTED = ROOT / "docs" / "results"
+
+
+def test_export_leaves_no_absolute_path(tmp_path):
+    results, data = tmp_path / "results", tmp_path / "data"
+    run_dir = results / "runs" / "2026-11-24" / "17-00-00_abc123"
+    record = {
+        "run_id": "r1",
+        "status": "ok",
+        "profile": "cpu",
+        "config": {"data_dir": str(data), "results_dir": str(results), "model": {"name": "resnet"}},
+        "resumed_from": str(run_dir / "checkpoints" / "last.ckpt"),
+        "resume_notes": [f"{run_dir}/checkpoints/last.ckpt: unreadable checkpoint (x); moved to last.ckpt.corrupt"],
+        "depends_on": {"checkpoint": str(run_dir / "checkpoints" / "last.ckpt"), "run_id": "r0"},
+    }
+    (run_dir).mkdir(parents=True)
+    (run_dir / "result.json").write_text(json.dumps(record))
+    other = results / "runs" / "x" / "result.json"
+    other.parent.mkdir(parents=True)
+    other.write_text(json.dumps({**record, "run_id": "r2", "profile": "smoke"}))
+    (written,) = export(results, tmp_path / "out", "cpu", None, "generated")
+    out = json.loads(written.read_text())
+    assert written == tmp_path / "out" / "r1" / "result.json"
+    assert out["resumed_from"] == "results/runs/2026-11-24/17-00-00_abc123/checkpoints/last.ckpt"
+    assert out["depends_on"]["checkpoint"].startswith("results/runs/") and out["depends_on"]["run_id"] == "r0"
+    assert out["resume_notes"][0].startswith("results/runs/2026-11-24/")
+    assert out["config"]["data_dir"] == "data" and out["config"]["results_dir"] == "results"
+    assert out["data_source"] == "generated" and "run_dir" not in out
+    assert str(tmp_path) not in written.read_text()
+
+
+@pytest.mark.parametrize("profile_dir", sorted(p for p in COMMITTED.glob("*") if (p / "records").is_dir()))
+def test_committed_report_rerenders_byte_for_byte(profile_dir: Path, tmp_path):
+    from lightcnn.results.tables import render_report
+
+    records = profile_dir / "records"
+    for path in records.rglob("result.json"):
+        text = path.read_text()
+        assert "/work/" not in text and "/home/" not in text and "/tmp/" not in text, path
+    specs = sorted((ROOT / "experiments").rglob("*.yaml"))
+    render_report(specs, records, tmp_path, profile=profile_dir.name)
+
+    def texts(root: Path) -> dict:
+        return {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.suffix in (".md", ".csv")}
+
+    committed = {k: v for k, v in texts(profile_dir).items() if k.parts[0] != "records" and k.name != "README.md"}
+    assert committed and committed == texts(tmp_path)
