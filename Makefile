@@ -24,9 +24,10 @@ test: install  ## the default suite (slow tests excluded): what CI runs
 test-all: install  ## every test, the slow ones too
 	$(BIN)/pytest -q
 
-lint: install
+lint: install  ## ruff, and the import contract: layers point one way (pyproject.toml [tool.importlinter])
 	$(BIN)/ruff check lightcnn tests
 	$(BIN)/ruff format --check lightcnn tests
+	$(BIN)/lint-imports
 
 bench: install  ## training throughput: lightcnn vs a plain PyTorch loop (BENCH_ARGS="--depth 56 --batch-size 512")
 	$(BIN)/python -m lightcnn.bench $(BENCH_ARGS)

@@ -36,7 +36,7 @@ from lightcnn.data.datasets import ImageData
 from lightcnn.engine.callbacks import synchronize
 from lightcnn.engine.module import LitClassifier
 from lightcnn.models import InputSpec, build_model, model_config
-from lightcnn.results.record import device_name
+from lightcnn.record import device_name
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 PAD = 4

@@ -8,41 +8,14 @@ line a run prints on stdout is its record as one JSON object.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 from pathlib import Path
 
-from lightcnn.composition import CONF_DIR, EXPERIMENTS_DIR
-
-EXIT_USAGE = 2
-HIDDEN_GROUPS = {"hydra"}
-
-
-def fail(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(EXIT_USAGE)
-
+from lightcnn.composition import CONF_DIR, EXPERIMENTS_DIR, describe_config_error, group_options
+from lightcnn.errors import fail
 
 # ------------------------------------------------------------------------------------- help
-
-
-def _description(path: Path) -> str:
-    """The first comment line of a config file (its one-line description)."""
-    for line in path.read_text().splitlines():
-        if not line.startswith("#"):
-            break
-        if "@package" not in line:
-            return line.lstrip("# ").strip()
-    return ""
-
-
-def group_options() -> dict[str, list[tuple[str, str]]]:
-    """``{group: [(option, one-line description)]}`` read from ``conf/``."""
-    groups = {}
-    for group_dir in sorted(p for p in CONF_DIR.iterdir() if p.is_dir() and p.name not in HIDDEN_GROUPS):
-        groups[group_dir.name] = [(f.stem, _description(f)) for f in sorted(group_dir.glob("*.yaml"))]
-    return groups
 
 
 def help_text() -> str:
@@ -87,30 +60,6 @@ def help_text() -> str:
 # ------------------------------------------------------------------------------------- errors
 
 
-def describe_config_error(err: BaseException) -> str:
-    """One line for an error Hydra or OmegaConf raised while composing the config."""
-    from hydra.errors import MissingConfigException, OverrideParseException
-    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
-
-    if isinstance(err, MissingConfigException) and err.missing_cfg_file and "/" in err.missing_cfg_file:
-        group, option = err.missing_cfg_file.rsplit("/", 1)
-        options = err.options or [name for name, _ in group_options().get(group, [])]
-        return f"{group}={option}: no such option; available: {', '.join(options)}"
-    if isinstance(err, OverrideParseException):
-        return f"cannot parse override: {str(err).splitlines()[0]}"
-    cause = err.__cause__ if isinstance(err.__cause__, OmegaConfBaseException) else err
-    if isinstance(cause, OmegaConfBaseException):
-        key = getattr(cause, "full_key", None) or "?"
-        kind = getattr(cause, "object_type", None)
-        if isinstance(cause, (ConfigKeyError, ConfigAttributeError)) and dataclasses.is_dataclass(kind):
-            allowed = ", ".join(f.name for f in dataclasses.fields(kind))
-            return f"{key}: unknown key; allowed keys here: {allowed}"
-        message = (getattr(cause, "msg", None) or str(cause)).splitlines()[0]
-        return f"{key}: {message}"
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return " ".join(lines[:2]) if lines else type(err).__name__
-
-
 def describe_os_error(err: OSError) -> str:
     """One line for a file system error: the path and what went wrong."""
     cause = err if err.filename else (err.__context__ if isinstance(err.__context__, OSError) else err)
@@ -126,7 +75,7 @@ def task_function(cfg) -> dict | None:
     from hydra.types import RunMode
 
     from lightcnn.errors import UserError
-    from lightcnn.results.record import to_json
+    from lightcnn.record import to_json
     from lightcnn.runner import execute
 
     hydra_cfg = HydraConfig.get()
@@ -153,8 +102,8 @@ def main() -> None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from lightcnn.config import register_configs
     from lightcnn.errors import UserError
+    from lightcnn.registration import register_configs
 
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let errors reach us, so we can print them as one line
     register_configs()

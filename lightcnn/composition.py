@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -9,6 +10,7 @@ from omegaconf import DictConfig
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 EXPERIMENTS_DIR = CONF_DIR.parent / "experiments"
 
+HIDDEN_GROUPS = {"hydra"}
 _initialised_for: list[Path] = []  # the config directory this module initialised Hydra on, if any
 
 
@@ -21,7 +23,7 @@ def compose_config(overrides: list[str] | tuple[str, ...], conf_dir: Path = CONF
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from lightcnn.config import register_configs
+    from lightcnn.registration import register_configs
 
     register_configs()
     hydra = GlobalHydra.instance()
@@ -63,3 +65,45 @@ class Composer:
             if not self.is_group(key.lstrip("+")):
                 OmegaConf.update(cfg, key.lstrip("+"), yaml.safe_load(value), merge=False)
         return cfg
+
+
+def _description(path: Path) -> str:
+    """The first comment line of a config file (its one-line description)."""
+    for line in path.read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        if "@package" not in line:
+            return line.lstrip("# ").strip()
+    return ""
+
+
+def group_options(conf_dir: Path = CONF_DIR) -> dict[str, list[tuple[str, str]]]:
+    """``{group: [(option, one-line description)]}`` read from ``conf/``."""
+    groups = {}
+    for group_dir in sorted(p for p in conf_dir.iterdir() if p.is_dir() and p.name not in HIDDEN_GROUPS):
+        groups[group_dir.name] = [(f.stem, _description(f)) for f in sorted(group_dir.glob("*.yaml"))]
+    return groups
+
+
+def describe_config_error(err: BaseException) -> str:
+    """One line for an error Hydra or OmegaConf raised while composing the config."""
+    from hydra.errors import MissingConfigException, OverrideParseException
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+
+    if isinstance(err, MissingConfigException) and err.missing_cfg_file and "/" in err.missing_cfg_file:
+        group, option = err.missing_cfg_file.rsplit("/", 1)
+        options = err.options or [name for name, _ in group_options().get(group, [])]
+        return f"{group}={option}: no such option; available: {', '.join(options)}"
+    if isinstance(err, OverrideParseException):
+        return f"cannot parse override: {str(err).splitlines()[0]}"
+    cause = err.__cause__ if isinstance(err.__cause__, OmegaConfBaseException) else err
+    if isinstance(cause, OmegaConfBaseException):
+        key = getattr(cause, "full_key", None) or "?"
+        kind = getattr(cause, "object_type", None)
+        if isinstance(cause, (ConfigKeyError, ConfigAttributeError)) and dataclasses.is_dataclass(kind):
+            allowed = ", ".join(f.name for f in dataclasses.fields(kind))
+            return f"{key}: unknown key; allowed keys here: {allowed}"
+        message = (getattr(cause, "msg", None) or str(cause)).splitlines()[0]
+        return f"{key}: {message}"
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return " ".join(lines[:2]) if lines else type(err).__name__

@@ -6,8 +6,10 @@ are rejected while the config is composed. Ranges are checked in each dataclass'
 the first thing every task does, before any work starts.
 
 Model and method schemas live next to their builders (``lightcnn.models``,
-``lightcnn.methods``) and register themselves in the ConfigStore group ``schema/<group>``;
-a YAML option extends its schema with ``defaults: [/schema/model/resnet@_here_, _self_]``.
+``lightcnn.methods``); :func:`lightcnn.registration.register_configs` puts every schema in the
+ConfigStore group ``schema/<group>``, and a YAML option extends its schema with
+``defaults: [/schema/model/resnet@_here_, _self_]``. This module imports neither torch nor any
+other part of lightcnn but :mod:`lightcnn.errors`: it is the bottom layer.
 """
 
 from __future__ import annotations
@@ -16,11 +18,9 @@ import dataclasses
 import hashlib
 import json
 import math
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from lightcnn.errors import ConfigValueError, UserError
@@ -41,6 +41,16 @@ def require_choice(key: str, value: Any, choices: tuple) -> None:
 
 # --------------------------------------------------------------------------------------------
 # dataset
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model is built for: image channels and size, and the number of classes."""
+
+    channels: int
+    height: int
+    width: int
+    num_classes: int
 
 
 @dataclass
@@ -316,28 +326,6 @@ class Config:
 
     def __post_init__(self) -> None:
         require(self.seed >= 0, "seed", self.seed, "an integer >= 0")
-
-
-def register_configs() -> None:
-    """Store the schemas in Hydra's ConfigStore (models and methods register their own)."""
-    import lightcnn.methods  # noqa: F401  (registers method schemas)
-    import lightcnn.models  # noqa: F401  (registers model schemas)
-
-    if not OmegaConf.has_resolver("run_tag"):
-        # a random tag, resolved once per run (Hydra copies the cache to sweep jobs), that keeps
-        # run directories of runs started in the same second apart
-        OmegaConf.register_new_resolver("run_tag", lambda: uuid.uuid4().hex[:6], use_cache=True)
-    cs = ConfigStore.instance()
-    cs.store(name="config_schema", node=Config)
-    cs.store(group="schema/dataset", name="base", node=DatasetConfig)
-    cs.store(group="schema/dataset", name="synthetic", node=SyntheticDatasetConfig)
-    cs.store(group="schema/trainer", name="base", node=TrainerConfig)
-    cs.store(group="schema/task", name="train", node=TrainTaskConfig)
-    cs.store(group="schema/task", name="profile", node=ProfileTaskConfig)
-    cs.store(group="schema/task", name="download", node=DownloadTaskConfig)
-    cs.store(group="schema/task", name="latency", node=LatencyTaskConfig)
-    cs.store(group="schema/task", name="reuse", node=ReuseTaskConfig)
-    cs.store(group="schema/task", name="im2col", node=Im2colTaskConfig)
 
 
 def unknown_keys(node: DictConfig, prefix: str = "") -> list[tuple[str, list[str]]]:

@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 
 from lightcnn.config import config_hash
 from lightcnn.errors import UserError
-from lightcnn.results.record import find_ok_record
+from lightcnn.record import find_ok_record
 
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
 # trainer keys that describe a pruning run's fine-tuning, not the baseline it starts from

@@ -7,7 +7,16 @@ any other exception is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import Any, NoReturn
+
+EXIT_USAGE = 2
+
+
+def fail(message: str) -> NoReturn:
+    """Report bad input as the command line does: one line on stderr, exit code 2."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(EXIT_USAGE)
 
 
 class UserError(Exception):

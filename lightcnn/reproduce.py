@@ -35,9 +35,8 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lightcnn.cli import fail
 from lightcnn.composition import EXPERIMENTS_DIR
-from lightcnn.errors import UserError
+from lightcnn.errors import UserError, fail
 from lightcnn.results.matching import RUNTIME_OVERRIDES, task_overrides
 from lightcnn.results.tables import load_specs, render_report
 
@@ -206,7 +205,7 @@ def job_done(job: Job, results: Path) -> bool:
     from lightcnn.composition import compose_config
     from lightcnn.config import config_hash
     from lightcnn.dependencies import need_of, resolve
-    from lightcnn.results.record import find_ok_record
+    from lightcnn.record import find_ok_record
 
     if job.needs is None:
         return find_ok_record(results, job.config_hash) is not None
@@ -341,7 +340,7 @@ def write_status_record(job: Job) -> None:
 
     from lightcnn.composition import compose_config
     from lightcnn.config import validate
-    from lightcnn.results.record import RECORD_FILE, new_run_id, now_iso, write_json_atomic
+    from lightcnn.record import RECORD_FILE, new_run_id, now_iso, write_json_atomic
     from lightcnn.runner import base_record
 
     raw = compose_config(job.overrides)

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lightcnn.config import config_hash, validate
 from lightcnn.errors import UserError
-from lightcnn.results.record import (
+from lightcnn.record import (
     RECORD_FILE,
     RUN_INFO_FILE,
     environment,
@@ -125,7 +125,7 @@ def pin_dependency(cfg, container: dict, overrides: tuple[str, ...] | None, resu
 def resume_point(cfg, run_dir: Path, results_dir: Path, chash: str) -> tuple[Path, Path | None, list[str]]:
     """(run directory, checkpoint to resume from, notes): ``resume=auto`` continues the newest
     unfinished run of this config in its own directory, from its newest intact checkpoint."""
-    from lightcnn.engine.checkpointing import CorruptCheckpoint, load_checkpoint, newest_intact
+    from lightcnn.engine.checkpoint_io import CorruptCheckpoint, load_checkpoint, newest_intact
     from lightcnn.errors import ConfigValueError
 
     if cfg.resume == "never":

@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lightcnn.config import DatasetConfig, SyntheticDatasetConfig
+from lightcnn.config import DatasetConfig, InputSpec, SyntheticDatasetConfig
 from lightcnn.data.formats import find_idx_file, read_cifar_batch, read_idx_pair
 from lightcnn.data.sources import SOURCES, DatasetSource
 from lightcnn.data.synthetic import make_synthetic
 from lightcnn.errors import ConfigValueError, DataError
-from lightcnn.models.registry import InputSpec
 
 SYNTHETIC_MEAN, SYNTHETIC_STD = 0.5, 0.25
 

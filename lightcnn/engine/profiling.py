@@ -106,8 +106,7 @@ def model_fields(
     """Everything a record says about a model's size: the fvcore profile and, for models built
     from units, the internal variables and the counts after BN folding (``fuse_for_inference``)."""
     from lightcnn.engine.activations import internal_variables
-    from lightcnn.methods.templates import first_conv
-    from lightcnn.models.layers import fuse_for_inference
+    from lightcnn.models.layers import first_conv, fuse_for_inference
 
     profile = profile_model(model, input_shape, max_depth)
     fields = profile.record_fields()

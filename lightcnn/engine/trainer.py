@@ -12,7 +12,8 @@ from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from lightcnn.config import TrainerConfig
 from lightcnn.engine.callbacks import Throughput
-from lightcnn.engine.checkpointing import CHECKPOINT_DIR, EpochCheckpoint
+from lightcnn.engine.checkpoint_io import CHECKPOINT_DIR
+from lightcnn.engine.checkpointing import EpochCheckpoint
 
 # Lightning warnings that do not apply to how lightcnn uses it
 KNOWN_NOISE = (

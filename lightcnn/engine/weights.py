@@ -6,7 +6,7 @@ from pathlib import Path
 
 from torch import nn
 
-from lightcnn.engine.checkpointing import CorruptCheckpoint, load_checkpoint
+from lightcnn.engine.checkpoint_io import CorruptCheckpoint, load_checkpoint
 from lightcnn.errors import UserError
 
 

@@ -1,4 +1,4 @@
-"""Costs of the ACA-compressed im2col convolution (004_fae6e042d1fbd442.txt).
+"""Costs of the ACA-compressed im2col convolution (the ACA-im2col report).
 
 D_i is the im2col matrix of one sample: m = C·k·k rows, n = H_out·W_out columns; the layer has
 F filters. Sizes in bytes of float32, costs in multiply-accumulates.

@@ -1,4 +1,4 @@
-"""Costs of standard and depthwise-separable convolutions (000_eb4c7dc9848169dc.txt, eq. 1–4).
+"""Costs of standard and depthwise-separable convolutions (the MobileNet layer-fusion report, eq. 1–4).
 
 Per output position, with kernel side K, N input and M output channels; multiply by the number
 of output positions ``h·w`` for a whole layer. FLOPs count multiply-accumulates.

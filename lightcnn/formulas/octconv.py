@@ -1,4 +1,4 @@
-"""Costs of OctConv and Pointwise OctConv (001_2fef02d0995e2702.txt, eq. 3–14).
+"""Costs of OctConv and Pointwise OctConv (Inoue and Goto, Pointwise OctConv, eq. 3–14).
 
 ``h × w`` is the output size of the high-frequency branch, ``c`` the channels in and out
 (``c_in = c_out = c``), ``α`` the low-frequency share in and out, ``k`` the kernel side and

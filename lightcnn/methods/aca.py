@@ -1,6 +1,6 @@
 """Adaptive Cross Approximation (ACA) with partial pivoting, batched over matrices
-(Bebendorf 2000; shared/papers/method_facts.md §2), and the im2col convolution that uses it
-(004_fae6e042d1fbd442.txt).
+(Bebendorf 2000; docs/references.md §2), and the im2col convolution that uses it
+(the ACA-im2col report).
 
 For each matrix D (m × n) of a batch, ACA builds D ≈ U V (U: m × r, V: r × n) one cross at a
 time: take the residual of a pivot row, its largest entry as the column pivot, the residual of

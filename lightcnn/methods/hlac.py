@@ -2,7 +2,7 @@
 
 Order 0 (1 mask), order 1 (4) and order 2 (20): every mask holds the centre pixel and up to two
 more, one representative per class of masks equal under translation
-(shared/papers/method_facts.md §1; the order of NaoyaIijima/hlac and panda5mt/hlac_mat).
+(docs/references.md §1; the order of NaoyaIijima/hlac and panda5mt/hlac_mat).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Computation-reuse census (002_e7b7687047137176.txt, §5): how often the same
+"""Computation-reuse census (Iuchi and Tsumura, kernel templates, §5): how often the same
 (weight value, input value) pair is multiplied in a convolution.
 
 The multiplications of a convolution of one image are ``weight[f, j] · patch[j, p]`` for every

@@ -1,4 +1,4 @@
-"""Kernel templates (002_e7b7687047137176.txt, §4): fix part of the first conv to HLAC masks.
+"""Kernel templates (Iuchi and Tsumura, kernel templates, §4): fix part of the first conv to HLAC masks.
 
 ``method=template_kernels`` replaces the first convolution of the model (a 3×3 conv with at
 least ``method.count`` output filters) by a :class:`TemplateConv2d` whose first ``count``
@@ -19,9 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from lightcnn.config import MethodConfig, require
-from lightcnn.errors import ConfigValueError
+from lightcnn.errors import ConfigValueError, UserError
 from lightcnn.methods.hlac import hlac_masks
 from lightcnn.methods.registry import MethodContext, register_method
+from lightcnn.models import layers
 
 
 @dataclass
@@ -42,6 +43,8 @@ def template_weights(count: int, in_channels: int) -> torch.Tensor:
 
 class TemplateConv2d(nn.Module):
     """A conv whose first filters are fixed templates (``fixed_weight``) and the rest train."""
+
+    is_conv = True  # counts as a convolution for models.layers.first_conv
 
     def __init__(self, conv: nn.Conv2d, count: int) -> None:
         super().__init__()
@@ -65,11 +68,10 @@ class TemplateConv2d(nn.Module):
 
 def first_conv(model: nn.Module) -> tuple[nn.Module, str, nn.Conv2d | TemplateConv2d]:
     """(parent module, attribute name, conv) of the first convolution in module order."""
-    for _, parent in model.named_modules():
-        for name, child in parent.named_children():
-            if isinstance(child, (nn.Conv2d, TemplateConv2d)):
-                return parent, name, child
-    raise ConfigValueError("name", "template_kernels", "a method for models with a convolution")
+    try:
+        return layers.first_conv(model)
+    except UserError:
+        raise ConfigValueError("name", "template_kernels", "a method for models with a convolution") from None
 
 
 def conv_weight(conv: nn.Conv2d | TemplateConv2d) -> torch.Tensor:

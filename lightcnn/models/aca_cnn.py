@@ -1,4 +1,4 @@
-"""The 6-conv CNN of the ACA-im2col paper (004_fae6e042d1fbd442.txt, §4):
+"""The 6-conv CNN of the ACA-im2col paper (the ACA-im2col report, §4):
 
     {conv → conv → dropout → pool} × 3 → {fc → dropout} × 2 → classifier
 

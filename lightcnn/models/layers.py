@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lightcnn.errors import UserError
+
 
 class Unit(nn.Module):
     """Marker base class: one stored activation per forward pass (its output)."""
@@ -91,3 +93,13 @@ def fuse_for_inference(model: nn.Module) -> nn.Module:
 
     replace(folded)
     return folded
+
+
+def first_conv(model: nn.Module) -> tuple[nn.Module, str, nn.Module]:
+    """(parent module, attribute name, conv) of the first convolution in module order: an
+    ``nn.Conv2d`` or a module that says it is one (``is_conv = True``, e.g. a templated conv)."""
+    for _, parent in model.named_modules():
+        for name, child in parent.named_children():
+            if isinstance(child, nn.Conv2d) or getattr(child, "is_conv", False):
+                return parent, name, child
+    raise UserError("the model has no convolution")

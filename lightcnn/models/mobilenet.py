@@ -1,5 +1,5 @@
 """MobileNet, MobileNet with layer fusion, and the plain CNN they are compared with
-(000_eb4c7dc9848169dc.txt).
+(the MobileNet layer-fusion report).
 
 All three share one stage layout, MobileNet-v1 adapted to 32×32 (CIFAR-10) and 28×28
 single-channel (MNIST) inputs as in kuangliu/pytorch-cifar: a 3×3 stem with 32 channels and

@@ -1,4 +1,4 @@
-"""Oct-ResNet and Pointwise-Oct-ResNet for CIFAR (001_2fef02d0995e2702.txt, §6.1).
+"""Oct-ResNet and Pointwise-Oct-ResNet for CIFAR (Inoue and Goto, Pointwise OctConv, §6.1).
 
 The CIFAR ResNet of ``resnet.py`` with every convolution except the first replaced by an
 OctConv: the first OctConv has α_in = 0, α_out = α; the last has α_in = α, α_out = 0; all

@@ -1,4 +1,4 @@
-"""Octave convolution (Chen et al. 2019) and Pointwise OctConv (001_2fef02d0995e2702.txt).
+"""Octave convolution (Chen et al. 2019) and Pointwise OctConv (Inoue and Goto; docs/pointwise-octconv.md).
 
 A feature map is a pair ``(high, low)``: ``high`` at full resolution with ``c − low`` channels,
 ``low`` at half resolution with ``split_channels(c, α)[1]`` channels; either may be ``None``

@@ -13,18 +13,8 @@ from dataclasses import dataclass
 from hydra.core.config_store import ConfigStore
 from torch import nn
 
-from lightcnn.config import ModelConfig
+from lightcnn.config import InputSpec, ModelConfig
 from lightcnn.errors import ConfigValueError, UserError
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """What a model is built for: image channels and size, and the number of classes."""
-
-    channels: int
-    height: int
-    width: int
-    num_classes: int
 
 
 @dataclass(frozen=True)

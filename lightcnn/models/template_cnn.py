@@ -1,4 +1,4 @@
-"""The small CNN of the kernel-template paper (002_e7b7687047137176.txt, Figs. 5 and 6).
+"""The small CNN of the kernel-template paper (Iuchi and Tsumura, kernel templates, Figs. 5 and 6).
 
 The figures are missing from the text; what it fixes is the first layer: 32 filters of 3×3 over
 the input channels, no padding (CIFAR-10: 3 × 32×32 → 32 × 30×30; MNIST: 1 × 28×28 → 32 × 26×26),

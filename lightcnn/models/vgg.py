@@ -1,4 +1,4 @@
-"""VGG-16 with batch norm for CIFAR, as HRank uses it (shared/papers/method_facts.md §9):
+"""VGG-16 with batch norm for CIFAR, as HRank uses it (docs/references.md §9):
 
 13 conv 3×3 (with bias) + BN + ReLU in the VGG-16 layout with four 2×2 max-pools
 ``[64, 64, M, 128, 128, M, 256, 256, 256, M, 512, 512, 512, M, 512, 512, 512]``, then a 2×2

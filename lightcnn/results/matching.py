@@ -58,7 +58,7 @@ def noseed_hash(container: dict) -> str:
 def describe(err: Exception) -> str:
     if isinstance(err, UserError):
         return str(err)
-    from lightcnn.cli import describe_config_error  # Hydra or OmegaConf: an override the schema rejects
+    from lightcnn.composition import describe_config_error  # Hydra or OmegaConf: an override the schema rejects
 
     return describe_config_error(err)
 

@@ -20,8 +20,8 @@ from typing import Any
 import pandas as pd
 
 from lightcnn.errors import UserError
+from lightcnn.record import iter_records, write_text_atomic
 from lightcnn.results.matching import ConfigMatcher, noseed_hash
-from lightcnn.results.record import iter_records, write_text_atomic
 from lightcnn.results.specs import CONF_DIR, Column, Row, TableSpec, load_spec, with_synthetic_data
 
 MISSING_MARK = "—"

@@ -22,7 +22,7 @@ from lightcnn.engine.profiling import model_fields
 from lightcnn.methods import MethodContext, apply_method
 from lightcnn.models import build_model
 from lightcnn.models.layers import fuse_for_inference
-from lightcnn.results.record import device_name
+from lightcnn.record import device_name
 from lightcnn.tasks import RunContext, TaskResult
 
 log = logging.getLogger(__name__)

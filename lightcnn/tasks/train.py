@@ -15,14 +15,14 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from lightcnn.config import Config
 from lightcnn.data.datamodule import ImageDataModule
-from lightcnn.engine.checkpointing import RunInterrupted, load_checkpoint
+from lightcnn.engine.checkpoint_io import RunInterrupted, load_checkpoint
 from lightcnn.engine.module import LitClassifier
 from lightcnn.engine.profiling import count_params, model_fields
 from lightcnn.engine.trainer import make_trainer
 from lightcnn.errors import ConfigValueError
 from lightcnn.methods import MethodContext, apply_method
 from lightcnn.models import build_model
-from lightcnn.results.record import device_name
+from lightcnn.record import device_name
 from lightcnn.tasks import RunContext, TaskResult
 
 log = logging.getLogger(__name__)

@@ -24,9 +24,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import ModelCheckpoint
 from torch import nn
 
 from lightcnn.config import require
@@ -159,54 +157,6 @@ def prune_by_rank(model: nn.Module, units: list[PrunableConv], rates: list[float
         remove_filters(model, unit, choose_filters(scores[index] if scores else None, keep))
 
 
-class PruningSchedule(pl.Callback):
-    """Prunes ``steps`` (epoch → unit indices) at the start of those epochs, ranking every unit
-    once before the first, then rebuilds the optimizer (and its schedule) for the smaller model."""
-
-    def __init__(
-        self, steps: dict[int, list[int]], units: list[PrunableConv], rates: list[float], batches, key: str
-    ) -> None:
-        self.steps, self.units, self.rates, self.batches, self.key = steps, units, rates, batches, key
-        self.scores: list | None = None
-
-    def on_fit_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        last = max(self.steps)
-        if last >= trainer.max_epochs:
-            raise ConfigValueError(
-                self.key,
-                f"{last} (the epoch of the last pruning step)",
-                f"a schedule whose last pruning step comes before trainer.max_epochs={trainer.max_epochs}",
-            )
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        chosen = self.steps.get(trainer.current_epoch)
-        if not chosen:
-            return
-        if self.scores is None:
-            batches = [b.to(module.device) for b in self.batches]
-            self.scores = feature_map_ranks(module.net, self.units, batches)
-        units, rates = [self.units[i] for i in chosen], [self.rates[i] for i in chosen]
-        prune_by_rank(module.net, units, rates, [self.scores[i] for i in chosen])
-        trainer.strategy.setup_optimizers(trainer)
-        forget_best_checkpoints(trainer)
-        log.info("pruned %d conv(s) at epoch %d", len(chosen), trainer.current_epoch)
-
-
-def forget_best_checkpoints(trainer: pl.Trainer) -> None:
-    """The best checkpoints so far hold an architecture that no longer exists: drop them, so the
-    best-validation checkpoint (and ``test_acc_at_best_val``) comes from after the last pruning."""
-    for callback in trainer.checkpoint_callbacks:
-        if not isinstance(callback, ModelCheckpoint):
-            continue  # the run's last.ckpt: the next epoch replaces it
-        for path in list(callback.best_k_models):
-            if path != callback.last_model_path:
-                trainer.strategy.remove_checkpoint(path)
-        callback.best_k_models = {}
-        callback.best_model_path = callback.kth_best_model_path = ""
-        callback.best_model_score = None
-        callback.kth_value = torch.tensor(torch.inf if callback.mode == "min" else -torch.inf)
-
-
 def pruning_steps(cfg: PruneHRankConfig, units: int) -> dict[int, list[int]]:
     """Epoch → the units pruned at its start."""
     if cfg.mode == "oneshot":
@@ -237,5 +187,7 @@ def prune_hrank(model: nn.Module, cfg: PruneHRankConfig, context: MethodContext)
         prune_by_rank(model, units, rates, feature_map_ranks(model, units, batches))
     else:
         key = "method.layer_epochs" if cfg.mode == "layerwise" else "method.retrain_epochs"
+        from lightcnn.methods.pruning.schedule import PruningSchedule  # Lightning: imported when training
+
         context.callbacks.append(PruningSchedule(steps, units, rates, batches, key))
     return model

@@ -1,4 +1,4 @@
-"""The run record: ``result.json`` in the run's output directory (see DESIGN.md).
+"""The run record: ``result.json`` in the run's output directory (see docs/design.md).
 
 Written once, atomically (temporary file in the same directory, then rename), never edited.
 ``run.json`` is written when a run starts; a run directory with ``run.json``, a checkpoint and

@@ -1,0 +1,67 @@
+"""The Lightning side of HRank's schedule: pruning at given epochs during training.
+
+Kept apart from :mod:`lightcnn.methods.pruning.hrank` so that registering the method (every
+``lightcnn`` start) does not import Lightning.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
+
+from lightcnn.errors import ConfigValueError
+from lightcnn.methods.pruning.hrank import feature_map_ranks, prune_by_rank
+from lightcnn.methods.pruning.surgery import PrunableConv
+
+log = logging.getLogger(__name__)
+
+
+class PruningSchedule(pl.Callback):
+    """Prunes ``steps`` (epoch → unit indices) at the start of those epochs, ranking every unit
+    once before the first, then rebuilds the optimizer (and its schedule) for the smaller model."""
+
+    def __init__(
+        self, steps: dict[int, list[int]], units: list[PrunableConv], rates: list[float], batches, key: str
+    ) -> None:
+        self.steps, self.units, self.rates, self.batches, self.key = steps, units, rates, batches, key
+        self.scores: list | None = None
+
+    def on_fit_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        last = max(self.steps)
+        if last >= trainer.max_epochs:
+            raise ConfigValueError(
+                self.key,
+                f"{last} (the epoch of the last pruning step)",
+                f"a schedule whose last pruning step comes before trainer.max_epochs={trainer.max_epochs}",
+            )
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        chosen = self.steps.get(trainer.current_epoch)
+        if not chosen:
+            return
+        if self.scores is None:
+            batches = [b.to(module.device) for b in self.batches]
+            self.scores = feature_map_ranks(module.net, self.units, batches)
+        units, rates = [self.units[i] for i in chosen], [self.rates[i] for i in chosen]
+        prune_by_rank(module.net, units, rates, [self.scores[i] for i in chosen])
+        trainer.strategy.setup_optimizers(trainer)
+        forget_best_checkpoints(trainer)
+        log.info("pruned %d conv(s) at epoch %d", len(chosen), trainer.current_epoch)
+
+
+def forget_best_checkpoints(trainer: pl.Trainer) -> None:
+    """The best checkpoints so far hold an architecture that no longer exists: drop them, so the
+    best-validation checkpoint (and ``test_acc_at_best_val``) comes from after the last pruning."""
+    for callback in trainer.checkpoint_callbacks:
+        if not isinstance(callback, ModelCheckpoint):
+            continue  # the run's last.ckpt: the next epoch replaces it
+        for path in list(callback.best_k_models):
+            if path != callback.last_model_path:
+                trainer.strategy.remove_checkpoint(path)
+        callback.best_k_models = {}
+        callback.best_model_path = callback.kth_best_model_path = ""
+        callback.best_model_score = None
+        callback.kth_value = torch.tensor(torch.inf if callback.mode == "min" else -torch.inf)
