@@ -1,0 +1,28 @@
+"""The repository stands alone: nothing in it points outside it or names a paper by a file hash."""
+
+import re
+import subprocess
+
+from conftest import ROOT
+
+OUTSIDE = re.compile(r"\.\./shared|shared/(papers|data|tools)|DESIGN\.md|\b\d{3}_[0-9a-f]{16}\b")
+
+
+def test_no_tracked_file_points_outside_the_repository():
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    offending = []
+    for name in files:
+        path = ROOT / name
+        if path.suffix in (".png", ".ckpt") or not path.is_file():
+            continue
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if OUTSIDE.search(line) and name != "tests/test_repository.py":
+                offending.append(f"{name}:{number}: {line.strip()[:80]}")
+    assert not offending, "\n".join(offending)
+
+
+def test_every_docs_link_resolves():
+    for page in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if not target.startswith(("http://", "https://")):
+                assert (page.parent / target).exists(), f"{page.name}: {target}"
