@@ -41,7 +41,7 @@ def test_eq_1_to_4_against_fvcore(k, n, m, side):
 
 
 def test_mobilenet_matches_the_reference_cifar_counts():
-    # kuangliu/pytorch-cifar MobileNet (shared/papers/method_facts.md §6): 3,217,226 params, 46,354,432 MACs
+    # kuangliu/pytorch-cifar MobileNet (docs/references.md §6): 3,217,226 params, 46,354,432 MACs
     profile = profile_model(build_model(model_config("mobilenet"), CIFAR), (3, 32, 32))
     assert (profile.params, profile.flops_conv) == (3_217_226, 46_354_432)
 

@@ -10,7 +10,7 @@ from lightcnn.models.resnet import ResNetConfig
 CIFAR = InputSpec(3, 32, 32, 10)
 
 # He et al. (2016) option-A architectures: exact parameter and conv + linear MAC counts
-# (shared/papers/method_facts.md §5, measured there with fvcore, thop and ptflops).
+# (docs/references.md §5, measured there with fvcore, thop and ptflops).
 RESNET_COUNTS = {
     20: (269_722, 40_551_040),
     32: (464_154, 68_862_592),

@@ -114,7 +114,7 @@ def test_channel_rule_is_floor():
 
 # ---------------------------------------------------------------------------------------- models
 
-# (config, published params, published FLOPs) — Tables 1 and 4 of 001_2fef02d0995e2702.txt
+# (config, published params, published FLOPs) — Tables 1 and 4 of Inoue and Goto, Pointwise OctConv
 PUBLISHED = [
     (OctResNetConfig(depth=56, alpha=0.25), 0.86e6, 0.85e8),
     (OctResNetConfig(depth=56, alpha=0.75), 0.86e6, 0.38e8),

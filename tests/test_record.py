@@ -1,7 +1,7 @@
 import os
 import time
 
-from lightcnn.results.record import (
+from lightcnn.record import (
     find_interrupted_run,
     find_ok_record,
     new_run_id,

@@ -1,4 +1,4 @@
-"""Kernel templates (HLAC) and the computation-reuse census of 002_e7b7687047137176.txt."""
+"""Kernel templates (HLAC) and the computation-reuse census of Iuchi and Tsumura, kernel templates."""
 
 import math
 import time
