@@ -7,8 +7,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
-EXPERIMENTS_DIR = CONF_DIR.parent / "experiments"
+# inside the package, so an installed wheel finds them (the repository links conf/ and experiments/ here)
+CONF_DIR = Path(__file__).resolve().parent / "conf"
+EXPERIMENTS_DIR = Path(__file__).resolve().parent / "experiments"
 
 HIDDEN_GROUPS = {"hydra"}
 _initialised_for: list[Path] = []  # the config directory this module initialised Hydra on, if any
