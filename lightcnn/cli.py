@@ -60,6 +60,24 @@ def help_text() -> str:
 # ------------------------------------------------------------------------------------- errors
 
 
+def summary_line(record: dict, skipped: bool = False, run_dir: Path | None = None) -> str:
+    """One human line for the end of a run: status, accuracies, size, time, where."""
+    parts = [f"{record.get('status')}{' (skipped: done before)' if skipped else ''}: {record.get('model')}"
+             f" on {record.get('dataset')}"]  # fmt: skip
+    if record.get("test_acc") is not None:
+        parts.append(f"test top-1 {record['test_acc']:.2f}%, top-5 {record.get('test_acc5') or 0:.2f}%")
+    if record.get("params") is not None:
+        parts.append(f"{record['params']:,} params, {record.get('flops_conv') or 0:,} MACs")
+    if record.get("train_time_s"):
+        minutes, seconds = divmod(int(record["train_time_s"]), 60)
+        parts.append(f"{minutes} min {seconds} s")
+    if record.get("error"):
+        parts.append(str(record["error"]))
+    if run_dir is not None:
+        parts.append(str(run_dir))
+    return "; ".join(parts)
+
+
 def describe_os_error(err: OSError) -> str:
     """One line for a file system error: the path and what went wrong."""
     cause = err if err.filename else (err.__context__ if isinstance(err.__context__, OSError) else err)
@@ -89,6 +107,8 @@ def task_function(cfg) -> dict | None:
         if outcome.report:
             print(outcome.report)
         print(to_json(outcome.record), flush=True)
+        if outcome.record:
+            print(summary_line(outcome.record, outcome.skipped, outcome.run_dir), file=sys.stderr, flush=True)
     if outcome.exit_code:
         sys.exit(outcome.exit_code)  # interrupted: 128 + the signal, as a shell reports it
     return outcome.record

@@ -294,7 +294,7 @@ def run_in_process(job: Job) -> tuple[str, str]:
     cfg = job.config
     try:
         with torch.no_grad():  # counting only: tracing without autograd is faster
-            outcome = execute(cfg, new_run_dir(Path(cfg.results_dir)), job.overrides)
+            outcome = execute(cfg, new_run_dir(cfg), job.overrides)
     except UserError as err:
         job.status, job.reason = "failed", str(err)
         write_status_record(job)
@@ -321,13 +321,14 @@ def count_all(jobs: list[Job], workers: int) -> None:
             job.status, job.reason = status, reason
 
 
-def new_run_dir(results_dir: Path) -> Path:
+def new_run_dir(cfg) -> Path:
     """A fresh run directory, named as the ``lightcnn`` command names its own."""
     import datetime as dt
     import uuid
 
     now = dt.datetime.now()
-    path = results_dir / "runs" / now.strftime("%Y-%m-%d") / f"{now.strftime('%H-%M-%S')}_{uuid.uuid4().hex[:6]}"
+    name = f"{now.strftime('%H-%M-%S')}_{cfg.model.name}_{cfg.dataset.name}_{uuid.uuid4().hex[:6]}"
+    path = Path(cfg.results_dir) / "runs" / now.strftime("%Y-%m-%d") / name
     path.mkdir(parents=True)
     return path
 
@@ -347,7 +348,7 @@ def write_status_record(job: Job) -> None:
     container = OmegaConf.to_container(raw, resolve=True)
     record = base_record(container, validate(raw), job.config_hash, new_run_id())
     record.update(status=job.status, error=job.reason, finished_at=now_iso())
-    write_json_atomic(new_run_dir(Path(raw.results_dir)) / RECORD_FILE, record)
+    write_json_atomic(new_run_dir(raw) / RECORD_FILE, record)
 
 
 def run_jobs(jobs: list[Job], workers: int, run_one) -> None:

@@ -47,6 +47,7 @@ class Outcome:
     skipped: bool = False
     is_main_process: bool = True
     exit_code: int = 0  # non-zero: the run was interrupted (128 + the signal)
+    run_dir: Path | None = None  # where the record is (a resumed run: the directory it continued)
 
 
 def is_spawned_rank() -> bool:
@@ -172,7 +173,7 @@ def execute(raw: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ..
         if existing is not None and Path(existing["run_dir"]).resolve() != run_dir.resolve():
             log.info("skipping: config %s already has an ok record in %s", chash, existing["run_dir"])
             discard_run_dir(run_dir, ctx.results_dir)
-            return Outcome(existing, skipped=True)
+            return Outcome(existing, skipped=True, run_dir=Path(existing["run_dir"]))
 
     record = base_record(container, cfg, chash, new_run_id())
     if dependency:
@@ -213,4 +214,4 @@ def execute(raw: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ..
     main = main and ctx.is_main_process
     if main:
         write_json_atomic(run_dir / RECORD_FILE, record)
-    return Outcome(record, result.report, is_main_process=main, exit_code=result.exit_code)
+    return Outcome(record, result.report, is_main_process=main, exit_code=result.exit_code, run_dir=run_dir)

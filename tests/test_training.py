@@ -183,3 +183,35 @@ def test_non_finite_weights_are_diverged_not_ok(compose, tmp_path, monkeypatch):
     monkeypatch.setattr(module_file.LitClassifier, "on_train_end", poison, raising=False)
     rec = run(compose, tmp_path, "nan", "trainer.max_epochs=1", "trainer.log_every_n_steps=1000")
     assert rec["status"] == "diverged" and rec["test_acc"] is None and "non-finite" in rec["error"]
+
+
+def test_one_progress_line_per_epoch_whatever_the_terminal(compose, tmp_path, caplog):
+    import logging
+
+    from lightcnn.engine.callbacks import epoch_line
+
+    with caplog.at_level(logging.INFO, logger="lightcnn.progress"):
+        run(compose, tmp_path, "p", "trainer.max_epochs=2", "dataset.val_fraction=0.25")
+    lines = [r.getMessage() for r in caplog.records if r.name == "lightcnn.progress"]
+    assert len(lines) == 2 and lines[0].startswith("epoch 1/2  train loss ") and " val acc " in lines[0]
+    assert lines[1].endswith("ETA 0:00:00")
+    history = [{"stage": "val", "epoch": 0, "val/acc": 55.1}, {"stage": "train", "epoch": 0, "train/loss": 1.23456,
+               "train/acc": 56.789}]  # fmt: skip
+    assert (
+        epoch_line(history, 0, 30, 412.3, 3725)
+        == "epoch 1/30  train loss 1.2346 acc 56.79%  val acc 55.10%  412 img/s  ETA 1:02:05"
+    )
+
+
+def test_the_end_of_run_line():
+    from pathlib import Path
+
+    from lightcnn.cli import summary_line
+
+    record = {"status": "ok", "model": "resnet", "dataset": "cifar10", "test_acc": 91.254, "test_acc5": 99.7,
+              "params": 269722, "flops_conv": 40551040, "train_time_s": 3725.2}  # fmt: skip
+    assert summary_line(record, run_dir=Path("results/runs/x")) == (
+        "ok: resnet on cifar10; test top-1 91.25%, top-5 99.70%; 269,722 params, 40,551,040 MACs; 62 min 5 s; "
+        "results/runs/x"
+    )
+    assert summary_line({"status": "failed", "model": "m", "dataset": "d", "error": "boom"}).endswith("; boom")

@@ -57,7 +57,7 @@ def save_atomic(trainer: pl.Trainer, directory: Path) -> Path:
     target, tmp = directory / LAST, directory / f".{LAST}.tmp"
     if trainer.is_global_zero:
         directory.mkdir(parents=True, exist_ok=True)
-    trainer.save_checkpoint(tmp)  # every rank takes part; rank 0 writes
+    trainer.save_checkpoint(tmp, weights_only=False)  # the whole training state; every rank takes part, rank 0 writes
     if trainer.is_global_zero:
         fsync_file(tmp)
         if target.exists():

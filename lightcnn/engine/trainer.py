@@ -11,7 +11,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from lightcnn.config import TrainerConfig
-from lightcnn.engine.callbacks import Throughput
+from lightcnn.engine.callbacks import EpochLog, Throughput
 from lightcnn.engine.checkpoint_io import CHECKPOINT_DIR
 from lightcnn.engine.checkpointing import EpochCheckpoint
 
@@ -53,7 +53,7 @@ def make_trainer(
     """
     silence_known_noise()
     throughput = Throughput()
-    callbacks: list[pl.Callback] = [throughput, *extra_callbacks]
+    callbacks: list[pl.Callback] = [throughput, EpochLog(throughput), *extra_callbacks]
     checkpoint = None
     if cfg.checkpoint and has_val:
         checkpoint = ModelCheckpoint(
