@@ -3,7 +3,11 @@
 # Every run is resumable: run this script again after an interruption and finished runs are
 # skipped, the unfinished one continues from its last epoch.
 #
-#   DATA=/path/to/data RESULTS=results-cpu nohup scripts/reference_cpu.sh > reference.log 2>&1 &
+#   DATA=/path/to/data RESULTS=/path/outside/the/checkout nohup nice -n 19 scripts/reference_cpu.sh >> reference.log 2>&1 &
+#
+# Then export the records for committing (no machine paths) and render the report from them:
+#   python -m lightcnn.results.export "$RESULTS" docs/results/cpu/records --profile cpu --data-source "..."
+#   lightcnn-tables --results docs/results/cpu/records --out docs/results/cpu --profile cpu
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-./data}

@@ -93,7 +93,7 @@ def test_every_shipped_spec_renders_with_no_records(tmp_path):
     paths = sorted((ROOT / "experiments").rglob("*.yaml"))
     written = render_report(paths, tmp_path / "results", tmp_path / "reports", profile=None, synthetic=False)
     index = (tmp_path / "reports" / "index.md").read_text()
-    assert "| [octconv](octconv.md) | 4 | 0 | 42 |" in index
+    assert "| [octconv](octconv.md) | 5 | 0 | 47 |" in index
     assert all(p.exists() for p in written)
 
 

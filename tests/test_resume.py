@@ -64,6 +64,18 @@ def killed_run(results: Path, point: str, signal_name: str) -> subprocess.Comple
     )
 
 
+def killed_dir_of(results: Path, point: str, signal_name: str = "KILL") -> Path:
+    """Kill a run at ``point`` and return its directory (the only run under ``results``)."""
+    killed_run(results, point, signal_name)
+    (run_dir,) = [p.parent for p in results.rglob("run.json")]
+    return run_dir
+
+
+def assert_same_record(resumed: dict, uninterrupted: dict) -> None:
+    for key in COMPARED:
+        assert resumed[key] == uninterrupted[key], key
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     return run_in_process(compose_overrides, tmp_path_factory.mktemp("whole") / "results", "whole")
@@ -90,36 +102,34 @@ def test_killed_run_resumes_to_the_uninterrupted_record(compose, tmp_path, unint
 
     resumed = run_in_process(compose, results, "again")
     assert not (results / "again").exists()  # continued in the killed run's directory
-    assert resumed["run_dir"] if "run_dir" in resumed else True
     assert json.loads((killed_dir / "result.json").read_text())["run_id"] == resumed["run_id"]
     assert resumed["status"] == "ok" and resumed["resumed_from"] == str(killed_dir / "checkpoints" / "last.ckpt")
-    for key in COMPARED:
-        assert resumed[key] == uninterrupted[key], key
+    assert_same_record(resumed, uninterrupted)
 
 
 def test_corrupt_checkpoint_falls_back_to_the_previous_one(compose, tmp_path, uninterrupted):
     results = tmp_path / "results"
-    killed_run(results, "epoch:2", "KILL")
-    (killed_dir,) = [p.parent for p in results.rglob("run.json")]
+    killed_dir = killed_dir_of(results, "epoch:2")
     last = killed_dir / "checkpoints" / "last.ckpt"
     last.write_bytes(last.read_bytes()[:1000])  # truncated, as after a full disk
     resumed = run_in_process(compose, results, "again")
     assert resumed["resumed_from"] == str(killed_dir / "checkpoints" / "last.prev.ckpt")
     assert len(resumed["resume_notes"]) == 1 and "unreadable checkpoint" in resumed["resume_notes"][0]
     assert (killed_dir / "checkpoints" / "last.ckpt.corrupt").exists()
-    for key in COMPARED:
-        assert resumed[key] == uninterrupted[key], key
+    assert_same_record(resumed, uninterrupted)
 
 
 def test_no_intact_checkpoint_starts_again_in_the_same_directory(compose, tmp_path, uninterrupted):
     results = tmp_path / "results"
-    killed_run(results, "epoch:1", "KILL")
-    (killed_dir,) = [p.parent for p in results.rglob("run.json")]
+    killed_dir = killed_dir_of(results, "epoch:1")
     (killed_dir / "checkpoints" / "last.ckpt").write_bytes(b"not a checkpoint")
     resumed = run_in_process(compose, results, "again")
     assert resumed["resumed_from"] is None and "starting again from scratch" in resumed["resume_notes"][-1]
-    for key in COMPARED:
-        assert resumed[key] == uninterrupted[key], key
+    assert (
+        not (killed_dir.parent / "again").exists()
+        and resumed["run_id"] == json.loads((killed_dir / "run.json").read_text())["run_id"]
+    )  # started again in the same directory, under the same run id
+    assert_same_record(resumed, uninterrupted)
 
 
 class Planted:
