@@ -95,6 +95,10 @@ def plan_jobs(specs, args) -> list[Job]:
                     jobs.append(Job(f"[{spec.paper}/{spec.name}] {row.label} ({task})", overrides))
     for job in jobs:
         link_dependency(job, compose)
+    first: dict[str, Job] = {}
+    for job in jobs:  # rows of several tables may be one configuration: run it once
+        first.setdefault(job.config_hash, job)
+    jobs = list(first.values())
     by_hash = {job.config_hash: index for index, job in enumerate(jobs)}
     for job in jobs:
         if job.needs in by_hash:
