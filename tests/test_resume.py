@@ -148,3 +148,16 @@ def test_a_checkpoint_that_carries_code_is_refused_in_one_line(compose, tmp_path
     with pytest.raises(UserError, match=r"evil.ckpt: the checkpoint carries code \(posix.system\); refused"):
         run_in_process(compose, tmp_path / "results", "evil", *extra)
     assert not (tmp_path / "planted").exists() and not (tmp_path / "results" / "evil").exists()
+
+
+def test_a_resumed_run_keeps_the_earlier_rows_of_metrics_csv(compose, tmp_path):
+    import csv
+
+    results = tmp_path / "results"
+    killed_dir = killed_dir_of(results, "epoch:2")
+    before = list(csv.DictReader(open(killed_dir / "metrics.csv")))
+    assert {row["epoch"] for row in before} == {"0", "1"}
+    run_in_process(compose, results, "again")
+    after = list(csv.DictReader(open(killed_dir / "metrics.csv")))
+    assert {row["epoch"] for row in after} >= {"0", "1", "2"} and len(after) > len(before)
+    assert [row["train/acc"] for row in after[: len(before)]] == [row["train/acc"] for row in before]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import warnings
 from pathlib import Path
@@ -29,9 +30,23 @@ def silence_known_noise() -> None:
         warnings.filterwarnings("ignore", message=pattern)
 
 
+def keep_earlier_rows(logger: CSVLogger) -> None:
+    """Lightning's CSV writer deletes an existing ``metrics.csv`` when it starts: a resumed run
+    puts the earlier rows back in front of its own, so the file keeps every epoch."""
+    path = Path(logger.log_dir) / "metrics.csv"
+    if not path.is_file():
+        return
+    with open(path, newline="") as handle:
+        rows = [{k: v for k, v in row.items() if v != ""} for row in csv.DictReader(handle)]
+    writer = logger.experiment  # creating the writer deletes the file
+    writer.metrics[:0] = rows
+
+
 def make_loggers(run_dir: Path) -> list[Logger]:
     """CSV metrics in ``run_dir/metrics.csv``; TensorBoard events too when it is installed."""
-    loggers: list[Logger] = [CSVLogger(save_dir=run_dir, name="", version="")]
+    csv_logger = CSVLogger(save_dir=run_dir, name="", version="")
+    keep_earlier_rows(csv_logger)
+    loggers: list[Logger] = [csv_logger]
     if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"):
         loggers.append(TensorBoardLogger(save_dir=run_dir, name="", version="tb"))
     return loggers
