@@ -164,6 +164,9 @@ class TrainerConfig:
     progress_bar: bool = True
     log_every_n_steps: int = 50
     checkpoint: bool = True
+    # any other pytorch_lightning.Trainer argument: +trainer.extra.gradient_clip_val=1.0 (Hydra adds keys with +)
+    # (checked against the Trainer's signature before any work)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.precision = str(self.precision)
@@ -379,8 +382,18 @@ def validate(cfg: DictConfig) -> Config:
     return OmegaConf.to_object(cfg)
 
 
+def without_empty_mappings(data: Any) -> Any:
+    """``data`` without keys whose value is an empty mapping: an option key that holds nothing
+    (``trainer.extra: {}``) hashes as if it did not exist, so adding one to a schema keeps the
+    hashes of every earlier record."""
+    if isinstance(data, dict):
+        return {k: without_empty_mappings(v) for k, v in data.items() if v != {}}
+    return data
+
+
 def config_hash(cfg: DictConfig | dict) -> str:
-    """A short stable hash of the resolved config without its runtime keys (``RUNTIME_KEYS``)."""
+    """A short stable hash of the resolved config without its runtime keys (``RUNTIME_KEYS``)
+    and empty mappings."""
     data = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else json.loads(json.dumps(cfg))
     data.pop("hydra", None)
     for key in RUNTIME_KEYS:
@@ -390,5 +403,5 @@ def config_hash(cfg: DictConfig | dict) -> str:
             node = node.get(part, {}) if isinstance(node, dict) else {}
         if isinstance(node, dict):
             node.pop(leaf, None)
-    text = json.dumps(data, sort_keys=True, default=str)
+    text = json.dumps(without_empty_mappings(data), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

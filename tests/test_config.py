@@ -70,3 +70,12 @@ def test_synthetic_and_trainer_ranges():
         SyntheticDatasetConfig(image_size=4)
     with pytest.raises(ConfigValueError, match="schedule='linear'"):
         TrainerConfig(schedule="linear")
+
+
+def test_an_empty_option_mapping_does_not_change_the_config_hash():
+    from lightcnn.config import config_hash
+
+    base = {"model": {"name": "resnet", "depth": 20}, "trainer": {"lr": 0.1}}
+    with_empty = {"model": {"name": "resnet", "depth": 20}, "trainer": {"lr": 0.1, "extra": {}}}
+    with_value = {"model": {"name": "resnet", "depth": 20}, "trainer": {"lr": 0.1, "extra": {"gradient_clip_val": 1}}}
+    assert config_hash(base) == config_hash(with_empty) != config_hash(with_value)

@@ -215,3 +215,17 @@ def test_the_end_of_run_line():
         "results/runs/x"
     )
     assert summary_line({"status": "failed", "model": "m", "dataset": "d", "error": "boom"}).endswith("; boom")
+
+
+def test_trainer_extra_passes_any_trainer_argument_and_refuses_the_rest(compose, tmp_path):
+    rec = run(compose, tmp_path, "clip", "trainer.max_epochs=1", "+trainer.extra.gradient_clip_val=0.5")
+    assert rec["status"] == "ok" and rec["config"]["trainer"]["extra"] == {"gradient_clip_val": 0.5}
+    for extra, message in (
+        ("gradient_clip_vall=0.5", "trainer.extra.gradient_clip_vall=0.5 is not allowed: an argument of "),
+        ("max_epochs=3", "trainer.extra.max_epochs=3 is not allowed: set trainer.max_epochs instead"),
+    ):
+        cfg = compose(*FAST, f"results_dir={tmp_path / 'results'}", f"+trainer.extra.{extra}")
+        (tmp_path / "results" / "bad").mkdir(parents=True, exist_ok=True)
+        with pytest.raises(UserError, match=message):
+            execute(cfg, tmp_path / "results" / "bad")
+        assert not (tmp_path / "results" / "bad").exists()  # refused before any work

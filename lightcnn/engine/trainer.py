@@ -15,6 +15,7 @@ from lightcnn.config import TrainerConfig
 from lightcnn.engine.callbacks import EpochLog, Throughput
 from lightcnn.engine.checkpoint_io import CHECKPOINT_DIR
 from lightcnn.engine.checkpointing import EpochCheckpoint
+from lightcnn.errors import ConfigValueError
 
 # Lightning warnings that do not apply to how lightcnn uses it
 KNOWN_NOISE = (
@@ -50,6 +51,35 @@ def make_loggers(run_dir: Path) -> list[Logger]:
     if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"):
         loggers.append(TensorBoardLogger(save_dir=run_dir, name="", version="tb"))
     return loggers
+
+
+# Trainer arguments lightcnn sets from its own keys or needs as they are: not for trainer.extra
+OWN_ARGUMENTS = {
+    "accelerator": "trainer.accelerator", "devices": "trainer.devices", "strategy": "trainer.strategy",
+    "num_nodes": "trainer.num_nodes", "precision": "trainer.precision", "max_epochs": "trainer.max_epochs",
+    "limit_train_batches": "trainer.limit_train_batches", "limit_val_batches": "trainer.limit_eval_batches",
+    "limit_test_batches": "trainer.limit_eval_batches", "enable_progress_bar": "trainer.progress_bar",
+    "log_every_n_steps": "trainer.log_every_n_steps", "enable_checkpointing": "trainer.checkpoint",
+    "num_sanity_val_steps": None, "default_root_dir": None, "logger": None, "callbacks": None,
+    "enable_model_summary": None, "use_distributed_sampler": None,
+}  # fmt: skip
+
+
+def check_extra(extra: dict) -> None:
+    """``trainer.extra`` may hold any ``pl.Trainer`` argument that lightcnn does not set itself."""
+    import inspect
+
+    allowed = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
+    for key in extra:
+        if key in OWN_ARGUMENTS:
+            instead = OWN_ARGUMENTS[key]
+            raise ConfigValueError(
+                f"trainer.extra.{key}", extra[key], f"set {instead} instead" if instead else "lightcnn sets it itself"
+            )
+        if key not in allowed:
+            raise ConfigValueError(
+                f"trainer.extra.{key}", extra[key], "an argument of pytorch_lightning.Trainer, e.g. gradient_clip_val"
+            )
 
 
 def make_trainer(
@@ -95,5 +125,6 @@ def make_trainer(
         enable_model_summary=False,
         log_every_n_steps=cfg.log_every_n_steps,
         use_distributed_sampler=False,  # DeviceBatches shards by rank itself
+        **cfg.extra,
     )
     return trainer, throughput, checkpoint

@@ -18,7 +18,7 @@ from lightcnn.data.datamodule import ImageDataModule
 from lightcnn.engine.checkpoint_io import RunInterrupted, load_checkpoint
 from lightcnn.engine.module import LitClassifier
 from lightcnn.engine.profiling import count_params, model_fields
-from lightcnn.engine.trainer import make_trainer
+from lightcnn.engine.trainer import check_extra, make_trainer
 from lightcnn.errors import ConfigValueError
 from lightcnn.methods import MethodContext, apply_method
 from lightcnn.models import build_model
@@ -65,8 +65,9 @@ def finite_weights(module: LitClassifier) -> bool:
 
 
 def train_task(cfg: Config, ctx: RunContext) -> TaskResult:
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
     tcfg = cfg.trainer
+    check_extra(tcfg.extra)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = ImageDataModule(cfg.dataset, ctx.data_dir, tcfg.batch_size, tcfg.eval_batch_size, cfg.seed)
     datamodule.load()  # missing or corrupt data fails here, before anything is built
     check_batches(cfg, datamodule)
