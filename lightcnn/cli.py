@@ -107,7 +107,7 @@ def task_function(cfg) -> dict | None:
         if outcome.report:
             print(outcome.report)
         print(to_json(outcome.record), flush=True)
-        if outcome.record:
+        if outcome.record and "run_id" in outcome.record:  # a run's record, not a listing
             print(summary_line(outcome.record, outcome.skipped, outcome.run_dir), file=sys.stderr, flush=True)
     if outcome.exit_code:
         sys.exit(outcome.exit_code)  # interrupted: 128 + the signal, as a shell reports it

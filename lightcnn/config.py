@@ -232,6 +232,13 @@ class DownloadTaskConfig(TaskConfig):
 
 
 @dataclass
+class ListTaskConfig(TaskConfig):
+    """Every registered model with its params and conv MACs for each real data set's input."""
+
+    name: str = "list"
+
+
+@dataclass
 class LatencyTaskConfig(TaskConfig):
     """Inference latency: median and interquartile range over repeated timed forward passes."""
 

@@ -18,6 +18,7 @@ from lightcnn.config import (
     DownloadTaskConfig,
     Im2colTaskConfig,
     LatencyTaskConfig,
+    ListTaskConfig,
     ProfileTaskConfig,
     ReuseTaskConfig,
     SyntheticDatasetConfig,
@@ -44,5 +45,6 @@ def register_configs() -> None:
     cs.store(group="schema/task", name="profile", node=ProfileTaskConfig)
     cs.store(group="schema/task", name="download", node=DownloadTaskConfig)
     cs.store(group="schema/task", name="latency", node=LatencyTaskConfig)
+    cs.store(group="schema/task", name="list", node=ListTaskConfig)
     cs.store(group="schema/task", name="reuse", node=ReuseTaskConfig)
     cs.store(group="schema/task", name="im2col", node=Im2colTaskConfig)

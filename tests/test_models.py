@@ -64,3 +64,12 @@ def test_profile_restores_training_mode():
     model = build_model(ResNetConfig(depth=20), CIFAR).train()
     profile_model(model, (3, 32, 32))
     assert model.training
+
+
+def test_the_model_list_sizes_every_registered_model_or_says_why_not():
+    from lightcnn.tasks.listing import model_sizes
+
+    rows = {row["model"]: row for row in model_sizes(["resnet", "vgg16", "oct_resnet"], ["cifar10", "mnist"])}
+    assert rows["resnet"]["cifar10"] == "853,018 params, 125.5 M MACs"  # ResNet-56, docs/references.md §5
+    assert rows["vgg16"]["cifar10"].startswith("14,991,946 params")
+    assert rows["oct_resnet"]["mnist"].startswith("n/a (its forward pass fails")  # 28 px: the low path is 7 px

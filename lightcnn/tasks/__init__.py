@@ -45,6 +45,7 @@ def _tasks() -> dict[str, Task]:
     from lightcnn.tasks.download import download_task
     from lightcnn.tasks.im2col import im2col_task
     from lightcnn.tasks.latency import latency_task
+    from lightcnn.tasks.listing import list_task
     from lightcnn.tasks.profile import profile_task
     from lightcnn.tasks.reuse import reuse_task
     from lightcnn.tasks.train import train_task
@@ -53,6 +54,7 @@ def _tasks() -> dict[str, Task]:
         "train": Task(train_task, resumes=True),
         "profile": Task(profile_task),
         "download": Task(download_task, writes_record=False),
+        "list": Task(list_task, writes_record=False),
         "latency": Task(latency_task),
         "reuse": Task(reuse_task),
         "im2col": Task(im2col_task),
