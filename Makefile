@@ -32,7 +32,7 @@ lint: install  ## ruff, and the import contract: layers point one way (pyproject
 bench: install  ## training throughput: lightcnn vs a plain PyTorch loop (BENCH_ARGS="--depth 56 --batch-size 512")
 	$(BIN)/python -m lightcnn.bench $(BENCH_ARGS)
 
-reproduce-tables: install  ## every experiments/**/*.yaml at PROFILE=smoke|quick|paper (JOBS=N, LAUNCHER=slurm), then reports/
+reproduce-tables: install  ## every experiments/**/*.yaml at PROFILE=smoke|quick|paper (JOBS=N, LAUNCHER=slurm), then reports/$(PROFILE)/
 	$(BIN)/python -m lightcnn.reproduce --profile $(PROFILE) --jobs $(JOBS) $(if $(LAUNCHER),--launcher $(LAUNCHER))
 
 clean:

@@ -141,6 +141,19 @@ def main() -> None:
 # ------------------------------------------------------------------------------------- tables
 
 
+def report_profile(results: Path, profile: str | None, synthetic: bool) -> tuple[str | None, bool]:
+    """The profile a report is rendered for (given, or the newest run's: one report never mixes
+    profiles) and whether its rows match synthetic stand-ins (smoke records made on them)."""
+    from lightcnn.record import iter_records
+
+    records = list(iter_records(results))
+    if profile is None and records:
+        profile = max(records, key=lambda r: r.get("finished_at") or "").get("profile")
+    if profile == "smoke" and not synthetic:
+        synthetic = any(r.get("profile") == "smoke" and r.get("dataset") == "synthetic" for r in records)
+    return profile, synthetic
+
+
 def tables_main(argv: list[str] | None = None) -> None:
     from lightcnn.errors import UserError
     from lightcnn.results.tables import render_report
@@ -152,13 +165,18 @@ def tables_main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("specs", nargs="*", type=Path, help="table specs (default: every experiments/**/*.yaml)")
     parser.add_argument("--results", type=Path, default=Path("results"), help="where the run records are")
-    parser.add_argument("--out", type=Path, default=Path("reports"), help="where tables are written")
-    parser.add_argument("--profile", help="use only records of this profile (smoke, quick, cpu, paper)")
+    parser.add_argument("--out", type=Path, help="where tables are written (default: reports/<profile>)")
+    parser.add_argument(
+        "--profile", help="use only records of this profile (smoke, quick, cpu, paper; default: the newest run's)"
+    )
     parser.add_argument("--synthetic", action="store_true", help="match the synthetic stand-ins of smoke runs")
     args = parser.parse_args(argv)
     specs = args.specs or sorted(EXPERIMENTS_DIR.rglob("*.yaml"))
+    profile, synthetic = report_profile(args.results, args.profile, args.synthetic)
+    out = args.out or Path("reports") / (profile or "all")
+    print(f"report of profile {profile or 'any'}{' (synthetic data)' if synthetic else ''} in {out}", file=sys.stderr)
     try:
-        for path in render_report(specs, args.results, args.out, profile=args.profile, synthetic=args.synthetic):
+        for path in render_report(specs, args.results, out, profile=profile, synthetic=synthetic):
             print(path)
     except UserError as err:
         fail(str(err))

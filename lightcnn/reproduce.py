@@ -399,7 +399,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("specs", nargs="*", type=Path)
     parser.add_argument("--profile", choices=profile_names(), default="smoke")
     parser.add_argument("--results", type=Path, default=Path("results"))
-    parser.add_argument("--out", type=Path, default=Path("reports"))
+    parser.add_argument("--out", type=Path, help="where the report goes (default: reports/<profile>)")
     parser.add_argument("--override", action="append", default=[], help="extra override for every run (repeatable)")
     parser.add_argument("--task", help="run this task for every row instead of the spec's (profile: counts only)")
     parser.add_argument("--jobs", type=int, default=1, help="jobs run at once")
@@ -410,6 +410,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     args.results = args.results.resolve()
+    args.out = args.out or Path("reports") / args.profile
     paths = args.specs or sorted(EXPERIMENTS_DIR.rglob("*.yaml"))
     synthetic = args.profile == "smoke" and not args.real_data
     try:

@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from omegaconf import OmegaConf
 
 from lightcnn.errors import UserError
@@ -239,3 +240,27 @@ def test_point_curves_need_x_and_y(tmp_path):
     spec.write_text(RATIO_SPEC + "curves:\n  - {name: c, rows: [R20], field: rl_steps, x: reduction}\n")
     with pytest.raises(UserError, match="curves 'c': field='rl_steps' needs x and y"):
         load_spec(spec)
+
+
+def test_a_report_holds_one_profile_and_never_writes_over_another(tmp_path, monkeypatch):
+    from lightcnn.cli import report_profile, tables_main
+    from lightcnn.record import write_json_atomic
+
+    results = tmp_path / "results"
+    common = {"seed": 0, "config": {}, "status": "ok"}
+    write_json_atomic(
+        results / "a/result.json",
+        {**common, "run_id": "a", "profile": "quick", "dataset": "cifar10", "finished_at": "2026-11-01"},
+    )
+    write_json_atomic(
+        results / "b/result.json",
+        {**common, "run_id": "b", "profile": "smoke", "dataset": "synthetic", "finished_at": "2026-11-02"},
+    )
+    assert report_profile(results, None, False) == ("smoke", True)  # the newest run's, on its stand-ins
+    assert report_profile(results, "quick", False) == ("quick", False)
+    monkeypatch.chdir(tmp_path)
+    spec = sorted((ROOT / "experiments" / "resnet").glob("*.yaml"))
+    tables_main([str(spec[0]), "--results", str(results)])
+    tables_main([str(spec[0]), "--results", str(results), "--profile", "quick"])
+    assert (tmp_path / "reports" / "smoke" / "index.md").is_file()
+    assert (tmp_path / "reports" / "quick" / "index.md").is_file()
