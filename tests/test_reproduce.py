@@ -1,5 +1,6 @@
 """``make reproduce-tables`` in small: specs → runs → report (pages, index, plots)."""
 
+import json
 import re
 import subprocess
 import sys
@@ -184,3 +185,19 @@ def test_dry_run_prints_the_plan_in_dependency_order(tmp_path, capsys):
     macs = float(out[1].rsplit("[", 1)[1].split(" MAC")[0])
     assert macs == pytest.approx(3 * forward * 60_000 * 30 + forward * 10_000, rel=1e-2)
     assert not (tmp_path / "results").exists()
+
+
+def test_counts_only_reproduction_runs_every_row_in_this_process(tmp_path, capsys, monkeypatch):
+    import lightcnn.reproduce as reproduce
+
+    spec = tmp_path / "toy" / "table.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(SPEC)
+    monkeypatch.setattr(reproduce, "run_subprocess", None)  # no `lightcnn` process may be started
+    code = reproduce_in_process(tmp_path, spec, "--profile", "quick", "--task", "profile", "--jobs", "2")
+    err = capsys.readouterr().err
+    assert code == 0, err
+    records = [json.loads(p.read_text()) for p in (tmp_path / "results").rglob("result.json")]
+    assert sorted(r["task"] for r in records) == ["profile", "profile"] and all(r["status"] == "ok" for r in records)
+    assert {r["params"] for r in records} == {269_722}  # both rows are ResNet-20; the lr does not change a count
+    assert "2 jobs in" in err and "0 not ok" in err
