@@ -213,7 +213,7 @@ def job_done(job: Job, results: Path) -> bool:
 
     if job.needs is None:
         return find_ok_record(results, job.config_hash) is not None
-    cfg = compose_config(job.overrides)
+    cfg = job.config if job.config is not None else compose_config(job.overrides)
     container = OmegaConf.to_container(cfg, resolve=True)
     try:
         dependency = resolve(need_of(cfg, job.overrides), results)
@@ -351,7 +351,7 @@ def write_status_record(job: Job) -> None:
     from lightcnn.record import RECORD_FILE, new_run_id, now_iso, write_json_atomic
     from lightcnn.runner import base_record
 
-    raw = compose_config(job.overrides)
+    raw = job.config if job.config is not None else compose_config(job.overrides)  # composed when planned
     container = OmegaConf.to_container(raw, resolve=True)
     record = base_record(container, validate(raw), job.config_hash, new_run_id())
     record.update(status=job.status, error=job.reason, finished_at=now_iso())
