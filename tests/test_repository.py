@@ -5,7 +5,7 @@ import subprocess
 
 from conftest import ROOT
 
-OUTSIDE = re.compile(r"\.\./shared|shared/(papers|data|tools)|DESIGN\.md|\b\d{3}_[0-9a-f]{16}\b")
+OUTSIDE = re.compile(r"\.\./shared|method_facts|shared/(papers|data|tools)|DESIGN\.md|\b\d{3}_[0-9a-f]{16}\b")
 
 
 def test_no_tracked_file_points_outside_the_repository():

@@ -147,6 +147,7 @@ def test_prune_rl_profile_counts_the_network_before_the_search(run_config):
     record = run_config("method=prune_rl", "model=vgg16", "dataset=synthetic", "task=profile")
     assert record["status"] == "ok" and record["params"] == 14_991_946  # VGG-16 as built: no search without data
     assert record["rl_note"] == "no search without data: counts of the network before pruning"
+    assert record["counts_final"] is False  # so the tables do not read them as the pruned network's
 
 
 def test_prune_rl_without_a_validation_split_exits_2(lightcnn, tmp_path):

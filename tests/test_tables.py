@@ -97,6 +97,19 @@ def test_seeds_aggregate_missing_and_failed_are_marked(tmp_path, spec_path):
     assert r56["status"] == "failed" and r56["test_acc_ours"] == ""
 
 
+def test_counts_a_method_could_not_compute_without_data_stay_out_of_the_table(tmp_path, spec_path):
+    """An RL profile record counts the network before the search: it must not fill the row."""
+    before_search = {**record("p", 20, 0, None, params=999_999, task="profile"), "counts_final": False}
+    write_records(tmp_path / "results", [before_search])
+    md, csv = render_specs([spec_path], tmp_path / "results", tmp_path / "out")
+    assert "999" not in md.read_text() and "| R20  |" in md.read_text()
+    r20 = dict(zip(*(line.split(",") for line in csv.read_text().splitlines()[:2]), strict=True))
+    assert r20["status"] == "missing" and r20["params_ours"] == ""
+    write_records(tmp_path / "results", [record("q", 20, 0, None, params=269_722, task="profile")])
+    md, _ = render_specs([spec_path], tmp_path / "results", tmp_path / "out")
+    assert "| R20  | 0.270" in md.read_text()
+
+
 def test_rendering_is_deterministic(tmp_path, spec_path):
     results = tmp_path / "results"
     write_records(results, [record("b", 20, 1, 92.0), record("a", 20, 0, 91.0), record("e", 110, 0, 93.1)])

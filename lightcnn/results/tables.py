@@ -69,6 +69,8 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], ma
     """Each column from the newest configuration that measured it (counts may come from a
     ``task=profile`` record, accuracies from ``task=train``), over that configuration's seeds."""
     matched = match_rows(frame, matcher.hashes(row, row.tasks))
+    if "counts_final" in matched:  # counts of the network before a data-dependent method (RL without data)
+        matched = matched[matched["counts_final"].ne(False)]
     ok = matched[matched["status"] == "ok"]
     if ok.empty:
         status = "missing" if matched.empty else str(matched.iloc[-1]["status"])

@@ -261,6 +261,7 @@ def prune_rl(model: nn.Module, cfg: PruneRLConfig, context: MethodContext) -> nn
     units = prunable_convs(model)
     if context.datamodule is None:  # task=profile: which filters go is the search's result
         context.fields["rl_note"] = "no search without data: counts of the network before pruning"
+        context.fields["counts_final"] = False  # tables must not read these counts as the pruned network's
         return model
     load_pretrained(model, cfg.pretrained, context)
     if cfg.device == "cuda" and not torch.cuda.is_available():
