@@ -1,6 +1,6 @@
 """Training-throughput benchmark: lightcnn's path against a plain PyTorch reference loop.
 
-    python -m lightcnn.bench [--model resnet] [--depth 56] [--set alpha=0.25] [--batch-size 128] [--steps 20]
+    python -m lightcnn.bench [--model resnet --depth 56 --set alpha=0.25] [--precision 32,auto] [--batch-size 128]
 
 Both train the same model on the same synthetic CIFAR-shaped uint8 data with random crop
 (pad 4) + horizontal flip, for ``--warmup`` untimed steps and then ``--steps`` timed steps, in
@@ -11,8 +11,11 @@ the same process, on the same device:
 * lightcnn: the device-resident data module (batch-wise augmentation on the device) and the
   Lightning module and trainer used by ``task=train``.
 
-The last line printed is one JSON object with ``ours_images_per_s``, ``reference_images_per_s``
-and ``ratio`` (ours / reference).
+Without ``--model`` it measures ResNet-56, Oct-ResNet-56 (α=0.25) and MobileNet, each at float32
+and at ``trainer.precision=auto`` (resolved for this device and model), against the float32
+reference loop. One JSON object per model and precision is printed (``ours_images_per_s``,
+``reference_images_per_s``, ``ratio`` = ours / reference, ``precision_used``), then a Markdown
+table of them.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from lightcnn.data.datamodule import ImageDataModule
 from lightcnn.data.datasets import ImageData
 from lightcnn.engine.callbacks import synchronize
 from lightcnn.engine.module import LitClassifier
+from lightcnn.engine.precision import training_precision
 from lightcnn.models import InputSpec, build_model, model_config
 from lightcnn.record import device_name
 
@@ -159,10 +163,67 @@ def ours_images_per_s(model, images, labels, args, device) -> float:
     return args.steps * args.batch_size / (timer.end - timer.start)
 
 
-def main(argv: list[str] | None = None) -> dict:
+# what ``make bench`` measures: the CIFAR ResNet, the Octave ResNet and the depthwise MobileNet
+SUITE = (("resnet", {"depth": 56}), ("oct_resnet", {"depth": 56, "alpha": 0.25}), ("mobilenet", {}))
+
+
+def lightning_precision(value: str) -> str:
+    return {"32": "32-true", "16": "16-mixed", "bf16": "bf16-mixed"}.get(value, value)
+
+
+def bench_model(name: str, values: dict, precisions: list[str], args, device) -> list[dict]:
+    """The reference loop once, then lightcnn at each precision (``auto`` resolved for this device
+    and model; a precision that resolves to one already measured reuses that measurement)."""
+    images, labels = make_data(args.batch_size * (args.warmup + args.steps))
+    spec = InputSpec(3, 32, 32, 10)
+    cfg = model_config(name, **values)
+    torch.manual_seed(0)
+    reference = reference_images_per_s(build_model(cfg, spec).to(device), images, labels, args, device)
+    measured: dict[str, float] = {}
+    rows = []
+    for requested in precisions:
+        torch.manual_seed(0)
+        net = build_model(cfg, spec)
+        resolved = lightning_precision(training_precision(requested, device.type, net))
+        if resolved not in measured:
+            args.precision = resolved
+            measured[resolved] = ours_images_per_s(net, images, labels, args, device)
+        ours = measured[resolved]
+        rows.append({
+            "model": name,
+            "model_config": values,
+            "device": device_name(device),
+            "batch_size": args.batch_size,
+            "timed_steps": args.steps,
+            "precision": requested,
+            "precision_used": resolved,
+            "compile": args.compile,
+            "ours_images_per_s": round(ours, 1),
+            "reference_images_per_s": round(reference, 1),
+            "ratio": round(ours / reference, 3),
+        })  # fmt: skip
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    """One line per model: the reference loop, then lightcnn at each precision with its ratio."""
+    precisions = list(dict.fromkeys(r["precision"] for r in rows))
+    head = "| model | reference loop (img/s) | " + " | ".join(f"lightcnn {p} (img/s, ×ref)" for p in precisions) + " |"
+    lines = [head, "|" + "---|" * (2 + len(precisions))]
+    for model in dict.fromkeys((r["model"], json.dumps(r["model_config"])) for r in rows):
+        mine = [r for r in rows if (r["model"], json.dumps(r["model_config"])) == model]
+        label = model[0] + "".join(f" {k}={v}" for k, v in mine[0]["model_config"].items())
+        cells = [f"{r['ours_images_per_s']:.0f}, {r['ratio']:.2f}× ({r['precision_used']})" for r in mine]
+        lines.append(f"| {label} | {mine[0]['reference_images_per_s']:.0f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="resnet", help="a registered model (resnet, oct_resnet, …)")
-    parser.add_argument("--depth", type=int, default=56, help="model.depth")
+    parser.add_argument(
+        "--model", default=None, help="one registered model (default: ResNet-56, Oct-ResNet-56, MobileNet)"
+    )
+    parser.add_argument("--depth", type=int, default=None, help="model.depth")
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="another model key (alpha=0.25)"
     )
@@ -171,7 +232,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--ref-workers", type=int, default=2, help="DataLoader workers of the reference")
-    parser.add_argument("--precision", default="32", help="lightcnn's precision (32, bf16-mixed)")
+    parser.add_argument(
+        "--precision", default="32,auto", help="lightcnn's precisions, comma-separated (32, auto, bf16-mixed)"
+    )
     parser.add_argument("--compile", default="none", help="lightcnn's torch.compile mode")
     parser.add_argument(
         "--channels-last",
@@ -183,29 +246,19 @@ def main(argv: list[str] | None = None) -> dict:
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
     device = torch.device(args.device)
-    images, labels = make_data(args.batch_size * (args.warmup + args.steps))
-    spec = InputSpec(3, 32, 32, 10)
-
-    values = {"depth": args.depth, **{k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}}
-    cfg = model_config(args.model, **values)
-    torch.manual_seed(0)
-    reference = reference_images_per_s(build_model(cfg, spec).to(device), images, labels, args, device)
-    torch.manual_seed(0)
-    ours = ours_images_per_s(build_model(cfg, spec), images, labels, args, device)
-    result = {
-        "model": args.model,
-        "model_config": values,
-        "device": device_name(device),
-        "batch_size": args.batch_size,
-        "timed_steps": args.steps,
-        "precision": args.precision,
-        "compile": args.compile,
-        "ours_images_per_s": round(ours, 1),
-        "reference_images_per_s": round(reference, 1),
-        "ratio": round(ours / reference, 3),
-    }
-    print(json.dumps(result), flush=True)
-    return result
+    precisions = [p.strip() for p in args.precision.split(",") if p.strip()]
+    extra = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
+    if args.model is None:
+        suite = [(name, {**values, **extra}) for name, values in SUITE]
+    else:
+        suite = [(args.model, {**({"depth": args.depth} if args.depth else {}), **extra})]
+    rows = []
+    for name, values in suite:
+        for row in bench_model(name, values, precisions, args, device):
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    print(markdown(rows), flush=True)
+    return rows
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def help_text() -> str:
     lines += [
         "",
         "common keys: seed=0  data_dir=./data  results_dir=./results  skip_existing=true  resume=auto|never|PATH",
-        "             trainer.max_epochs  trainer.batch_size  trainer.lr  trainer.precision=32|bf16-mixed",
+        "             trainer.max_epochs  trainer.batch_size  trainer.lr  trainer.precision=auto|32|bf16-mixed",
         "             trainer.compile=none|default|reduce-overhead  trainer.test_every_epoch  trainer.channels_last",
         "             dataset.val_fraction  dataset.normalize  dataset.train_subset  model.depth  model.alpha",
         "             +trainer.extra.NAME=VALUE (any other Lightning Trainer argument, e.g. gradient_clip_val)",

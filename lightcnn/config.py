@@ -130,7 +130,7 @@ class MethodConfig:
 # --------------------------------------------------------------------------------------------
 # trainer
 
-PRECISIONS = ("32", "32-true", "bf16-mixed", "16-mixed")
+PRECISIONS = ("auto", "32", "32-true", "bf16-mixed", "16-mixed")
 COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
 SCHEDULES = ("step", "cosine", "constant")
 
@@ -143,7 +143,7 @@ class TrainerConfig:
     devices: Any = 1
     strategy: str = "auto"
     num_nodes: int = 1
-    precision: str = "32"
+    precision: str = "auto"  # bf16 autocast where the device computes bf16 in hardware, else float32
     max_epochs: int = 1
     limit_train_batches: int | None = None  # batches per epoch (smoke runs); null = all
     limit_eval_batches: int | None = None

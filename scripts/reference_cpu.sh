@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-./data}
 RESULTS=${RESULTS:-./results-cpu}
 LIGHTCNN=${LIGHTCNN:-.venv/bin/lightcnn}
-COMMON=(profile=cpu "data_dir=$DATA" "results_dir=$RESULTS" trainer.progress_bar=false)
+# float32 pinned (what trainer.precision=auto picks on an AVX2-only CPU): the set means the same on every machine
+COMMON=(profile=cpu "data_dir=$DATA" "results_dir=$RESULTS" trainer.progress_bar=false trainer.precision=32)
 
 run() { echo "== $(date -u +%FT%TZ) lightcnn $*"; "$LIGHTCNN" "${COMMON[@]}" "$@" > /dev/null || echo "!! exit $?"; }
 

@@ -32,7 +32,7 @@ def test_profile_paper_sets_he2016_schedule(compose):
     [
         ("model.depth=57", "model.depth=57 is not allowed: one of 20, 32, 44, 56, 110"),
         ("trainer.lr=0", "trainer.lr=0.0 is not allowed: a number > 0"),
-        ("trainer.precision=8", "trainer.precision='8' is not allowed: one of 32, 32-true, bf16-mixed, 16-mixed"),
+        ("trainer.precision=8", "trainer.precision='8' is not allowed: one of auto, 32, 32-true, bf16-mixed, 16-mixed"),
         ("trainer.milestones=[5,3]", "trainer.milestones=[5, 3] is not allowed: strictly increasing"),
         ("dataset.val_fraction=1.5", "dataset.val_fraction=1.5 is not allowed: a fraction in [0, 1)"),
         ("dataset.augment.shift_fraction=0.7", "dataset.augment.shift_fraction=0.7 is not allowed"),

@@ -88,9 +88,11 @@ def make_trainer(
     has_val: bool,
     validation_loop: bool | None = None,
     extra_callbacks: list[pl.Callback] = (),
+    precision: str = "32-true",
 ) -> tuple[pl.Trainer, Throughput, ModelCheckpoint | None]:
     """The Trainer, its throughput meter and (with a validation split) the callback that keeps
-    the best epoch by ``val/acc``.
+    the best epoch by ``val/acc``. ``precision``: ``trainer.precision`` resolved for the model
+    (:func:`lightcnn.engine.precision.training_precision`); ``auto`` cannot reach Lightning.
 
     ``last.ckpt`` is written after every epoch whatever the validation setting, so an
     interrupted run resumes (:mod:`lightcnn.engine.checkpointing`); ``trainer.checkpoint=false``
@@ -111,7 +113,7 @@ def make_trainer(
         devices=cfg.devices,
         strategy=cfg.strategy,
         num_nodes=cfg.num_nodes,
-        precision=cfg.precision,
+        precision=precision,
         max_epochs=cfg.max_epochs,
         limit_train_batches=cfg.limit_train_batches,
         limit_val_batches=(cfg.limit_eval_batches if (has_val if validation_loop is None else validation_loop) else 0),

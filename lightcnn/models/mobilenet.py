@@ -82,10 +82,13 @@ def check_input(name: str, spec: InputSpec, layout: list[tuple[int, int]]) -> No
 
 
 class SmallCNN(nn.Module):
-    """Units in sequence, global average pool, linear classifier."""
+    """Units in sequence, global average pool, linear classifier. ``prefers_float32``: the
+    units are depthwise convolutions, slower in bf16 autocast than in float32 even on CPUs with
+    AVX-512 BF16 (0.81×), so ``trainer.precision=auto`` keeps float32 (engine/precision.py)."""
 
-    def __init__(self, units: list[nn.Module], channels: int, num_classes: int) -> None:
+    def __init__(self, units: list[nn.Module], channels: int, num_classes: int, prefers_float32: bool = False) -> None:
         super().__init__()
+        self.prefers_float32 = prefers_float32
         self.features = nn.Sequential(*units)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, num_classes)
@@ -156,7 +159,7 @@ def mobilenet(cfg: MobileNetConfig, spec: InputSpec) -> SmallCNN:
     for c_out, stride in layout:
         units += [ConvBNAct(c, c, 3, stride, groups=c), ConvBNAct(c, c_out, 1)]
         c = c_out
-    return SmallCNN(units, c, spec.num_classes)
+    return SmallCNN(units, c, spec.num_classes, prefers_float32=True)
 
 
 @register_model("mobilenet_fused", config=MobileNetFusedConfig)
@@ -174,4 +177,4 @@ def mobilenet_fused(cfg: MobileNetFusedConfig, spec: InputSpec) -> SmallCNN:
                 "segment", cfg.segment, f"a divisor of the {len(stage)} blocks of stage {number} (or more than them)"
             )
         units += [FusedSegment([fused[i] for i in stage[j : j + size]]) for j in range(0, len(stage), size)]
-    return SmallCNN(units, c, spec.num_classes)
+    return SmallCNN(units, c, spec.num_classes, prefers_float32=True)

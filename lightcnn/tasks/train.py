@@ -17,6 +17,7 @@ from lightcnn.config import Config
 from lightcnn.data.datamodule import ImageDataModule
 from lightcnn.engine.checkpoint_io import RunInterrupted, load_checkpoint
 from lightcnn.engine.module import LitClassifier
+from lightcnn.engine.precision import training_precision
 from lightcnn.engine.profiling import count_params, model_fields
 from lightcnn.engine.trainer import check_extra, make_trainer
 from lightcnn.errors import ConfigValueError
@@ -82,8 +83,9 @@ def train_task(cfg: Config, ctx: RunContext) -> TaskResult:
     if tcfg.test_every_epoch:
         datamodule.eval_splits.append("test")
     module.val_stages = ["epoch_test" if split == "test" else split for split in datamodule.eval_splits]
+    precision = training_precision(tcfg.precision, tcfg.accelerator, net)
     trainer, throughput, checkpoint = make_trainer(
-        tcfg, ctx.run_dir, datamodule.has_val, bool(datamodule.eval_splits), method_context.callbacks
+        tcfg, ctx.run_dir, datamodule.has_val, bool(datamodule.eval_splits), method_context.callbacks, precision
     )
     resume = ctx.resume_from
     if resume is not None and not fits_checkpoint(module, resume):
@@ -94,7 +96,8 @@ def train_task(cfg: Config, ctx: RunContext) -> TaskResult:
     if resume is not None:
         log.info("resuming from %s", resume)
     started = time.perf_counter()
-    fields = {"resumed_from": str(resume) if resume else None, "resume_notes": list(ctx.resume_notes)}
+    fields = {"resumed_from": str(resume) if resume else None, "resume_notes": list(ctx.resume_notes),
+              "precision": precision}  # fmt: skip
     exit_code = 0
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
