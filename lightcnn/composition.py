@@ -37,6 +37,11 @@ def compose_config(overrides: list[str] | tuple[str, ...], conf_dir: Path = CONF
     return compose("config", overrides=list(overrides))
 
 
+# Hydra's compositions per config directory and choice of groups, shared by every Composer of
+# this process (planning a reproduction and rendering its report compose the same rows)
+_COMPOSED: dict[Path, dict[tuple[str, ...], DictConfig]] = {}
+
+
 class Composer:
     """Composes many configs fast: Hydra composes each choice of config groups once (cached);
     the ``key=value`` overrides are then applied to a copy and type-checked by the schema. The
@@ -44,10 +49,32 @@ class Composer:
 
     def __init__(self, conf_dir: Path = CONF_DIR) -> None:
         self.conf_dir = Path(conf_dir)
-        self._composed: dict[tuple[str, ...], DictConfig] = {}
+        self._composed = _COMPOSED.setdefault(self.conf_dir, {})
+        self._profiles: dict[Path, DictConfig] = {}
 
     def is_group(self, key: str) -> bool:
         return "." not in key and "/" not in key and (self.conf_dir / key).is_dir()
+
+    def profile_file(self, groups: tuple[str, ...]) -> Path | None:
+        """The profile file a plain merge can apply: the profile group sits after every group
+        but ``experiment`` (conf/config.yaml), so without an experiment its values come last."""
+        keys = {g.split("=", 1)[0]: g.split("=", 1)[1] for g in groups}
+        path = self.conf_dir / "profile" / f"{keys.get('profile')}.yaml"
+        if keys.get("experiment", "null") != "null" or "profile" not in keys or not path.is_file():
+            return None
+        return path
+
+    def swappable_task(self, groups: tuple[str, ...]) -> str | None:
+        """The chosen task, if its node can be taken from another composition: nothing but the
+        task group writes ``task.*`` (profiles set trainer keys; an experiment could, so not then)."""
+        keys = {g.split("=", 1)[0]: g.split("=", 1)[1] for g in groups}
+        return keys.get("task") if keys.get("experiment", "null") == "null" else None
+
+    def hydra(self, groups: tuple[str, ...]) -> DictConfig:
+        """Hydra's composition of ``groups`` (cached; do not modify it)."""
+        if groups not in self._composed:
+            self._composed[groups] = compose_config(groups, self.conf_dir)
+        return self._composed[groups]
 
     def __call__(self, overrides: list[str] | tuple[str, ...]) -> DictConfig:
         import copy
@@ -56,9 +83,19 @@ class Composer:
         from omegaconf import OmegaConf
 
         groups = tuple(o for o in overrides if self.is_group(o.split("=", 1)[0].lstrip("+")))
-        if groups not in self._composed:
-            self._composed[groups] = compose_config(groups, self.conf_dir)
-        cfg = copy.deepcopy(self._composed[groups])
+        profile = self.profile_file(groups)
+        task = self.swappable_task(groups)
+        if profile is not None:  # composed without it, then its values on top: one composition for every profile
+            groups = (*(g for g in groups if g.split("=", 1)[0] != "profile"), "~profile")
+        if task is not None:  # composed with the default task, then the task's own node: one for every task
+            groups = tuple(g for g in groups if g.split("=", 1)[0] != "task")
+        cfg = copy.deepcopy(self.hydra(groups))
+        if task is not None:
+            OmegaConf.update(cfg, "task", copy.deepcopy(self.hydra((f"task={task}",)).task), merge=False)
+        if profile is not None:
+            if profile not in self._profiles:
+                self._profiles[profile] = OmegaConf.load(profile)
+            cfg = OmegaConf.merge(cfg, self._profiles[profile])
         for text in overrides:
             if "=" not in text:
                 raise ValueError(f"override {text!r} is not of the form key=value")

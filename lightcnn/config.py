@@ -217,7 +217,7 @@ class ProfileTaskConfig(TaskConfig):
     """Count parameters and FLOPs of the built model; no data, no training."""
 
     name: str = "profile"
-    print_table: bool = True
+    print_table: bool = False  # the per-module fvcore table (seconds for a deep model; the record has the totals)
     max_depth: int = 3  # module depth of the per-layer table
 
     def __post_init__(self) -> None:

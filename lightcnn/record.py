@@ -110,14 +110,14 @@ def device_name(device: torch.device | str | None = None) -> str:
 
 
 def environment(device: torch.device | str | None = None) -> dict[str, Any]:
-    import pytorch_lightning
+    from importlib.metadata import version  # not an import of Lightning (seconds) for a counting task
 
     return {
         "device": device_name(device),
         "versions": {
             "torch": torch.__version__,
             "cuda": torch.version.cuda,
-            "lightning": pytorch_lightning.__version__,
+            "lightning": version("pytorch-lightning"),
             "lightcnn": lightcnn.__version__,
             "python": platform.python_version(),
         },

@@ -313,10 +313,10 @@ def count_all(jobs: list[Job], workers: int) -> None:
     per row); they need no data and nothing depends on them."""
     import multiprocessing
 
-    import pytorch_lightning  # noqa: F401  (the record names its version: imported once, before the forks)
     import torch
 
-    import lightcnn.tasks.train  # noqa: F401  (the task table imports it: likewise)
+    import lightcnn.methods  # noqa: F401  (what every counting job imports: once, before the forks)
+    import lightcnn.tasks.profile  # noqa: F401
 
     torch.set_num_threads(1)
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():

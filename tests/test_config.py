@@ -79,3 +79,29 @@ def test_an_empty_option_mapping_does_not_change_the_config_hash():
     with_empty = {"model": {"name": "resnet", "depth": 20}, "trainer": {"lr": 0.1, "extra": {}}}
     with_value = {"model": {"name": "resnet", "depth": 20}, "trainer": {"lr": 0.1, "extra": {"gradient_clip_val": 1}}}
     assert config_hash(base) == config_hash(with_empty) != config_hash(with_value)
+
+
+@pytest.mark.parametrize("profile", [None, "smoke", "quick", "cpu", "paper"])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ("model=resnet", "model.depth=20", "task=train"),
+        ("model=oct_resnet", "model.alpha=0.75", "dataset=mnist", "task=profile", "trainer.max_epochs=3"),
+        ("model=vgg16", "method=prune_hrank", "trainer.milestones=[1,2]"),
+        ("model=aca_cnn", "task=im2col", "task.images=8"),
+        ("model=mobilenet", "dataset=mnist", "task=latency", "task.batch_sizes=[1,8]"),
+        ("experiment=octconv", "model=pwise_oct_resnet"),
+    ],
+)
+def test_the_fast_composer_equals_hydra(overrides, profile):
+    """The tables match records by the Composer's configs: they must be Hydra's, to the value."""
+    from omegaconf import OmegaConf
+
+    from lightcnn.composition import Composer, compose_config
+
+    overrides = (*overrides, f"profile={profile}") if profile else overrides
+    composer = Composer()
+    ours = OmegaConf.to_container(composer(overrides), resolve=True)
+    hydra = OmegaConf.to_container(compose_config(overrides), resolve=True)
+    assert ours == hydra
+    assert OmegaConf.to_container(composer(overrides), resolve=True) == hydra  # from the cache, unchanged

@@ -1,7 +1,9 @@
+import pytest
 import torch
 from torch import nn
 
 from lightcnn.engine.profiling import conv_linear_flops, count_params, profile_model
+from lightcnn.models.registry import InputSpec, build_model, model_config, model_names
 
 
 class Tiny(nn.Module):
@@ -33,3 +35,18 @@ def test_shared_and_frozen_parameters():
 
 def test_conv_linear_flops_ignores_other_ops():
     assert conv_linear_flops({"conv": 10, "linear": 5, "batch_norm": 7, "upsample_nearest2d": 3}) == 15
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_totals_without_module_scopes_equal_fvcore_scoped_analysis(name):
+    """The fast path (no per-module scopes) gives fvcore's own totals for every registered model."""
+    from fvcore.nn import FlopCountAnalysis
+
+    small = {"depth": 20} if "depth" in model_config(name).__dataclass_fields__ else {}
+    model = build_model(model_config(name, **small), InputSpec(3, 32, 32, 10)).eval()
+    fast = profile_model(model, (3, 32, 32), max_depth=None)
+    reference = FlopCountAnalysis(model, torch.zeros(1, 3, 32, 32)).unsupported_ops_warnings(False)
+    reference.uncalled_modules_warnings(False).tracer_warnings("none")
+    assert fast.flops == reference.total() > 0
+    assert fast.flops_by_operator == dict(reference.by_operator())
+    assert fast.skipped_ops == dict(reference.unsupported_ops())

@@ -77,13 +77,33 @@ def exact_layers(model: nn.Module):
             module.approximate = True
 
 
+def _unscoped_trace_graph(module: nn.Module, inputs, aliases) -> torch._C.Graph:
+    """fvcore's trace without its per-module scope hooks: every node counts for the whole model
+    only (``by_operator()`` and ``total()`` of the root are unchanged), in about half the time."""
+    return torch.jit._get_trace_graph(module, inputs if isinstance(inputs, tuple) else (inputs,))[0]
+
+
+@contextmanager
+def whole_model_counts(enabled: bool = True):
+    """Within: fvcore analyses trace without module scopes (totals only, no per-module table)."""
+    from unittest import mock
+
+    from fvcore.nn import jit_analysis
+
+    if not enabled:
+        yield
+        return
+    with mock.patch.object(jit_analysis, "_get_scoped_trace_graph", _unscoped_trace_graph):
+        yield
+
+
 def profile_model(model: nn.Module, input_shape: tuple[int, int, int], max_depth: int | None = 3) -> Profile:
     """Count params and FLOPs of ``model`` for one image of shape ``(C, H, W)`` (the per-module
-    table, the slow part, only with a ``max_depth``)."""
+    table, the slow part, only with a ``max_depth``; without it the trace records no module scopes)."""
     was_training = model.training
     model.eval()
     try:
-        with exact_layers(model):
+        with exact_layers(model), whole_model_counts(enabled=not max_depth):
             device = next(iter(model.parameters()), torch.empty(0)).device
             inputs = torch.zeros(1, *input_shape, device=device)
             # fvcore logs a warning per unsupported op; we report them in the record instead

@@ -41,30 +41,25 @@ class Task:
     resumes: bool = False  # keeps checkpoints: an unfinished run of its config is continued
 
 
-def _tasks() -> dict[str, Task]:
-    from lightcnn.tasks.download import download_task
-    from lightcnn.tasks.im2col import im2col_task
-    from lightcnn.tasks.latency import latency_task
-    from lightcnn.tasks.listing import list_task
-    from lightcnn.tasks.profile import profile_task
-    from lightcnn.tasks.reuse import reuse_task
-    from lightcnn.tasks.train import train_task
-
-    return {
-        "train": Task(train_task, resumes=True),
-        "profile": Task(profile_task),
-        "download": Task(download_task, writes_record=False),
-        "list": Task(list_task, writes_record=False),
-        "latency": Task(latency_task),
-        "reuse": Task(reuse_task),
-        "im2col": Task(im2col_task),
-    }
+# name → (module, function, flags): a task's module is imported only when the task runs
+# (``task=profile`` never imports Lightning)
+TASKS: dict[str, tuple[str, str, dict[str, bool]]] = {
+    "train": ("lightcnn.tasks.train", "train_task", {"resumes": True}),
+    "profile": ("lightcnn.tasks.profile", "profile_task", {}),
+    "download": ("lightcnn.tasks.download", "download_task", {"writes_record": False}),
+    "list": ("lightcnn.tasks.listing", "list_task", {"writes_record": False}),
+    "latency": ("lightcnn.tasks.latency", "latency_task", {}),
+    "reuse": ("lightcnn.tasks.reuse", "reuse_task", {}),
+    "im2col": ("lightcnn.tasks.im2col", "im2col_task", {}),
+}
 
 
 def get_task(name: str) -> Task:
+    import importlib
+
     from lightcnn.errors import ConfigValueError
 
-    tasks = _tasks()
-    if name not in tasks:
-        raise ConfigValueError("task.name", name, "one of " + ", ".join(sorted(tasks)))
-    return tasks[name]
+    if name not in TASKS:
+        raise ConfigValueError("task.name", name, "one of " + ", ".join(sorted(TASKS)))
+    module, function, flags = TASKS[name]
+    return Task(getattr(importlib.import_module(module), function), **flags)
