@@ -7,7 +7,7 @@ JOBS ?= 1
 LAUNCHER ?=
 BENCH_ARGS ?=
 
-.PHONY: install test test-all lint bench reproduce-tables clean
+.PHONY: install test test-slow test-all lint bench reproduce-tables clean
 
 install: $(VENV)/.installed  ## virtual environment with torch pinned to the CPU wheel, lightcnn editable, dev tools
 
@@ -20,6 +20,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 test: install  ## the default suite (slow tests excluded): what CI runs
 	$(BIN)/pytest -q -m "not slow"
+
+test-slow: install  ## only the slow tests (end-to-end subprocesses, the wheel, DDP, every kill point of resume): CI runs them after `make test`
+	$(BIN)/pytest -q -m slow
 
 test-all: install  ## every test, the slow ones too
 	$(BIN)/pytest -q

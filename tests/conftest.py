@@ -47,6 +47,33 @@ def lightcnn(tmp_path):
     return run
 
 
+@pytest.fixture
+def lightcnn_in_process(tmp_path, monkeypatch, capfd):
+    """Run ``lightcnn ARGS`` in this process (no interpreter start: for commands that stop early,
+    like refused input); same exit code, stdout and stderr as the command."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    from lightcnn import cli
+
+    def run(*args: str) -> Run:
+        GlobalHydra.instance().clear()  # the app initialises Hydra itself, as the command does
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setattr(sys, "argv", ["lightcnn", *map(str, args)])
+        monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+        capfd.readouterr()
+        try:
+            cli.main()
+            code = 0
+        except SystemExit as exit:
+            code = exit.code if isinstance(exit.code, int) else 1
+        finally:
+            GlobalHydra.instance().clear()
+        out, err = capfd.readouterr()
+        return Run(subprocess.CompletedProcess(args, code, out, err))
+
+    return run
+
+
 def compose_overrides(*overrides: str):
     """Compose the Hydra config in-process, as the app would, from a list of overrides."""
     from lightcnn.composition import compose_config

@@ -42,10 +42,11 @@ def test_cfg_job_prints_the_resolved_config(lightcnn):
     assert "depth: 110" in out.stdout and "max_epochs: 164" in out.stdout and "milestones:" in out.stdout
 
 
-def test_profile_task_prints_table_and_record(lightcnn, tmp_path):
-    out = lightcnn("task=profile", "model=resnet", "model.depth=56")
+def test_profile_task_prints_a_summary_line_the_record_and_the_table_on_request(lightcnn, tmp_path):
+    out = lightcnn("task=profile", "model=resnet", "model.depth=56", "task.print_table=true")
     assert out.returncode == 0, out.stderr
     assert "| module" in out.stdout and "layer3" in out.stdout
+    assert "ok: resnet on cifar10; 853,018 params, 125,485,696 MACs" in out.stderr
     record = out.record
     assert (record["params"], record["flops_conv"], record["status"]) == (853_018, 125_485_696, "ok")
     assert record["flops_skipped_ops"] == {"aten::add": 27, "aten::pad": 2}
@@ -96,9 +97,9 @@ def test_smoke_training_then_tables(lightcnn, tmp_path):
         (["task=profile", "results_dir=blocker/results"], "error: blocker/results/runs/"),
     ],
 )
-def test_bad_input_exits_2_with_one_line(lightcnn, tmp_path, args, expected):
+def test_bad_input_exits_2_with_one_line(lightcnn_in_process, tmp_path, args, expected):
     (tmp_path / "blocker").write_text("a file where a results directory should be")
-    out = lightcnn(*args, "trainer.progress_bar=false")
+    out = lightcnn_in_process(*args, "trainer.progress_bar=false")
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith(expected), out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
@@ -122,6 +123,7 @@ def test_real_layout_trains_on_mnist_files(lightcnn, tmp_path):
     assert out.record["dataset"] == "mnist" and out.record["params"] == 269_722 - 2 * 16 * 9  # a 1-channel stem
 
 
+@pytest.mark.slow
 def test_sweep_with_joblib_writes_one_record_per_job(lightcnn, tmp_path):
     out = lightcnn(
         "-m",
@@ -144,6 +146,7 @@ def test_sweep_with_joblib_writes_one_record_per_job(lightcnn, tmp_path):
     assert {r["run_id"] for r in printed} == {r["run_id"] for r in records}
 
 
+@pytest.mark.slow
 def test_runs_started_in_the_same_second_never_collide(tmp_path):
     procs = [
         subprocess.Popen(
@@ -158,6 +161,7 @@ def test_runs_started_in_the_same_second_never_collide(tmp_path):
     assert len(run_dirs(tmp_path)) == 3
 
 
+@pytest.mark.slow
 def test_ddp_on_cpu_with_two_processes(lightcnn, tmp_path):
     out = lightcnn(
         *SMOKE,

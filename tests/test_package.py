@@ -37,6 +37,7 @@ def installed(tmp_path_factory) -> Path:
     return venv
 
 
+@pytest.mark.slow
 def test_the_wheel_runs_from_an_empty_directory(installed, tmp_path):
     python = installed / "bin" / "python"
     code = "import lightcnn, lightcnn.composition as c; print(lightcnn.__file__); print(c.CONF_DIR)"

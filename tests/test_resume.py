@@ -83,8 +83,12 @@ def uninterrupted(tmp_path_factory):
 
 @pytest.mark.parametrize(
     ("point", "signal_name"),
-    [("batch:1:1", "KILL"), ("epoch:2", "KILL"), ("test", "KILL"), ("batch:1:0", "TERM")],
-    ids=["sigkill-mid-epoch", "sigkill-between-epochs", "sigkill-during-test", "sigterm-mid-epoch"],
+    [
+        pytest.param("batch:1:1", "KILL", id="sigkill-mid-epoch"),
+        pytest.param("epoch:2", "KILL", id="sigkill-between-epochs", marks=pytest.mark.slow),
+        pytest.param("test", "KILL", id="sigkill-during-test", marks=pytest.mark.slow),
+        pytest.param("batch:1:0", "TERM", id="sigterm-mid-epoch", marks=pytest.mark.slow),
+    ],
 )
 def test_killed_run_resumes_to_the_uninterrupted_record(compose, tmp_path, uninterrupted, point, signal_name):
     results = tmp_path / "results"
