@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The reference result set measured on a 2-core CPU (profile=cpu), run one after another.
-# Every run is resumable: run this script again after an interruption and finished runs are
-# skipped, the unfinished one continues from its last epoch.
+# The reference result set measured on a 2-core CPU (profile=cpu): the specs below, row by row.
+# Resumable across machines: records already committed under docs/results/cpu/records count as
+# done (they are copied into $RESULTS first), the unfinished run continues from its last.ckpt.
 #
 #   DATA=/path/to/data RESULTS=/path/outside/the/checkout nohup nice -n 19 scripts/reference_cpu.sh >> reference.log 2>&1 &
 #
@@ -12,16 +12,12 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-./data}
 RESULTS=${RESULTS:-./results-cpu}
-LIGHTCNN=${LIGHTCNN:-.venv/bin/lightcnn}
-# float32 pinned (what trainer.precision=auto picks on an AVX2-only CPU): the set means the same on every machine
-COMMON=(profile=cpu "data_dir=$DATA" "results_dir=$RESULTS" trainer.progress_bar=false trainer.precision=32)
+PYTHON=${PYTHON:-.venv/bin/python}
+SPECS=(${SPECS:-experiments/octconv/resnet20.yaml})
 
-run() { echo "== $(date -u +%FT%TZ) lightcnn $*"; "$LIGHTCNN" "${COMMON[@]}" "$@" > /dev/null || echo "!! exit $?"; }
-
-# the training path against a known anchor (He et al.: ResNet-20 91.25% at 164 epochs)
-run dataset=cifar10 model=resnet model.depth=20
-# Octave and Pointwise-Octave ResNet-20 at the same schedule
-run dataset=cifar10 model=oct_resnet model.depth=20 model.alpha=0.25
-run dataset=cifar10 model=oct_resnet model.depth=20 model.alpha=0.75
-run dataset=cifar10 model=pwise_oct_resnet model.depth=20 model.alpha=0.25 model.bottleneck=per_path
-run dataset=cifar10 model=pwise_oct_resnet model.depth=20 model.alpha=0.25 model.bottleneck=shared
+mkdir -p "$RESULTS/committed"
+cp -rn docs/results/cpu/records/. "$RESULTS/committed/" 2>/dev/null || true
+echo "== $(date -u +%FT%TZ) reproduce --profile cpu ${SPECS[*]}"
+"$PYTHON" -m lightcnn.reproduce --profile cpu --results "$RESULTS" --out "$RESULTS/report" \
+    --override "data_dir=$DATA" "${SPECS[@]}"
+echo "== $(date -u +%FT%TZ) exit $?"
