@@ -4,7 +4,7 @@ import torch
 from lightcnn.config import ModelConfig
 from lightcnn.engine.profiling import profile_model
 from lightcnn.errors import ConfigValueError
-from lightcnn.models import InputSpec, build_model, model_names
+from lightcnn.models import InputSpec, build_model, model_config, model_names
 from lightcnn.models.resnet import ResNetConfig
 
 CIFAR = InputSpec(3, 32, 32, 10)
@@ -72,4 +72,32 @@ def test_the_model_list_sizes_every_registered_model_or_says_why_not():
     rows = {row["model"]: row for row in model_sizes(["resnet", "vgg16", "oct_resnet"], ["cifar10", "mnist"])}
     assert rows["resnet"]["cifar10"] == "853,018 params, 125.5 M MACs"  # ResNet-56, docs/references.md §5
     assert rows["vgg16"]["cifar10"].startswith("14,991,946 params")
-    assert rows["oct_resnet"]["mnist"].startswith("n/a (its forward pass fails")  # 28 px: the low path is 7 px
+    assert rows["oct_resnet"]["mnist"] == (
+        "n/a (model=oct_resnet needs image sides divisible by 8 (the low-frequency path halves them three times); "
+        "the data set gives 28×28)"
+    )
+
+
+@pytest.mark.parametrize("shape", [(3, 32, 32), (1, 28, 28)], ids=["cifar", "mnist"])
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in ("resnet18", "resnet34") else n for n in model_names()]
+)  # the ImageNet-style ResNets (11M and 21M parameters) take seconds each: slow
+def test_every_registered_model_builds_runs_and_learns_or_is_refused_up_front(name, shape):
+    """timm-style: every model either refuses the input in one line at build time, or builds,
+    gives finite logits of the right shape, and back-propagates finite gradients to every weight."""
+    from lightcnn.errors import UserError
+
+    torch.manual_seed(0)
+    small = {"depth": 20} if "depth" in model_config(name).__dataclass_fields__ else {}
+    try:
+        model = build_model(model_config(name, **small), InputSpec(*shape, 10))
+    except UserError as err:
+        assert shape == (1, 28, 28) and name in {"oct_resnet", "pwise_oct_resnet"}, err
+        assert "divisible by 8" in str(err) and "\n" not in str(err)
+        return
+    logits = model(torch.randn(2, *shape))
+    assert logits.shape == (2, 10) and torch.isfinite(logits).all()
+    logits.logsumexp(1).sum().backward()
+    for param_name, param in model.named_parameters():
+        if param.requires_grad:
+            assert param.grad is not None and torch.isfinite(param.grad).all(), param_name

@@ -34,7 +34,7 @@ from lightcnn.models.octconv import (
     oct_relu,
     split_channels,
 )
-from lightcnn.models.registry import InputSpec, register_model
+from lightcnn.models.registry import InputSpec, register_model, require_divisible_size
 from lightcnn.models.resnet import RESNET_DEPTHS, STAGE_WIDTHS, ResNetConfig, init_weights
 
 BOTTLENECKS = ("per_path", "shared")
@@ -145,14 +145,21 @@ class OctResNet(nn.Module):
         return self.fc(torch.flatten(self.pool(high), 1))
 
 
+def _require_octave_input(cfg: OctResNetConfig, spec: InputSpec) -> None:
+    if cfg.alpha > 0:  # the low-frequency path runs at half the resolution through two stride-2 stages
+        require_divisible_size(cfg.name, spec, 8, "the low-frequency path halves them three times")
+
+
 @register_model("oct_resnet", config=OctResNetConfig)
 def oct_resnet(cfg: OctResNetConfig, spec: InputSpec) -> OctResNet:
+    _require_octave_input(cfg, spec)
     factory = partial(_octconv)
     return OctResNet(cfg.depth, cfg.alpha, factory, spec.channels, spec.num_classes)
 
 
 @register_model("pwise_oct_resnet", config=PwiseOctResNetConfig)
 def pwise_oct_resnet(cfg: PwiseOctResNetConfig, spec: InputSpec) -> OctResNet:
+    _require_octave_input(cfg, spec)
     layer = PointwiseOctConv2d if cfg.bottleneck == "per_path" else SharedPointwiseOctConv2d
     factory = partial(_octconv, layer=layer, pointwise=tuple(cfg.paths), beta=cfg.beta)
     return OctResNet(cfg.depth, cfg.alpha, factory, spec.channels, spec.num_classes)

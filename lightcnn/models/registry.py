@@ -47,6 +47,15 @@ def require_input_size(model: str, spec: InputSpec, smallest: int, why: str = ""
         )
 
 
+def require_divisible_size(model: str, spec: InputSpec, divisor: int, why: str) -> None:
+    """A clear error, before anything is built, when the image sides are not multiples of ``divisor``."""
+    if spec.height % divisor or spec.width % divisor:
+        raise UserError(
+            f"model={model} needs image sides divisible by {divisor} ({why}); "
+            f"the data set gives {spec.height}×{spec.width}"
+        )
+
+
 def model_names() -> list[str]:
     return sorted(_MODELS)
 

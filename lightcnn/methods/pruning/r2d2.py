@@ -135,11 +135,6 @@ class R2D2Learner:
         self.gamma, self.n_step, self.target_period = gamma, n_step, target_period
         self.updates = 0
 
-    def to(self, device: torch.device) -> R2D2Learner:
-        self.online.to(device)
-        self.target.to(device)
-        return self
-
     def step(self, replay: SequenceReplay, batch: int) -> float:
         """Sample, learn, update the priorities; returns the loss."""
         indices, weights = replay.sample(batch)
