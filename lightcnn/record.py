@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,20 @@ import lightcnn
 
 RECORD_FILE = "result.json"
 RUN_INFO_FILE = "run.json"
+
+
+class Status(StrEnum):
+    """A record's ``status`` (written as its string value)."""
+
+    OK = "ok"  # the run did what its record says
+    FAILED = "failed"  # an error: ``error`` says which
+    DIVERGED = "diverged"  # non-finite loss or weights: its accuracies are not results
+    INTERRUPTED = "interrupted"  # SIGINT/SIGTERM: the next run of its config resumes it
+    BLOCKED = "blocked"  # never started: a run it needs did not finish ok (reproduce)
+
+
 # a record of one of these says the run did not finish: the next run of its config resumes it
-RESUMABLE_STATUSES = ("interrupted", "failed")
+RESUMABLE_STATUSES = (Status.INTERRUPTED, Status.FAILED)
 
 
 def now_iso() -> str:
@@ -157,7 +170,7 @@ def iter_records(results_dir: Path) -> Iterator[dict]:
 
 def find_ok_record(results_dir: Path, config_hash: str) -> dict | None:
     """The newest ``ok`` record of ``config_hash`` under ``results_dir``."""
-    matches = [r for r in iter_records(results_dir) if r.get("config_hash") == config_hash and r["status"] == "ok"]
+    matches = [r for r in iter_records(results_dir) if r.get("config_hash") == config_hash and r["status"] == Status.OK]
     return max(matches, key=lambda r: r.get("finished_at") or "", default=None)
 
 

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from lightcnn.composition import EXPERIMENTS_DIR
 from lightcnn.errors import UserError, fail
+from lightcnn.record import Status
 from lightcnn.results.matching import RUNTIME_OVERRIDES, task_overrides
 from lightcnn.results.tables import load_specs, render_report
 
@@ -48,7 +49,7 @@ def profile_names() -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / "profile").glob("*.yaml"))
 
 
-NOT_OK = ("failed", "diverged", "interrupted", "blocked")
+NOT_OK = (Status.FAILED, Status.DIVERGED, Status.INTERRUPTED, Status.BLOCKED)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from lightcnn.errors import UserError
 from lightcnn.record import (
     RECORD_FILE,
     RUN_INFO_FILE,
+    Status,
     environment,
     find_interrupted_run,
     find_ok_record,
@@ -87,7 +88,7 @@ def move_log_files(old: Path, new: Path) -> None:
 def base_record(config: dict, cfg, chash: str, run_id: str) -> dict:
     return {
         "run_id": run_id,
-        "status": "ok",
+        "status": Status.OK,
         "task": cfg.task.name,
         "model": cfg.model.name,
         "method": cfg.method.name,
@@ -203,7 +204,9 @@ def execute(raw: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ..
         raise
     except Exception as err:
         if task.writes_record and main:
-            record.update(environment(), status="failed", error=f"{type(err).__name__}: {err}", finished_at=now_iso())
+            record.update(
+                environment(), status=Status.FAILED, error=f"{type(err).__name__}: {err}", finished_at=now_iso()
+            )
             write_json_atomic(run_dir / RECORD_FILE, record)
         raise
     if not task.writes_record:

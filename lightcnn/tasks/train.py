@@ -23,7 +23,7 @@ from lightcnn.engine.trainer import check_extra, make_trainer
 from lightcnn.errors import ConfigValueError
 from lightcnn.methods import MethodContext, apply_method
 from lightcnn.models import build_model
-from lightcnn.record import device_name
+from lightcnn.record import Status, device_name
 from lightcnn.tasks import RunContext, TaskResult
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def train_task(cfg: Config, ctx: RunContext) -> TaskResult:
     except (RunInterrupted, SIGTERMException) as stop:  # Lightning stops on SIGTERM itself
         signum = getattr(stop, "signum", signal.SIGTERM)
         log.warning("stopped by %s: run the same config again to resume", signal.Signals(signum).name)
-        fields.update(status="interrupted", error=f"interrupted by {signal.Signals(signum).name}")
+        fields.update(status=Status.INTERRUPTED, error=f"interrupted by {signal.Signals(signum).name}")
         exit_code = 128 + signum
     if count_params(module.net) != (size_fields["params"], size_fields["trainable_params"]):
         size_fields, _ = model_fields(module.net, shape)  # the method changed the architecture during training
@@ -118,7 +118,9 @@ def train_task(cfg: Config, ctx: RunContext) -> TaskResult:
         pass
     elif module.diverged or not finite_weights(module):
         log.warning("training diverged (non-finite loss or weights) in epoch %d", trainer.current_epoch)
-        fields.update(status="diverged", error="non-finite training loss or weights", test_acc=None, test_acc5=None)
+        fields.update(
+            status=Status.DIVERGED, error="non-finite training loss or weights", test_acc=None, test_acc5=None
+        )
     else:
         evaluate_test(trainer, module, datamodule, checkpoint, fields)
     val = last_metrics(module, "val")
@@ -138,7 +140,7 @@ def evaluate_test(trainer: pl.Trainer, module: LitClassifier, datamodule, checkp
     final = last_metrics(module, "test")
     fields.update(test_acc=final.get("test/acc"), test_acc5=final.get("test/acc5"), test_loss=final.get("test/loss"))
     if fields["test_loss"] is None or not math.isfinite(fields["test_loss"]):
-        fields.update(status="diverged", error=f"test loss is {fields['test_loss']}")
+        fields.update(status=Status.DIVERGED, error=f"test loss is {fields['test_loss']}")
         return
     if checkpoint is not None and checkpoint.best_model_path and checkpoint.best_model_score is not None:
         fields["best_val_acc"] = float(checkpoint.best_model_score)
