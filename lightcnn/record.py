@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
-from enum import StrEnum
+from enum import Enum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,18 @@ import lightcnn
 
 RECORD_FILE = "result.json"
 RUN_INFO_FILE = "run.json"
+
+
+try:
+    from enum import StrEnum
+except ImportError:  # Python 3.10
+
+    class StrEnum(str, Enum):  # noqa: UP042  (what enum.StrEnum is from 3.11 on)
+        def __str__(self) -> str:
+            return str(self.value)
+
+        def __format__(self, spec: str) -> str:
+            return format(str(self.value), spec)
 
 
 class Status(StrEnum):
