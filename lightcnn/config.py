@@ -303,9 +303,29 @@ class Im2colTaskConfig(TaskConfig):
 
 
 # --------------------------------------------------------------------------------------------
+# logger
+
+LOGGERS = ("csv", "tensorboard", "mlflow")
+
+
+@dataclass
+class LoggerConfig:
+    """Where a training run's metrics go besides ``metrics.csv`` (always written): nowhere else
+    (``csv``), TensorBoard events in the run directory, or an MLflow run with the config as
+    parameters, every metric, and the record's results."""
+
+    name: str = "csv"
+    tracking_uri: str = "sqlite:///${results_dir}/mlflow.db"  # mlflow: the tracking store
+    experiment_name: str = "lightcnn"  # mlflow: the experiment runs are filed under
+
+    def __post_init__(self) -> None:
+        require(self.name in LOGGERS, "name", self.name, "one of " + ", ".join(LOGGERS))
+
+
+# --------------------------------------------------------------------------------------------
 # root
 
-GROUPS = ("dataset", "model", "method", "trainer", "task")
+GROUPS = ("dataset", "model", "method", "trainer", "task", "logger")
 # Keys that say where things are or how a run is observed, not what is computed: left out of
 # the config hash, so moving the data or hiding the progress bar does not make a new config.
 RUNTIME_KEYS = (
@@ -317,6 +337,7 @@ RUNTIME_KEYS = (
     "trainer.log_every_n_steps",
     "trainer.checkpoint",
     "task.print_table",
+    "logger",
 )
 
 
@@ -327,6 +348,7 @@ class Config:
     method: MethodConfig = MISSING
     trainer: TrainerConfig = MISSING
     task: TaskConfig = MISSING
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
     profile: str = "quick"
     seed: int = 0
     data_dir: str = "./data"

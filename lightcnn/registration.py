@@ -19,6 +19,7 @@ from lightcnn.config import (
     Im2colTaskConfig,
     LatencyTaskConfig,
     ListTaskConfig,
+    LoggerConfig,
     ProfileTaskConfig,
     ReuseTaskConfig,
     SyntheticDatasetConfig,
@@ -41,6 +42,7 @@ def register_configs() -> None:
     cs.store(group="schema/dataset", name="base", node=DatasetConfig)
     cs.store(group="schema/dataset", name="synthetic", node=SyntheticDatasetConfig)
     cs.store(group="schema/trainer", name="base", node=TrainerConfig)
+    cs.store(group="schema/logger", name="base", node=LoggerConfig)
     cs.store(group="schema/task", name="train", node=TrainTaskConfig)
     cs.store(group="schema/task", name="profile", node=ProfileTaskConfig)
     cs.store(group="schema/task", name="download", node=DownloadTaskConfig)

@@ -194,6 +194,7 @@ def execute(raw: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ..
                 move_log_files(run_dir, resumed_dir)
                 discard_run_dir(run_dir, ctx.results_dir)
             run_dir = ctx.run_dir = resumed_dir
+    ctx.run_id = record["run_id"]
     if task.writes_record and main:
         write_json_atomic(run_dir / RUN_INFO_FILE, {k: record[k] for k in ("run_id", "config_hash", "started_at")})
     try:

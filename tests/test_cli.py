@@ -89,6 +89,7 @@ def test_smoke_training_then_tables(lightcnn, tmp_path):
     [
         (["model=resnext"], "error: model=resnext: no such option; available: aca_cnn, mobilenet, mobilenet_fused"),
         (["model.width=3"], "error: model.width: unknown key; allowed keys here: name, depth"),
+        (["logger=wandb"], "error: logger=wandb: no such option; available: csv, mlflow, tensorboard"),
         (["model.depth=abc"], "error: model.depth: Value 'abc' of type 'str' could not be converted to Integer"),
         (["model.depth=57"], "error: model.depth=57 is not allowed: one of 20, 32, 44, 56, 110"),
         (["trainer.batch_size=0"], "error: trainer.batch_size=0 is not allowed: an integer >= 1"),

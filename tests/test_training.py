@@ -229,3 +229,29 @@ def test_trainer_extra_passes_any_trainer_argument_and_refuses_the_rest(compose,
         with pytest.raises(UserError, match=message):
             execute(cfg, tmp_path / "results" / "bad")
         assert not (tmp_path / "results" / "bad").exists()  # refused before any work
+
+
+def test_mlflow_logger_files_the_run_with_its_config_metrics_and_results(compose, tmp_path):
+    """logger=mlflow: a local SQLite tracking store under results/, read back through the client."""
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    rec = run(compose, tmp_path, "tracked", "trainer.max_epochs=1", "logger=mlflow")
+    assert (
+        rec["status"] == "ok"
+        and rec["config_hash"] == run(compose, tmp_path, "untracked", "trainer.max_epochs=1")["config_hash"]
+    )  # how a run is observed is not part of what it computes
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'results'}/mlflow.db")
+    [found] = client.search_runs([client.get_experiment_by_name("lightcnn").experiment_id])
+    assert found.data.tags["lightcnn.run_id"] == rec["run_id"] and found.data.tags["lightcnn.status"] == "ok"
+    assert found.data.params["model.name"] == "resnet" and found.data.params["trainer.max_epochs"] == "1"
+    assert found.data.metrics["test_acc"] == pytest.approx(rec["test_acc"])
+    assert found.data.metrics["params"] == rec["params"] and "train/loss" in found.data.metrics
+    assert found.info.status == "FINISHED"
+
+
+def test_tensorboard_logger_writes_events_in_the_run_directory(compose, tmp_path):
+    pytest.importorskip("tensorboard")
+    run(compose, tmp_path, "tb", "trainer.max_epochs=1", "logger=tensorboard")
+    assert list((tmp_path / "results" / "tb" / "tb").glob("events.out.tfevents.*"))
+    assert not list((tmp_path / "results").rglob("mlflow.db"))

@@ -11,7 +11,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
 
-from lightcnn.config import TrainerConfig
+from lightcnn.config import LoggerConfig, TrainerConfig
 from lightcnn.engine.callbacks import EpochLog, Throughput
 from lightcnn.engine.checkpoint_io import CHECKPOINT_DIR
 from lightcnn.engine.checkpointing import EpochCheckpoint
@@ -43,14 +43,42 @@ def keep_earlier_rows(logger: CSVLogger) -> None:
     writer.metrics[:0] = rows
 
 
-def make_loggers(run_dir: Path) -> list[Logger]:
-    """CSV metrics in ``run_dir/metrics.csv``; TensorBoard events too when it is installed."""
+def make_loggers(run_dir: Path, cfg: LoggerConfig | None = None, run_id: str = "", params: dict | None = None):
+    """CSV metrics in ``run_dir/metrics.csv`` always; with ``logger=tensorboard`` TensorBoard
+    events in ``run_dir/tb``; with ``logger=mlflow`` an MLflow run named after the run directory,
+    tagged with the run id, the config as its parameters."""
     csv_logger = CSVLogger(save_dir=run_dir, name="", version="")
     keep_earlier_rows(csv_logger)
     loggers: list[Logger] = [csv_logger]
-    if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"):
+    name = cfg.name if cfg is not None else "csv"
+    if name != "csv" and not importlib.util.find_spec(name):
+        raise ConfigValueError("logger", name, f"installed: pip install {name} (or pip install 'lightcnn[{name}]')")
+    if name == "tensorboard":
         loggers.append(TensorBoardLogger(save_dir=run_dir, name="", version="tb"))
+    elif name == "mlflow":
+        from pytorch_lightning.loggers import MLFlowLogger
+
+        mlflow = MLFlowLogger(
+            experiment_name=cfg.experiment_name,
+            tracking_uri=cfg.tracking_uri,
+            run_name=run_dir.name,
+            tags={"lightcnn.run_id": run_id, "lightcnn.run_dir": str(run_dir)},
+        )
+        mlflow.log_hyperparams(params or {})
+        loggers.append(mlflow)
     return loggers
+
+
+def log_results(loggers: list[Logger], fields: dict) -> None:
+    """The record's results (accuracies, size, time, status) to the loggers that keep runs (MLflow)."""
+    from pytorch_lightning.loggers import MLFlowLogger
+
+    numbers = {k: float(v) for k, v in fields.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    for logger in loggers:
+        if isinstance(logger, MLFlowLogger):
+            logger.log_metrics(numbers)
+            logger.experiment.set_tag(logger.run_id, "lightcnn.status", str(fields.get("status", "ok")))
+            logger.finalize("success" if fields.get("status", "ok") == "ok" else "failed")
 
 
 # Trainer arguments lightcnn sets from its own keys or needs as they are: not for trainer.extra
@@ -89,6 +117,7 @@ def make_trainer(
     validation_loop: bool | None = None,
     extra_callbacks: list[pl.Callback] = (),
     precision: str = "32-true",
+    loggers: list[Logger] | None = None,
 ) -> tuple[pl.Trainer, Throughput, ModelCheckpoint | None]:
     """The Trainer, its throughput meter and (with a validation split) the callback that keeps
     the best epoch by ``val/acc``. ``precision``: ``trainer.precision`` resolved for the model
@@ -120,7 +149,7 @@ def make_trainer(
         limit_test_batches=cfg.limit_eval_batches,
         num_sanity_val_steps=0,
         default_root_dir=run_dir,
-        logger=make_loggers(run_dir),
+        logger=loggers if loggers is not None else make_loggers(run_dir),
         callbacks=callbacks,
         enable_checkpointing=True,
         enable_progress_bar=cfg.progress_bar,

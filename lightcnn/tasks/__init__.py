@@ -25,6 +25,7 @@ class RunContext:
     dependency: dict | None = None  # the run whose weights `auto` resolved to (lightcnn.dependencies)
     resume_from: Path | None = None  # the checkpoint this run continues from
     resume_notes: list[str] = field(default_factory=list)  # e.g. an unreadable checkpoint set aside
+    run_id: str = ""  # the record's run id (a resumed run keeps its first one)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from lightcnn.engine.checkpoint_io import RunInterrupted, load_checkpoint
 from lightcnn.engine.module import LitClassifier
 from lightcnn.engine.precision import training_precision
 from lightcnn.engine.profiling import count_params, model_fields
-from lightcnn.engine.trainer import check_extra, make_trainer
+from lightcnn.engine.trainer import check_extra, log_results, make_loggers, make_trainer
 from lightcnn.errors import ConfigValueError
 from lightcnn.methods import MethodContext, apply_method
 from lightcnn.models import build_model
@@ -84,8 +84,15 @@ def train_task(cfg: Config, ctx: RunContext) -> TaskResult:
         datamodule.eval_splits.append("test")
     module.val_stages = ["epoch_test" if split == "test" else split for split in datamodule.eval_splits]
     precision = training_precision(tcfg.precision, tcfg.accelerator, net)
+    loggers = make_loggers(ctx.run_dir, cfg.logger, ctx.run_id, flat_params(ctx.config_container))
     trainer, throughput, checkpoint = make_trainer(
-        tcfg, ctx.run_dir, datamodule.has_val, bool(datamodule.eval_splits), method_context.callbacks, precision
+        tcfg,
+        ctx.run_dir,
+        datamodule.has_val,
+        bool(datamodule.eval_splits),
+        method_context.callbacks,
+        precision,
+        loggers,
     )
     resume = ctx.resume_from
     if resume is not None and not fits_checkpoint(module, resume):
@@ -131,7 +138,20 @@ def train_task(cfg: Config, ctx: RunContext) -> TaskResult:
     fields["history"] = [h for h in module.history if h["stage"] != "test"]
     fields.update(method_context.fields)
     ctx.is_main_process = trainer.is_global_zero
+    if ctx.is_main_process:
+        log_results(loggers, fields)
     return TaskResult(fields, exit_code=exit_code)
+
+
+def flat_params(container: dict, prefix: str = "") -> dict[str, str]:
+    """The resolved config as ``group.key: value`` pairs (a logger's hyperparameters)."""
+    flat: dict[str, str] = {}
+    for key, value in container.items():
+        if isinstance(value, dict):
+            flat.update(flat_params(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = str(value)
+    return flat
 
 
 def evaluate_test(trainer: pl.Trainer, module: LitClassifier, datamodule, checkpoint, fields: dict) -> None:
