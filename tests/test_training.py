@@ -255,3 +255,13 @@ def test_tensorboard_logger_writes_events_in_the_run_directory(compose, tmp_path
     run(compose, tmp_path, "tb", "trainer.max_epochs=1", "logger=tensorboard")
     assert list((tmp_path / "results" / "tb" / "tb").glob("events.out.tfevents.*"))
     assert not list((tmp_path / "results").rglob("mlflow.db"))
+
+
+def test_metrics_csv_and_history_carry_the_learning_rate_each_epoch_used(compose, tmp_path):
+    import csv
+
+    rec = run(compose, tmp_path, "lr", "trainer.schedule=cosine", "trainer.lr=0.2")  # 2 epochs: 0.2, then 0.1
+    assert [h["lr"] for h in rec["history"] if h["stage"] == "train"] == pytest.approx([0.2, 0.1])
+    rows = list(csv.DictReader(open(tmp_path / "results" / "lr" / "metrics.csv")))
+    assert [float(r["lr"]) for r in rows if r.get("lr")] == pytest.approx([0.2, 0.1])
+    assert [int(r["epoch"]) for r in rows if r.get("lr")] == [0, 1]

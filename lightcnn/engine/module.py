@@ -65,6 +65,7 @@ class LitClassifier(pl.LightningModule):
         self.val_stages: list[str] = ["val"]
         self.history: list[dict[str, float]] = []  # one entry per finished epoch and stage
         self._stats: dict[str, torch.Tensor] = {}
+        self._epoch_lr: float | None = None
         # a compiled view of the net, kept out of the module tree so checkpoints stay portable
         self.__dict__["_compiled"] = None
 
@@ -130,8 +131,14 @@ class LitClassifier(pl.LightningModule):
             f"{stage}/acc": 100.0 * hits1 / count,
             f"{stage}/acc5": 100.0 * hits5 / count,
         }
+        if stage == "train" and self._epoch_lr is not None:
+            metrics["lr"] = self._epoch_lr
         self.log_dict(metrics, prog_bar=stage != "test", sync_dist=False)
         self.history.append({"stage": stage, "epoch": self.current_epoch, **metrics})
+
+    def on_train_epoch_start(self) -> None:
+        # the rate this epoch trains at (Lightning steps an epoch scheduler before the epoch-end hook)
+        self._epoch_lr = float(self.trainer.optimizers[0].param_groups[0]["lr"]) if self.trainer.optimizers else None
 
     def on_train_epoch_end(self) -> None:
         self._check_finite()
