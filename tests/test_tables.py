@@ -26,7 +26,16 @@ rows:
 
 
 def record(
-    run_id, depth, seed, acc, status="ok", params=269_722, profile="quick", finished="2026-01-01T00:00:00", task="train"
+    run_id,
+    depth,
+    seed,
+    acc,
+    status="ok",
+    params=269_722,
+    profile="quick",
+    finished="2026-01-01T00:00:00",
+    task="train",
+    extra=(),
 ):
     """A record whose config is what lightcnn composes for these overrides."""
     cfg = ConfigMatcher([profile]).config(
@@ -37,6 +46,7 @@ def record(
             f"task={task}",
             f"profile={profile}",
             f"seed={seed}",
+            *extra,
         )
     )
     config = OmegaConf.to_container(cfg, resolve=True)
@@ -108,6 +118,27 @@ def test_counts_a_method_could_not_compute_without_data_stay_out_of_the_table(tm
     write_records(tmp_path / "results", [record("q", 20, 0, None, params=269_722, task="profile")])
     md, _ = render_specs([spec_path], tmp_path / "results", tmp_path / "out")
     assert "| R20  | 0.270" in md.read_text()
+
+
+def test_counts_come_from_any_record_of_the_same_model_method_and_data_set(tmp_path, spec_path):
+    """Counts need no training: a profile run with another schedule and augmentation fills the
+    row's count columns, never its accuracy; a training run of another configuration fills nothing."""
+    other = ("dataset.augment.crop_padding=0", "trainer.max_epochs=3")
+    write_records(
+        tmp_path / "results",
+        [
+            record("p", 20, 0, None, params=269_722, task="profile", extra=other),
+            record("t", 56, 0, 77.0, params=853_018, extra=other),
+        ],
+    )
+    md, csv = render_specs([spec_path], tmp_path / "results", tmp_path / "out")
+    rows = [dict(zip(csv.read_text().splitlines()[0].split(","), line.split(","), strict=True))
+            for line in csv.read_text().splitlines()[1:]]  # fmt: skip
+    r20, r56, r110 = rows
+    assert (r20["params_ours"], r20["test_acc_ours"], r20["status"]) == ("269722.0", "", "ok")
+    assert (r56["params_ours"], r56["test_acc_ours"]) == ("853018.0", "")  # its accuracy is another config's
+    assert (r110["params_ours"], r110["status"]) == ("", "missing")
+    assert "77.00" not in md.read_text()
 
 
 def test_rendering_is_deterministic(tmp_path, spec_path):

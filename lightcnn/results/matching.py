@@ -48,6 +48,26 @@ def task_overrides(task: str, profile: str, row_overrides: tuple[str, ...] = ())
     return (*SMOKE_TASK_OVERRIDES.get(task, ()), *by_method)
 
 
+# record fields that only the model, the method and the input shape decide (no data, no training):
+# a row takes them from any record whose model, method and data set equal the row's
+COUNT_KEYS = frozenset({
+    "params", "trainable_params", "flops", "flops_conv", "first_layer_params", "first_layer_trainable_params",
+    "params_folded", "flops_folded", "flops_conv_folded", "internal_variables", "params_hrank_count",
+    "flops_hrank_count",
+})  # fmt: skip
+
+
+def count_hash(container: dict) -> str:
+    """The hash of what decides a model's counts: its model and method nodes and the data set's
+    input (a real data set by name, synthetic data by its shape and classes)."""
+    dataset = container.get("dataset") or {}
+    shape_keys = ("name", "channels", "image_size", "num_classes")
+    return config_hash({
+        "model": container.get("model"), "method": container.get("method"),
+        "input": {k: dataset.get(k) for k in shape_keys if k in dataset},
+    })  # fmt: skip
+
+
 def noseed_hash(container: dict) -> str:
     data = dict(container)
     data.pop("seed", None)
@@ -68,6 +88,7 @@ class ConfigMatcher:
         self.profiles, self.extra, self.conf_dir = list(profiles), tuple(extra), conf_dir
         self.compose = Composer(conf_dir)
         self._hashes: dict[tuple, set[str]] = {}
+        self._count_hashes: dict[tuple, set[str]] = {}
 
     def config(self, overrides: tuple[str, ...]) -> DictConfig:
         """The composed, validated config of ``overrides``."""
@@ -86,7 +107,7 @@ class ConfigMatcher:
         """Seedless config hashes of ``row`` run as each of ``tasks`` (and profile) at each profile."""
         key = (row.overrides, tasks)
         if key not in self._hashes:
-            found = set()
+            found, counts = set(), set()
             for task in dict.fromkeys((*tasks, "profile")):
                 for profile in self.profiles:
                     overrides = (*row.overrides, f"task={task}", f"profile={profile}", *RUNTIME_OVERRIDES,
@@ -97,6 +118,13 @@ class ConfigMatcher:
                         if task not in tasks or (self.extra and self._composes(overrides[: -len(self.extra)])):
                             continue  # overrides that do not fit this task: no record can come from it
                         raise UserError(f"row {row.label!r}: {describe(err)}") from None
-                    found.add(noseed_hash(OmegaConf.to_container(cfg, resolve=True)))
-            self._hashes[key] = found
+                    container = OmegaConf.to_container(cfg, resolve=True)
+                    found.add(noseed_hash(container))
+                    counts.add(count_hash(container))
+            self._hashes[key], self._count_hashes[key] = found, counts
         return self._hashes[key]
+
+    def count_hashes(self, row: Row, tasks: tuple[str, ...]) -> set[str]:
+        """:func:`count_hash` of ``row``'s configurations: records that hold its counts."""
+        self.hashes(row, tasks)
+        return self._count_hashes[(row.overrides, tasks)]

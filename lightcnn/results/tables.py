@@ -21,7 +21,7 @@ import pandas as pd
 
 from lightcnn.errors import UserError
 from lightcnn.record import iter_records, write_text_atomic
-from lightcnn.results.matching import ConfigMatcher, noseed_hash
+from lightcnn.results.matching import COUNT_KEYS, ConfigMatcher, count_hash, noseed_hash
 from lightcnn.results.specs import CONF_DIR, Column, Row, TableSpec, load_spec, with_synthetic_data
 
 MISSING_MARK = "—"
@@ -33,9 +33,16 @@ def records_frame(results_dir: Path) -> pd.DataFrame:
     if not records:
         return pd.DataFrame(columns=["status", "config_hash", "finished_at"])
     for record in records:  # the config itself is matched by hash; the frame keeps the measurements
-        record["config_hash_noseed"] = noseed_hash(record.pop("config", None) or {})
+        config = record.pop("config", None) or {}
+        record["config_hash_noseed"], record["count_hash"] = noseed_hash(config), count_hash(config)
     frame = pd.json_normalize(records, max_level=None)
     return frame.sort_values(["finished_at", "run_id"], na_position="first", kind="stable").reset_index(drop=True)
+
+
+def final_counts(records: pd.DataFrame) -> pd.DataFrame:
+    """Without records whose counts are of the network before a data-dependent method (RL
+    profiled without data: ``counts_final`` false)."""
+    return records[records["counts_final"].ne(False)] if "counts_final" in records else records
 
 
 def match_rows(frame: pd.DataFrame, hashes: set[str]) -> pd.DataFrame:
@@ -66,19 +73,24 @@ class RowResult:
 
 
 def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], matcher: ConfigMatcher) -> RowResult:
-    """Each column from the newest configuration that measured it (counts may come from a
-    ``task=profile`` record, accuracies from ``task=train``), over that configuration's seeds."""
-    matched = match_rows(frame, matcher.hashes(row, row.tasks))
-    if "counts_final" in matched:  # counts of the network before a data-dependent method (RL without data)
-        matched = matched[matched["counts_final"].ne(False)]
+    """Each column from the newest configuration that measured it, over that configuration's
+    seeds: counts (``COUNT_KEYS``) from any ok record of the row's model, method and data set
+    (a ``task=profile`` run of it, whatever its schedule or augmentation), everything else from
+    records of exactly the row's configuration."""
+    matched = final_counts(match_rows(frame, matcher.hashes(row, row.tasks)))
     ok = matched[matched["status"] == "ok"]
-    if ok.empty:
+    counted = frame.iloc[0:0]
+    if "count_hash" in frame:
+        counted = final_counts(frame[frame["count_hash"].isin(matcher.count_hashes(row, row.tasks))])
+        counted = counted[counted["status"] == "ok"]
+    if ok.empty and counted.empty:
         status = "missing" if matched.empty else str(matched.iloc[-1]["status"])
         return RowResult(row, status, {c.id: Cell() for c in columns})
     cells, runs, seeds = {}, set(), 0
     for column in columns:
         key = column.record_key(row)
-        measured = ok[pd.to_numeric(ok[key], errors="coerce").notna()] if key in ok else ok.iloc[0:0]
+        pool = counted if key in COUNT_KEYS else ok
+        measured = pool[pd.to_numeric(pool[key], errors="coerce").notna()] if key in pool else pool.iloc[0:0]
         if measured.empty:
             cells[column.id] = Cell()
             continue
@@ -90,6 +102,8 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], ma
         seeds = max(seeds, int(group["seed"].nunique()))
     failed = int(matched["status"].isin(["failed", "diverged"]).sum())
     status = f"ok (+{failed} failed)" if failed else "ok"
+    if ok.empty:  # counted, not run: its own failures (if any) are what the row says
+        status = str(matched.iloc[-1]["status"]) if not matched.empty else "ok"
     return RowResult(row, status, cells, seeds=seeds, runs=tuple(sorted(runs)))
 
 
