@@ -77,8 +77,8 @@ def job_overrides(row, task: str, args, replaced: bool) -> tuple[str, ...]:
     ``task.`` keys (they belong to the row's tasks, e.g. ``task.checkpoint`` of a census)."""
     own = tuple(o for o in row.overrides if not (replaced and o.split("=", 1)[0].lstrip("+").startswith("task.")))
     smoke = task_overrides(task, args.profile, row.overrides)
-    return (*own, f"task={task}", f"profile={args.profile}", f"results_dir={args.results}",
-            *RUNTIME_OVERRIDES, *smoke, *args.override)  # fmt: skip
+    return (*own, *row.at_profile(args.profile), f"task={task}", f"profile={args.profile}",
+            f"results_dir={args.results}", *RUNTIME_OVERRIDES, *smoke, *args.override)  # fmt: skip
 
 
 def plan_jobs(specs, args) -> list[Job]:

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 from conftest import ROOT
+from omegaconf import OmegaConf
 
 SPEC = """
 title: Toy reproduction
@@ -201,3 +202,48 @@ def test_counts_only_reproduction_runs_every_row_in_this_process(tmp_path, capsy
     assert sorted(r["task"] for r in records) == ["profile", "profile"] and all(r["status"] == "ok" for r in records)
     assert {r["params"] for r in records} == {269_722}  # both rows are ResNet-20; the lr does not change a count
     assert "2 jobs in" in err and "0 not ok" in err
+
+
+def test_a_spec_sizes_its_rows_per_profile_and_the_tables_match_the_sized_runs(tmp_path, capsys):
+    """``profiles: {cpu: [...]}`` adds overrides at that profile only (spec's, then the row's): the
+    plan runs them, and a record of the sized run fills the row at that profile."""
+    from lightcnn.results.tables import render_specs
+
+    spec = tmp_path / "toy" / "sized.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(
+        "title: Sized\nsource: nobody\noverrides: [dataset=mnist, model=resnet, model.depth=20]\n"
+        "profiles: {cpu: [trainer.max_epochs=3]}\n"
+        "columns: [{key: test_acc, label: Top-1 (%), digits: 2, diff: none}]\n"
+        "rows:\n  - {label: small, profiles: {cpu: [dataset.train_subset=6000]}}\n"
+    )
+    assert reproduce_in_process(tmp_path, spec, "--profile", "cpu", "--dry-run") == 0
+    plan = capsys.readouterr().out
+    assert "trainer.max_epochs=3 dataset.train_subset=6000 task=train profile=cpu" in plan
+    assert reproduce_in_process(tmp_path, spec, "--profile", "quick", "--dry-run") == 0
+    assert "max_epochs" not in capsys.readouterr().out
+
+    from lightcnn.composition import compose_config
+    from lightcnn.record import write_json_atomic
+
+    sized = ("dataset=mnist", "model=resnet", "model.depth=20", "trainer.max_epochs=3", "dataset.train_subset=6000")
+    for name, overrides in (("sized", sized), ("unsized", sized[:3])):
+        config = OmegaConf.to_container(compose_config([*overrides, "profile=cpu"]), resolve=True)
+        record = {"run_id": name, "status": "ok", "task": "train", "seed": 0, "profile": "cpu", "config": config,
+                  "test_acc": 95.0 if name == "sized" else 11.0, "finished_at": f"2026-01-0{len(name)}"}  # fmt: skip
+        write_json_atomic(tmp_path / "results" / name / "result.json", record)
+    md, _ = render_specs([spec], tmp_path / "results", tmp_path / "out", profile="cpu")
+    assert "95.00" in md.read_text() and "11.00" not in md.read_text()
+
+
+def test_a_profile_that_does_not_exist_is_refused_in_the_spec(tmp_path):
+    from lightcnn.errors import UserError
+    from lightcnn.results.specs import load_spec
+
+    spec = tmp_path / "toy" / "bad.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(
+        SPEC.replace('overrides: ["dataset=cifar10"]', "overrides: [dataset=cifar10]\nprofiles: {cpus: []}")
+    )
+    with pytest.raises(UserError, match=r"profile=cpus: no such option; available: cpu, paper, quick, smoke"):
+        load_spec(spec)

@@ -105,12 +105,13 @@ class ConfigMatcher:
 
     def hashes(self, row: Row, tasks: tuple[str, ...]) -> set[str]:
         """Seedless config hashes of ``row`` run as each of ``tasks`` (and profile) at each profile."""
-        key = (row.overrides, tasks)
+        key = (row.overrides, row.profiles, tasks)
         if key not in self._hashes:
             found, counts = set(), set()
             for task in dict.fromkeys((*tasks, "profile")):
                 for profile in self.profiles:
-                    overrides = (*row.overrides, f"task={task}", f"profile={profile}", *RUNTIME_OVERRIDES,
+                    overrides = (*row.overrides, *row.at_profile(profile), f"task={task}", f"profile={profile}",
+                                 *RUNTIME_OVERRIDES,
                                  *task_overrides(task, profile, row.overrides), *self.extra)  # fmt: skip
                     try:
                         cfg = self.config(overrides)
@@ -127,4 +128,4 @@ class ConfigMatcher:
     def count_hashes(self, row: Row, tasks: tuple[str, ...]) -> set[str]:
         """:func:`count_hash` of ``row``'s configurations: records that hold its counts."""
         self.hashes(row, tasks)
-        return self._count_hashes[(row.overrides, tasks)]
+        return self._count_hashes[(row.overrides, row.profiles, tasks)]

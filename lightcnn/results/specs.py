@@ -16,7 +16,9 @@ columns::
 Optional: per column ``ratio: true`` (also show ours divided by ours of the row's
 ``reference`` row); per row or per spec ``tasks: [train, latency]`` (what
 ``make reproduce-tables`` runs; default ``[train]``); per spec ``plots: [{x: flops_conv,
-y: test_acc}]`` (a PNG scatter of the rows).
+y: test_acc}]`` (a PNG scatter of the rows); per spec or per row ``profiles: {cpu:
+[trainer.max_epochs=10]}`` (overrides added at that profile only, after the row's own: how a
+table is sized for a machine; a row's list comes after the spec's).
 
 Loading checks that every ``group=option`` names an existing option in ``conf/``, so a spec
 with an unknown model fails with a clear error before anything runs.
@@ -34,8 +36,8 @@ from lightcnn.composition import CONF_DIR
 from lightcnn.errors import UserError
 
 DIFF_KINDS = ("absolute", "relative", "none")
-SPEC_KEYS = ("title", "source", "overrides", "columns", "rows", "notes", "plots", "curves", "tasks")
-ROW_KEYS = ("label", "overrides", "published", "reference", "tasks", "vars")
+SPEC_KEYS = ("title", "source", "overrides", "columns", "rows", "notes", "plots", "curves", "tasks", "profiles")
+ROW_KEYS = ("label", "overrides", "published", "reference", "tasks", "vars", "profiles")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,11 @@ class Row:
     reference: str | None = None  # label of the row that ratio columns divide by
     tasks: tuple[str, ...] = ("train",)  # the tasks `make reproduce-tables` runs for this row
     vars: dict[str, Any] = field(default_factory=dict)  # substituted into column keys
+    profiles: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (profile, overrides added at that profile)
+
+    def at_profile(self, profile: str | None) -> tuple[str, ...]:
+        """The overrides this row adds at ``profile`` (after its own)."""
+        return tuple(o for name, overrides in self.profiles if name == profile for o in overrides)
 
 
 @dataclass(frozen=True)
@@ -173,6 +180,19 @@ def check_structure(path: Path, data: Any) -> None:
         raise UserError(f"{path}: duplicate column {duplicates[0]!r} (give one a 'name')")
 
 
+def by_profile(path: Path, spec_level: Any, row_level: Any, label: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A row's ``profiles`` overrides: the spec's, then the row's own, per profile."""
+    merged: dict[str, list[str]] = {}
+    for where, mapping in (("spec", spec_level), (f"row {label!r}", row_level)):
+        if mapping is None:
+            continue
+        if not isinstance(mapping, dict) or not all(isinstance(v, list) for v in mapping.values()):
+            raise UserError(f"{path}: {where}: profiles must map a profile to a list of overrides")
+        for profile, overrides in mapping.items():
+            merged.setdefault(str(profile), []).extend(str(o) for o in overrides)
+    return tuple((profile, tuple(overrides)) for profile, overrides in merged.items())
+
+
 def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
     """Read and check one table spec."""
     path = Path(path)
@@ -196,6 +216,7 @@ def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
                 r.get("reference"),
                 tuple(r.get("tasks", data.get("tasks", ["train"]))),
                 dict(r.get("vars") or {}),
+                by_profile(path, data.get("profiles"), r.get("profiles"), r["label"]),
             )
             for r in data["rows"]
         )
@@ -217,6 +238,10 @@ def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
             raise UserError(f"{path}: row {row.label!r}: published values for unknown columns {sorted(unknown)}")
         for task in row.tasks:
             check_override(path, f"row {row.label!r}", f"task={task}", conf_dir)
+        for profile, overrides in row.profiles:
+            check_override(path, f"row {row.label!r}: profiles", f"profile={profile}", conf_dir)
+            for text in overrides:
+                check_override(path, f"row {row.label!r}: profiles.{profile}", text, conf_dir)
         try:
             [c.record_key(row) for c in columns]
         except KeyError as err:
