@@ -57,8 +57,60 @@ def help_text() -> str:
         "  python -m lightcnn.reproduce --profile cpu --dry-run   (the plan: order, commands, done or not, cost)",
         "",
         "Every run writes result.json in its directory under results_dir and prints it as the last line.",
+        "Every key of an option, with its default and what it means: lightcnn --help model=resnet",
         "Hydra's own options: lightcnn --hydra-help",
     ]
+    return "\n".join(lines)
+
+
+def field_comments(kind: type) -> dict[str, str]:
+    """The comment after each field of a dataclass in its source (``depth: int = 56  # 6n + 2``):
+    the descriptions live once, beside the defaults."""
+    import inspect
+    import io
+    import tokenize
+
+    comments: dict[str, str] = {}
+    for cls in reversed(kind.__mro__):
+        try:
+            source = inspect.getsource(cls)
+        except (OSError, TypeError):
+            continue
+        lines = source.splitlines()
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.COMMENT:
+                code = lines[token.start[0] - 1][: token.start[1]].strip()
+                name = code.split(":", 1)[0].strip() if ":" in code and not code.startswith("#") else ""
+                if name.isidentifier():
+                    comments[name] = token.string.lstrip("# ").strip()
+    return comments
+
+
+def option_help(choice: str) -> str:
+    """``lightcnn --help model=resnet``: every key of that option with its value (the schema's
+    default, or the option file's) and its description, read from the dataclass."""
+    import dataclasses
+
+    import yaml
+    from omegaconf import OmegaConf
+
+    from lightcnn.composition import compose_config
+
+    group, _, option = choice.partition("=")
+    options = dict(group_options().get(group, []))
+    if option not in options:
+        fail(f"{choice}: no such option; available: {', '.join(sorted(options)) or 'none'} (groups: "
+             f"{', '.join(group_options())})")  # fmt: skip
+    cfg = compose_config([choice])
+    node = cfg[group] if group in cfg else cfg
+    kind = OmegaConf.get_type(node)
+    comments = field_comments(kind) if dataclasses.is_dataclass(kind) else {}
+    lines = [f"{group}={option}: {options[option]}", ""]
+    values = OmegaConf.to_container(node, resolve=False)
+    width = max(len(key) for key in values) if values else 0
+    for key, value in values.items():
+        shown = yaml.safe_dump(value, default_flow_style=True, width=1000).removesuffix("\n...\n").strip()
+        lines.append(f"  {group}.{key:<{width}} = {shown:<16} {comments.get(key, '')}".rstrip())
     return "\n".join(lines)
 
 
@@ -121,7 +173,8 @@ def task_function(cfg) -> dict | None:
 
 def main() -> None:
     if any(arg in ("--help", "-h") for arg in sys.argv[1:]):
-        print(help_text())
+        choices = [arg for arg in sys.argv[1:] if "=" in arg and not arg.startswith("-")]
+        print("\n\n".join(option_help(c) for c in choices) if choices else help_text())
         return
     import hydra
     from hydra.errors import HydraException

@@ -105,3 +105,44 @@ def test_the_fast_composer_equals_hydra(overrides, profile):
     hydra = OmegaConf.to_container(compose_config(overrides), resolve=True)
     assert ours == hydra
     assert OmegaConf.to_container(composer(overrides), resolve=True) == hydra  # from the cache, unchanged
+
+
+def test_option_files_hold_only_what_differs_from_the_dataclass_defaults():
+    """One source of truth per default: the dataclass. A YAML option repeats none of its values."""
+    import yaml
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    from lightcnn.composition import CONF_DIR
+    from lightcnn.registration import register_configs
+
+    register_configs()
+    repeated = []
+    for path in sorted(CONF_DIR.glob("*/*.yaml")):
+        data = yaml.safe_load(path.read_text()) or {}
+        schema = [d for d in data.pop("defaults", []) if isinstance(d, str) and d.startswith("/schema/")]
+        if not schema:
+            continue
+        defaults = OmegaConf.to_container(ConfigStore.instance().load(schema[0].split("@")[0][1:] + ".yaml").node)
+        repeated += [
+            f"{path.parent.name}/{path.name}: {k}" for k, v in data.items() if k != "name" and defaults.get(k) == v
+        ]
+    assert repeated == []
+
+
+def test_help_for_an_option_lists_every_key_with_its_default_and_description(capsys, monkeypatch):
+    import sys
+
+    from lightcnn import cli
+
+    monkeypatch.setattr(sys, "argv", ["lightcnn", "--help", "method=prune_rl", "trainer=default"])
+    cli.main()
+    out = capsys.readouterr().out
+    assert out.startswith("method=prune_rl: RL compression")
+    assert "  method.actors              = 4                vectorised environments, one recogniser copy each" in out
+    assert "  trainer.milestones          = [82, 123]        epochs, for schedule=step" in out
+    assert "  trainer.nesterov            = false" in out
+    monkeypatch.setattr(sys, "argv", ["lightcnn", "--help", "model=resnext"])
+    with pytest.raises(SystemExit) as exit:
+        cli.main()
+    assert exit.value.code == 2 and "model=resnext: no such option; available: aca_cnn" in capsys.readouterr().err
