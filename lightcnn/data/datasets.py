@@ -36,13 +36,13 @@ class ImageData:
 
 
 def dataset_names() -> list[str]:
-    return sorted([*SOURCES, "synthetic"])
+    return sorted([*SOURCES.names(), "synthetic"])
 
 
 def _source(name: str) -> DatasetSource:
     if name not in SOURCES:
         raise ConfigValueError("dataset.name", name, "one of " + ", ".join(dataset_names()))
-    return SOURCES[name]
+    return SOURCES.get(name).target
 
 
 def input_spec(cfg: DatasetConfig) -> InputSpec:

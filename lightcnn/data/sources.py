@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lightcnn.registry import Registry
+
 
 @dataclass(frozen=True)
 class Archive:
@@ -90,4 +92,7 @@ FASHION_MNIST = _idx_source(
     0.3530,
 )
 
-SOURCES = {source.name: source for source in (CIFAR10, MNIST, FASHION_MNIST)}
+# the real data sets by name (dataset=synthetic is generated from its config, not read)
+SOURCES: Registry[DatasetSource] = Registry("dataset.name")
+for _real in (CIFAR10, MNIST, FASHION_MNIST):
+    SOURCES.add(_real.name, _real)

@@ -11,6 +11,7 @@ from torch import nn
 
 from lightcnn.config import MethodConfig
 from lightcnn.errors import ConfigValueError
+from lightcnn.registry import Entry, Registry
 
 
 @dataclass
@@ -28,29 +29,26 @@ class MethodContext:
     fields: dict = field(default_factory=dict)
 
 
-_METHODS: dict[str, tuple[type, Callable]] = {}
+def _store_schema(entry: Entry) -> None:
+    ConfigStore.instance().store(group="schema/method", name=entry.name, node=entry.config)
+
+
+METHODS: Registry[Callable[[nn.Module, Any, MethodContext], nn.Module]] = Registry("method.name", _store_schema)
 
 
 def register_method(name: str, config: type[MethodConfig]) -> Callable:
-    def decorate(apply: Callable[[nn.Module, Any, MethodContext], nn.Module]) -> Callable:
-        if name in _METHODS:
-            raise ValueError(f"method {name!r} registered twice")
-        _METHODS[name] = (config, apply)
-        ConfigStore.instance().store(group="schema/method", name=name, node=config)
-        return apply
-
-    return decorate
+    """``@register_method(name, config=...)`` on ``apply(model, cfg, context) -> model``."""
+    return METHODS.register(name, config=config)
 
 
 def method_names() -> list[str]:
-    return sorted(_METHODS)
+    return METHODS.names()
 
 
 def apply_method(model: nn.Module, cfg: MethodConfig, context: MethodContext | None = None) -> nn.Module:
-    if cfg.name not in _METHODS:
-        raise ConfigValueError("method.name", cfg.name, "one of " + ", ".join(method_names()))
+    apply = METHODS.get(cfg.name).target
     try:
-        return _METHODS[cfg.name][1](model, cfg, context or MethodContext())
+        return apply(model, cfg, context or MethodContext())
     except ConfigValueError as err:
         raise err.with_prefix("method") from None
 

@@ -8,34 +8,25 @@ stores the config dataclass in Hydra's ConfigStore as ``schema/model/<name>``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from hydra.core.config_store import ConfigStore
 from torch import nn
 
 from lightcnn.config import InputSpec, ModelConfig
 from lightcnn.errors import ConfigValueError, UserError
+from lightcnn.registry import Entry, Registry
 
 
-@dataclass(frozen=True)
-class ModelEntry:
-    name: str
-    config: type
-    builder: Callable[..., nn.Module]
+def _store_schema(entry: Entry) -> None:
+    ConfigStore.instance().store(group="schema/model", name=entry.name, node=entry.config)
 
 
-_MODELS: dict[str, ModelEntry] = {}
+MODELS: Registry[Callable[..., nn.Module]] = Registry("model.name", on_add=_store_schema)
 
 
 def register_model(name: str, config: type[ModelConfig]) -> Callable:
-    def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in _MODELS:
-            raise ValueError(f"model {name!r} registered twice")
-        _MODELS[name] = ModelEntry(name, config, builder)
-        ConfigStore.instance().store(group="schema/model", name=name, node=config)
-        return builder
-
-    return decorate
+    """``@register_model(name, config=...)`` on a builder ``(cfg, spec) -> nn.Module``."""
+    return MODELS.register(name, config=config)
 
 
 def require_input_size(model: str, spec: InputSpec, smallest: int, why: str = "") -> None:
@@ -57,25 +48,22 @@ def require_divisible_size(model: str, spec: InputSpec, divisor: int, why: str) 
 
 
 def model_names() -> list[str]:
-    return sorted(_MODELS)
+    return MODELS.names()
 
 
 def model_config(name: str, **values) -> ModelConfig:
     """The config of registered model ``name`` with ``values`` set (ranges checked)."""
-    if name not in _MODELS:
-        raise ConfigValueError("model.name", name, "one of " + ", ".join(model_names()))
+    entry = MODELS.get(name)
     try:
-        return _MODELS[name].config(**values)
+        return entry.config(**values)
     except ConfigValueError as err:
         raise err.with_prefix("model") from None
 
 
 def build_model(cfg: ModelConfig, spec: InputSpec) -> nn.Module:
     """Build the registered model ``cfg.name`` for inputs described by ``spec``."""
-    entry = _MODELS.get(cfg.name)
-    if entry is None:
-        raise ConfigValueError("model.name", cfg.name, "one of " + ", ".join(model_names()))
+    entry = MODELS.get(cfg.name)
     try:
-        return entry.builder(cfg, spec)
+        return entry.target(cfg, spec)
     except ConfigValueError as err:
         raise err.with_prefix("model") from None

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lightcnn.config import Config
+from lightcnn.registry import Registry
 
 
 @dataclass
@@ -42,25 +43,17 @@ class Task:
     resumes: bool = False  # keeps checkpoints: an unfinished run of its config is continued
 
 
-# name → (module, function, flags): a task's module is imported only when the task runs
-# (``task=profile`` never imports Lightning)
-TASKS: dict[str, tuple[str, str, dict[str, bool]]] = {
-    "train": ("lightcnn.tasks.train", "train_task", {"resumes": True}),
-    "profile": ("lightcnn.tasks.profile", "profile_task", {}),
-    "download": ("lightcnn.tasks.download", "download_task", {"writes_record": False}),
-    "list": ("lightcnn.tasks.listing", "list_task", {"writes_record": False}),
-    "latency": ("lightcnn.tasks.latency", "latency_task", {}),
-    "reuse": ("lightcnn.tasks.reuse", "reuse_task", {}),
-    "im2col": ("lightcnn.tasks.im2col", "im2col_task", {}),
-}
+# a task's module is imported only when the task runs (``task=profile`` never imports Lightning)
+TASKS: Registry[Callable[[Config, RunContext], TaskResult]] = Registry("task.name")
+TASKS.add("train", "lightcnn.tasks.train:train_task", resumes=True)
+TASKS.add("profile", "lightcnn.tasks.profile:profile_task")
+TASKS.add("download", "lightcnn.tasks.download:download_task", writes_record=False)
+TASKS.add("list", "lightcnn.tasks.listing:list_task", writes_record=False)
+TASKS.add("latency", "lightcnn.tasks.latency:latency_task")
+TASKS.add("reuse", "lightcnn.tasks.reuse:reuse_task")
+TASKS.add("im2col", "lightcnn.tasks.im2col:im2col_task")
 
 
 def get_task(name: str) -> Task:
-    import importlib
-
-    from lightcnn.errors import ConfigValueError
-
-    if name not in TASKS:
-        raise ConfigValueError("task.name", name, "one of " + ", ".join(sorted(TASKS)))
-    module, function, flags = TASKS[name]
-    return Task(getattr(importlib.import_module(module), function), **flags)
+    entry = TASKS.get(name)
+    return Task(entry.load(), **entry.info)

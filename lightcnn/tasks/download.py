@@ -10,11 +10,11 @@ from lightcnn.tasks import RunContext, TaskResult
 
 
 def download_task(cfg: Config, ctx: RunContext) -> TaskResult:
-    source = SOURCES.get(cfg.dataset.name)
-    if source is None:
+    if cfg.dataset.name not in SOURCES:
         raise ConfigValueError(
-            "dataset", cfg.dataset.name, "a real data set to download: " + ", ".join(sorted(SOURCES))
+            "dataset", cfg.dataset.name, "a real data set to download: " + ", ".join(SOURCES.names())
         )
+    source = SOURCES.get(cfg.dataset.name).target
     files = download(source, ctx.data_dir, progress=True)
     return TaskResult(
         {"dataset": source.name, "files": [str(p) for p in files]}, f"{source.name}: ready in {ctx.data_dir}"

@@ -17,7 +17,7 @@ def model_sizes(names: list[str], sources: list[str]) -> list[dict]:
     for name in names:
         row: dict = {"model": name}
         for source_name in sources:
-            source = SOURCES[source_name]
+            source = SOURCES.get(source_name).target
             spec = InputSpec(source.channels, source.image_size, source.image_size, source.num_classes)
             try:
                 net = build_model(model_config(name), spec)
@@ -34,7 +34,7 @@ def model_sizes(names: list[str], sources: list[str]) -> list[dict]:
 def list_task(cfg: Config, ctx: RunContext) -> TaskResult:
     import pandas as pd
 
-    sources = sorted(SOURCES)
+    sources = SOURCES.names()
     rows = model_sizes(model_names(), sources)
     table = pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
     note = "(default config of each model: model=NAME; e.g. model.depth, model.alpha change the size)"
