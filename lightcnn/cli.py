@@ -8,6 +8,7 @@ line a run prints on stdout is its record as one JSON object.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -145,6 +146,46 @@ def describe_os_error(err: OSError) -> str:
 # ------------------------------------------------------------------------------------- lightcnn
 
 
+SWEEP_JOBS_FILE = "jobs.jsonl"
+
+
+def note_sweep_job(sweep_dir: Path, job: int, overrides: list[str], record: dict, skipped: bool) -> None:
+    """One line per finished job of a sweep in ``<sweep dir>/jobs.jsonl`` (appended whole, so
+    jobs of a parallel launcher do not interleave), for :class:`SweepSummary`."""
+    line = {"job": job, "overrides": " ".join(overrides), "status": str(record.get("status")),
+            "test_acc": record.get("test_acc"), "seconds": record.get("train_time_s"), "skipped": skipped,
+            "run_dir": str(record.get("run_dir") or "")}  # fmt: skip
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    with open(sweep_dir / SWEEP_JOBS_FILE, "a") as handle:
+        handle.write(json.dumps(line) + "\n")
+
+
+try:
+    from hydra.experimental.callback import Callback as _HydraCallback
+except ImportError:  # pragma: no cover  (hydra-core < 1.1)
+    _HydraCallback = object
+
+
+class SweepSummary(_HydraCallback):
+    """Hydra callback: at the end of a sweep, one table of its jobs on stderr (config, status,
+    test accuracy, training time), from the lines the jobs wrote."""
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        path = Path(str(config.hydra.sweep.dir)) / SWEEP_JOBS_FILE
+        if not path.is_file():
+            return
+        jobs = sorted((json.loads(line) for line in path.read_text().splitlines() if line.strip()),
+                      key=lambda j: j["job"])  # fmt: skip
+        rows = ["| job | overrides | status | test top-1 (%) | train (s) |", "|---|---|---|---|---|"]
+        for job in jobs:
+            acc = f"{job['test_acc']:.2f}" if isinstance(job.get("test_acc"), (int, float)) else "—"
+            seconds = f"{job['seconds']:,.0f}" if isinstance(job.get("seconds"), (int, float)) else "—"
+            status = job["status"] + (" (done before)" if job.get("skipped") else "")
+            rows.append(f"| {job['job']} | {job['overrides']} | {status} | {acc} | {seconds} |")
+        bad = sum(j["status"] != "ok" for j in jobs)
+        print("\n".join([f"sweep: {len(jobs)} jobs, {bad} not ok ({path.parent})", *rows]), file=sys.stderr)
+
+
 def task_function(cfg) -> dict | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
@@ -160,6 +201,10 @@ def task_function(cfg) -> dict | None:
         if hydra_cfg.mode == RunMode.RUN:
             fail(str(err))  # one line, exit 2 (a sweep re-raises: its launcher reports the job)
         raise
+    if outcome.is_main_process and hydra_cfg.mode == RunMode.MULTIRUN and outcome.record and "run_id" in outcome.record:
+        job = hydra_cfg.job
+        note_sweep_job(Path(hydra_cfg.sweep.dir), int(job.num), list(hydra_cfg.overrides.task),
+                       {**outcome.record, "run_dir": str(outcome.run_dir or "")}, outcome.skipped)  # fmt: skip
     if outcome.is_main_process:
         if outcome.report:
             print(outcome.report)

@@ -179,3 +179,14 @@ def test_ddp_on_cpu_with_two_processes(lightcnn, tmp_path):
     record = json.loads(records[0].read_text())
     assert record["status"] == "ok" and record["config"]["trainer"]["strategy"] == "ddp"
     assert record["test_acc"] is not None
+
+
+def test_a_sweep_ends_with_a_table_of_its_jobs(lightcnn_in_process, tmp_path):
+    out = lightcnn_in_process("-m", "task=profile", "model.depth=20,32", "trainer.progress_bar=false")
+    assert out.returncode == 0, out.stderr[-2000:]
+    summary = out.stderr[out.stderr.index("sweep: 2 jobs, 0 not ok") :].splitlines()
+    assert summary[1] == "| job | overrides | status | test top-1 (%) | train (s) |"
+    assert summary[3].startswith("| 0 | task=profile model.depth=20 ") and summary[3].endswith(" | ok | — | — |")
+    assert summary[4].startswith("| 1 | task=profile model.depth=32")
+    again = lightcnn_in_process("-m", "task=profile", "model.depth=20,32", "trainer.progress_bar=false")
+    assert again.stderr.count("ok (done before)") == 2
