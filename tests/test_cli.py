@@ -80,7 +80,7 @@ def test_smoke_training_then_tables(lightcnn, tmp_path):
     tables = run_command("lightcnn-tables", [spec, "--out", "reports", "--profile", "smoke"], tmp_path)
     assert tables.returncode == 0, tables.stderr
     text = (tmp_path / "reports/smoke/synthetic.md").read_text()
-    assert f"{record['test_acc']:.2f}" in text and "269,722" in text and "missing" in text
+    assert f"{record['test_acc']:.2f}" in text and "269,722" in text and "not run" in text
     assert (tmp_path / "reports/smoke/synthetic.csv").exists()
 
 

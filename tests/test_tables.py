@@ -96,7 +96,7 @@ def test_seeds_aggregate_missing_and_failed_are_marked(tmp_path, spec_path):
     text = md.read_text()
     assert "| R20  | 0.270" in text and "92.00 ± 1.00" in text and "+0.75" in text
     assert "| R56  |" in text and "failed" in text
-    assert "| R110 |" in text and "missing" in text
+    assert "| R110 |" in text and "not run" in text
     assert "Not measured (marked, not filled): R56, R110." in text
     lines = csv.read_text().splitlines()
     assert lines[0].startswith("row,params_paper,params_ours,params_std,params_diff,test_acc_paper")
@@ -114,7 +114,7 @@ def test_counts_a_method_could_not_compute_without_data_stay_out_of_the_table(tm
     md, csv = render_specs([spec_path], tmp_path / "results", tmp_path / "out")
     assert "999" not in md.read_text() and "| R20  |" in md.read_text()
     r20 = dict(zip(*(line.split(",") for line in csv.read_text().splitlines()[:2]), strict=True))
-    assert r20["status"] == "missing" and r20["params_ours"] == ""
+    assert r20["status"] == "not run" and r20["params_ours"] == ""
     write_records(tmp_path / "results", [record("q", 20, 0, None, params=269_722, task="profile")])
     md, _ = render_specs([spec_path], tmp_path / "results", tmp_path / "out")
     assert "| R20  | 0.270" in md.read_text()
@@ -135,9 +135,9 @@ def test_counts_come_from_any_record_of_the_same_model_method_and_data_set(tmp_p
     rows = [dict(zip(csv.read_text().splitlines()[0].split(","), line.split(","), strict=True))
             for line in csv.read_text().splitlines()[1:]]  # fmt: skip
     r20, r56, r110 = rows
-    assert (r20["params_ours"], r20["test_acc_ours"], r20["status"]) == ("269722.0", "", "ok")
+    assert (r20["params_ours"], r20["test_acc_ours"], r20["status"]) == ("269722.0", "", "ok (counts only)")
     assert (r56["params_ours"], r56["test_acc_ours"]) == ("853018.0", "")  # its accuracy is another config's
-    assert (r110["params_ours"], r110["status"]) == ("", "missing")
+    assert (r110["params_ours"], r110["status"]) == ("", "not run")
     assert "77.00" not in md.read_text()
 
 
@@ -249,14 +249,14 @@ def test_drop_column_is_reference_minus_row(tmp_path):
     rows = rendered_against_r56(
         tmp_path, "{key: test_acc, name: acc_drop, label: Drop, digits: 2, drop: true}", "{acc_drop: 1.0}"
     )
-    assert rows["R56"][:3] == ["—", "0.00", "—"]  # the reference against itself
+    assert rows["R56"][:3] == ["n/a", "0.00", "—"]  # the reference against itself (no paper value)
     assert rows["R20"][:3] == ["1.00", "2.50", "+1.50"]  # 93.5 − 91.0 = 2.5 points, 1.5 more than published
 
 
 def test_reduction_column_is_one_minus_row_over_reference(tmp_path):
     column = "{key: params, name: removed, label: Removed (%), scale: 100, digits: 1, reduction: true}"
     rows = rendered_against_r56(tmp_path, column, "{removed: 0.7}")
-    assert rows["R56"][:2] == ["—", "0.0"]
+    assert rows["R56"][:2] == ["n/a", "0.0"]
     assert rows["R20"][:3] == ["70.0", "68.4", "-1.6"]  # 1 − 269,722 / 853,018 = 68.38%
 
 
@@ -308,3 +308,32 @@ def test_a_report_holds_one_profile_and_never_writes_over_another(tmp_path, monk
     tables_main([str(spec[0]), "--results", str(results), "--profile", "quick"])
     assert (tmp_path / "reports" / "smoke" / "index.md").is_file()
     assert (tmp_path / "reports" / "quick" / "index.md").is_file()
+
+
+def test_a_wide_table_splits_into_accuracy_and_costs_never_one_column_apart(tmp_path):
+    """Over ten columns: accuracy (with seeds and status) first, then the costs, ≤ 10 columns each,
+    a column's paper / ours / Δ always together; n/a (no paper value) and not run are distinct."""
+    cost_columns = "".join(
+        f"  - {{key: params, name: p{i}, label: P{i}, digits: 0, diff: relative}}\n" for i in range(4)
+    )
+    spec = tmp_path / "experiments" / "toy" / "wide.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(
+        "title: Wide\nsource: nobody\noverrides: [dataset=cifar10, model=resnet]\ncolumns:\n"
+        "  - {key: test_acc, label: Top-1, digits: 2, diff: absolute}\n" + cost_columns
+        + "rows:\n  - {label: R20, overrides: [model.depth=20], published: {test_acc: 91.25, p0: 270000}}\n"
+        "  - {label: R56, overrides: [model.depth=56]}\n"
+    )  # fmt: skip
+    write_records(tmp_path / "results", [record("a", 20, 0, None, task="profile")])
+    md, _ = render_specs([spec], tmp_path / "results", tmp_path / "out")
+    text = md.read_text()
+    assert (
+        text.index("**Accuracy**") < text.index("**Counts and costs**") < text.index("**Counts and costs (continued)**")
+    )
+    tables = [block for block in text.split("\n\n") if block.startswith("|")]
+    widths = [len(block.splitlines()[0].strip("|").split("|")) for block in tables]
+    assert widths == [6, 10, 4]  # label + Top-1 paper/ours/Δ + seeds + status; label + 3 × 3; label + 3
+    r20 = next(line for line in tables[0].splitlines() if line.startswith("| R20"))
+    assert [c.strip() for c in r20.strip("|").split("|")] == ["R20", "91.25", "not run", "—", "1", "ok (counts only)"]
+    r56_costs = next(line for line in tables[1].splitlines() if line.startswith("| R56"))
+    assert "n/a" in r56_costs and "not run" in r56_costs

@@ -24,7 +24,10 @@ from lightcnn.record import iter_records, write_text_atomic
 from lightcnn.results.matching import COUNT_KEYS, ConfigMatcher, count_hash, noseed_hash
 from lightcnn.results.specs import CONF_DIR, Column, Row, TableSpec, load_spec, with_synthetic_data
 
-MISSING_MARK = "—"
+MISSING_MARK = "—"  # a difference or ratio that cannot be formed (a side is missing)
+NOT_APPLICABLE = "n/a"  # the paper gives no value for this cell
+NOT_RUN = "not run"  # no ok record holds this cell (the row's status says why, if it failed)
+MAX_TABLE_COLUMNS = 10  # wider tables are split: accuracy first, then the costs
 
 
 def records_frame(results_dir: Path) -> pd.DataFrame:
@@ -84,7 +87,7 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], ma
         counted = final_counts(frame[frame["count_hash"].isin(matcher.count_hashes(row, row.tasks))])
         counted = counted[counted["status"] == "ok"]
     if ok.empty and counted.empty:
-        status = "missing" if matched.empty else str(matched.iloc[-1]["status"])
+        status = NOT_RUN if matched.empty else str(matched.iloc[-1]["status"])
         return RowResult(row, status, {c.id: Cell() for c in columns})
     cells, runs, seeds = {}, set(), 0
     for column in columns:
@@ -102,8 +105,12 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], ma
         seeds = max(seeds, int(group["seed"].nunique()))
     failed = int(matched["status"].isin(["failed", "diverged"]).sum())
     status = f"ok (+{failed} failed)" if failed else "ok"
-    if ok.empty:  # counted, not run: its own failures (if any) are what the row says
-        status = str(matched.iloc[-1]["status"]) if not matched.empty else "ok"
+    ran = ok[ok["task"].isin(row.tasks)] if "task" in ok else ok
+    if ran.empty:  # counted, not run: its own failures (if any) are what the row says
+        not_ok = matched[matched["status"] != "ok"]
+        status = str(not_ok.iloc[-1]["status"]) if not not_ok.empty else "ok (counts only)"
+    if all(cell.mean is None for cell in cells.values()):  # records, but none holds a column of this table
+        return RowResult(row, NOT_RUN if ok.empty or matched.empty else status, {c.id: Cell() for c in columns})
     return RowResult(row, status, cells, seeds=seeds, runs=tuple(sorted(runs)))
 
 
@@ -126,9 +133,9 @@ def apply_drops(results: list[RowResult], by_label: dict[str, RowResult], column
                 result.cells[column.id] = Cell(1 - cell.mean / ref, cell.std and cell.std / abs(ref), cell.n)
 
 
-def _fmt(value: float | None, column: Column) -> str:
+def _fmt(value: float | None, column: Column, empty: str = MISSING_MARK) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return MISSING_MARK
+        return empty
     return f"{value * column.scale:,.{column.digits}f}"
 
 
@@ -153,7 +160,7 @@ def render_table(spec: TableSpec, frame: pd.DataFrame, matcher: ConfigMatcher) -
     by_label = {result.row.label: result for result in results}
     apply_drops(results, by_label, spec.columns)
     has_paper = {c.id: c.diff != "none" or any(c.id in r.published for r in spec.rows) for c in spec.columns}
-    display, numeric = [], []
+    display, numeric, groups = [], [], {}
     for result in results:
         shown: dict[str, str] = {"": result.row.label}
         raw: dict[str, Any] = {"row": result.row.label}
@@ -162,12 +169,13 @@ def render_table(spec: TableSpec, frame: pd.DataFrame, matcher: ConfigMatcher) -
             cell = result.cells[column.id]
             paper = result.row.published.get(column.id)
             paper = float(paper) if paper is not None else None
-            ours = _fmt(cell.mean, column)
+            ours = _fmt(cell.mean, column, NOT_RUN)
             if cell.std:  # a spread over seeds (a count that never varies shows none)
                 ours += f" ± {cell.std * column.scale:.{column.digits}f}"
             diff = difference(cell.mean, paper, column)
+            before = len(shown)
             if has_paper[column.id]:
-                shown[f"{column.label} paper"] = _fmt(paper, column)
+                shown[f"{column.label} paper"] = _fmt(paper, column, NOT_APPLICABLE)
             shown[f"{column.label} ours"] = ours if result.measured else result.status
             if column.diff != "none":
                 shown[f"{column.label} Δ"] = _fmt_diff(diff, column)
@@ -184,20 +192,51 @@ def render_table(spec: TableSpec, frame: pd.DataFrame, matcher: ConfigMatcher) -
                 ratio = cell.mean / ref if cell.mean is not None and ref else None
                 shown[f"{column.label} ÷ ref"] = MISSING_MARK if ratio is None else f"{ratio:.3f}"
                 raw[f"{column.id}_ratio"] = ratio
+            groups.setdefault(column.id, (is_accuracy(column), list(shown)[before:]))
         shown["seeds"] = str(result.seeds)
         shown["status"] = result.status
         raw.update(seeds=result.seeds, status=result.status, runs=" ".join(result.runs))
         display.append(shown)
         numeric.append(raw)
-    table = pd.DataFrame(display).to_markdown(index=False, disable_numparse=True)
     lines = [f"# {spec.title}", ""]
     if spec.source:
         lines += [f"Published values: {spec.source}", ""]
-    lines += [table, ""]
+    for heading, names in split_columns(groups, list(display[0]) if display else []):
+        table = pd.DataFrame(display)[names].to_markdown(index=False, disable_numparse=True)
+        lines += ([f"**{heading}**", ""] if heading else []) + [table, ""]
     lines += provenance(frame, results)
     if spec.notes:
         lines += ["", spec.notes.strip()]
     return "\n".join(lines) + "\n", pd.DataFrame(numeric)
+
+
+def is_accuracy(column: Column) -> bool:
+    """An accuracy-like column (it needs training): shown in the first table when one is split."""
+    return "acc" in column.key or column.drop
+
+
+def split_columns(groups: dict[str, tuple[bool, list[str]]], names: list[str]) -> list[tuple[str, list[str]]]:
+    """The display columns as one table, or, when wider than ``MAX_TABLE_COLUMNS``, as several:
+    the row label in each, the accuracy columns (with seeds and status) first, then the costs,
+    never splitting one column's paper / ours / Δ."""
+    if len(names) <= MAX_TABLE_COLUMNS:
+        return [("", names)]
+    label, tail = names[0], [n for n in names if n in ("seeds", "status")]
+    accuracy = [n for is_acc, cells in groups.values() if is_acc for n in cells]
+    costs = [cells for is_acc, cells in groups.values() if not is_acc]
+    tables: list[tuple[str, list[str]]] = []
+    if accuracy:
+        tables.append(("Accuracy", [label, *accuracy, *tail]))
+    chunks: list[list[str]] = [[]]
+    for cells in costs:
+        if chunks[-1] and len(chunks[-1]) + len(cells) > MAX_TABLE_COLUMNS - 1:
+            chunks.append([])
+        chunks[-1] += cells
+    for index, chunk in enumerate(c for c in chunks if c):
+        tables.append(("Counts and costs" + (" (continued)" if index else ""), [label, *chunk]))
+    if not accuracy:  # seeds and status go with the first cost table
+        tables[0] = (tables[0][0], [*tables[0][1], *tail])
+    return tables
 
 
 def provenance(frame: pd.DataFrame, results: list[RowResult]) -> list[str]:
