@@ -59,8 +59,8 @@ def test_smoke_reproduction_renders_a_report_and_resumes(tmp_path):
     assert "diverged" in table  # the diverging run is marked, not filled
     page, index = (reports / "toy.md").read_text(), (reports / "index.md").read_text()
     assert "![table_curves](toy/table_curves.png)" in page
-    assert "| [toy](toy.md) | 1 | 1 | 1 |" in index and "![pareto](pareto.png)" in index
-    assert (reports / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| [toy](toy.md) | 1 | 1 | 1 |" in index and "![pareto synthetic](pareto_synthetic.png)" in index
+    assert (reports / "pareto_synthetic.png").read_bytes()[:4] == b"\x89PNG"
     first = {p: p.read_bytes() for p in reports.rglob("*") if p.is_file()}
     # a second reproduction skips the ok runs and renders the same bytes
     again = reproduce(tmp_path, spec, "--profile", "smoke")

@@ -337,3 +337,26 @@ def test_a_wide_table_splits_into_accuracy_and_costs_never_one_column_apart(tmp_
     assert [c.strip() for c in r20.strip("|").split("|")] == ["R20", "91.25", "not run", "—", "1", "ok (counts only)"]
     r56_costs = next(line for line in tables[1].splitlines() if line.startswith("| R56"))
     assert "n/a" in r56_costs and "not run" in r56_costs
+
+
+def test_the_pareto_plot_has_a_marker_and_colour_per_model_and_draws_its_front():
+    import pandas as pd
+
+    from lightcnn.results.plots import model_style, pareto_figure
+
+    runs = pd.DataFrame(
+        {
+            "model": ["resnet", "resnet", "oct_resnet", "mobilenet"],
+            "flops_conv": [4.0e7, 1.25e8, 8.5e7, 1.0e7],
+            "test_acc": [90.0, 92.5, 93.0, 85.0],
+        }
+    )
+    figure = pareto_figure(runs, "cifar10, profile cpu: 4 training runs")
+    axes = figure.axes[0]
+    labels = [t.get_text() for t in axes.get_legend().get_texts()]
+    assert labels == ["mobilenet", "oct_resnet", "resnet", "Pareto front"]
+    front = axes.lines[0]
+    assert list(front.get_xdata()) == [1.0e7, 4.0e7, 8.5e7] and list(front.get_ydata()) == [85.0, 90.0, 93.0]
+    styles = {model_style(i)["color"] + model_style(i)["marker"] for i in range(11)}
+    assert len(styles) == 11  # every registered model tells apart by colour and marker
+    assert axes.get_title() == "cifar10, profile cpu: 4 training runs" and axes.get_xscale() == "log"

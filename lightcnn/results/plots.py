@@ -115,27 +115,38 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
     return front
 
 
-def pareto_plot(runs: pd.DataFrame, path: Path) -> None:
-    """Test accuracy against conv + linear FLOPs of every run, coloured by model, with the front."""
+# one colour and one marker per model: 10 colours × 4 markers, enough for every registered model
+MARKERS = ("o", "s", "^", "D")
+
+
+def model_style(index: int) -> dict:
+    return {"color": f"C{index % 10}", "marker": MARKERS[(index // 10 + index) % len(MARKERS)]}
+
+
+def pareto_plot(runs: pd.DataFrame, title: str, path: Path) -> None:
+    save_png(pareto_figure(runs, title), path)
+
+
+def pareto_figure(runs: pd.DataFrame, title: str):
+    """Test accuracy against conv + linear MACs of ``runs`` (one data set and profile), a colour
+    and a marker per model, the Pareto front drawn as a step line (highest accuracy for the MACs)."""
+    from lightcnn.models import model_names
+
     figure, axes = plt.subplots(figsize=(7.0, 4.8))
-    if {"flops_conv", "test_acc", "model"} <= set(runs):
-        usable = runs.dropna(subset=["flops_conv", "test_acc"])
-    else:
-        usable = pd.DataFrame({"flops_conv": [], "test_acc": [], "model": []})
-    for index, (model, group) in enumerate(sorted(usable.groupby("model"), key=lambda g: g[0])):
-        axes.scatter(group["flops_conv"], group["test_acc"], s=18, color=f"C{index % 10}", label=model)
+    usable = runs.dropna(subset=["flops_conv", "test_acc"])
+    order = {name: index for index, name in enumerate(model_names())}
+    for model, group in sorted(usable.groupby("model"), key=lambda g: g[0]):
+        style = model_style(order.get(model, len(order)))
+        axes.scatter(group["flops_conv"], group["test_acc"], s=28, label=model, zorder=3, **style)
     front = pareto_front(list(zip(usable["flops_conv"].astype(float), usable["test_acc"].astype(float), strict=True)))
-    if front:
-        axes.step(
-            [p[0] for p in front], [p[1] for p in front], where="post", color="black", linewidth=1, label="Pareto front"
-        )
-        axes.set_xscale("log")
-        axes.legend(fontsize=7)
-    else:
-        axes.text(0.5, 0.5, "no training runs yet", ha="center", transform=axes.transAxes)
-    axes.set_xlabel("conv + linear multiply-accumulates per image")
+    xs, ys = [p[0] for p in front], [p[1] for p in front]
+    axes.step(xs, ys, where="post", color="black", linewidth=1.2, label="Pareto front", zorder=2)
+    axes.plot(xs, ys, linestyle="none", marker="o", markersize=9, markerfacecolor="none", color="black", zorder=4)
+    axes.set_xscale("log")
+    axes.legend(fontsize=7, loc="lower right")
+    axes.set_xlabel("conv + linear multiply-accumulates per image (log scale)")
     axes.set_ylabel("test top-1 (%)")
-    axes.set_title("Every training run", fontsize=10)
+    axes.set_title(title, fontsize=10)
     axes.grid(True, alpha=0.3)
     figure.tight_layout()
-    save_png(figure, path)
+    return figure

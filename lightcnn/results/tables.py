@@ -376,19 +376,21 @@ def render_report(
         write_text_atomic(page, "\n".join(lines))
         written.append(page)
         index.append(f"| [{paper}]({paper}.md) | {len(entries)} | {measured} | {missing} |")
-    pareto = out_dir / "pareto.png"
     runs = frame[(frame["status"] == "ok") & (frame.get("task") == "train")] if "task" in frame else frame.iloc[0:0]
     if profile is not None and "profile" in runs:
         runs = runs[runs["profile"] == profile]
-    pareto_plot(runs, pareto)
-    written.append(pareto)
-    index += [
-        "",
-        "Accuracy against FLOPs of every training run, with the Pareto front:",
-        "",
-        "![pareto](pareto.png)",
-        "",
-    ]
+    if {"flops_conv", "test_acc", "model", "dataset"} <= set(runs):
+        runs = runs.dropna(subset=["flops_conv", "test_acc"])
+    else:
+        runs = runs.iloc[0:0]
+    index += ["", "Accuracy against conv + linear MACs of every training run, per data set, with the Pareto front:", ""]
+    if runs.empty:
+        index += ["No training run of this profile yet: no plot.", ""]
+    for dataset, group in sorted(runs.groupby("dataset"), key=lambda g: str(g[0])):
+        png = out_dir / f"pareto_{dataset}.png"
+        pareto_plot(group, f"{dataset}, profile {profile or 'all'}: {len(group)} training runs", png)
+        written.append(png)
+        index += [f"![pareto {dataset}]({png.name})", ""]
     index += provenance(frame, [RowResult(Row("all", ()), "ok", {}, runs=tuple(sorted(runs.get("run_id", []))))])
     write_text_atomic(out_dir / "index.md", "\n".join(index) + "\n")
     written.append(out_dir / "index.md")
