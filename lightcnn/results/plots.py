@@ -57,8 +57,10 @@ def _history_lines(axes, label: str, history: list[dict], stage: str, colour: st
     if not points:
         return False
     epochs = [p[0] + 1 for p in points]
-    axes.plot(epochs, [p[1] for p in points], "-", color=colour, label=f"{label} top-1")
-    axes.plot(epochs, [p[2] for p in points], "--", color=colour, label=f"{label} top-5")
+    axes.plot(epochs, [p[1] for p in points], "-o", color=colour, markersize=3, label=f"{label} top-1")
+    axes.plot(epochs, [p[2] for p in points], "--s", color=colour, markersize=3, label=f"{label} top-5")
+    if len(epochs) == 1:  # one epoch (smoke): an axis around it, not 0.945–1.05
+        axes.set_xlim(0.5, 1.5)
     return True
 
 
