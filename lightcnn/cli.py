@@ -258,9 +258,6 @@ def report_profile(results: Path, profile: str | None, synthetic: bool) -> tuple
 
 
 def tables_main(argv: list[str] | None = None) -> None:
-    from lightcnn.errors import UserError
-    from lightcnn.results.tables import render_report
-
     parser = argparse.ArgumentParser(
         prog="lightcnn-tables",
         description="Render the paper tables of experiments/**/*.yaml from run records into a report "
@@ -274,6 +271,9 @@ def tables_main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--synthetic", action="store_true", help="match the synthetic stand-ins of smoke runs")
     args = parser.parse_args(argv)
+    from lightcnn.errors import UserError  # after parsing: --help answers before torch is imported
+    from lightcnn.results.tables import render_report
+
     specs = args.specs or sorted(EXPERIMENTS_DIR.rglob("*.yaml"))
     profile, synthetic = report_profile(args.results, args.profile, args.synthetic)
     out = args.out or Path("reports") / (profile or "all")
