@@ -190,3 +190,14 @@ def test_a_sweep_ends_with_a_table_of_its_jobs(lightcnn_in_process, tmp_path):
     assert summary[4].startswith("| 1 | task=profile model.depth=32")
     again = lightcnn_in_process("-m", "task=profile", "model.depth=20,32", "trainer.progress_bar=false")
     assert again.stderr.count("ok (done before)") == 2
+
+
+@pytest.mark.slow
+def test_a_sweep_through_submitits_local_executor_the_path_slurm_takes(lightcnn, tmp_path):
+    """hydra/launcher=submitit_local pickles each job and runs it in its own process, as SLURM would."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    out = lightcnn("-m", "hydra/launcher=submitit_local", "task=profile", "model.depth=20,32")
+    assert out.returncode == 0, out.stderr[-2000:]
+    records = [json.loads(p.read_text()) for p in (tmp_path / "results").rglob("result.json")]
+    assert sorted(r["config"]["model"]["depth"] for r in records) == [20, 32]
+    assert "sweep: 2 jobs, 0 not ok" in out.stderr and list((tmp_path / "results").rglob(".submitit"))
