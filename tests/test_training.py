@@ -192,7 +192,9 @@ def test_one_progress_line_per_epoch_whatever_the_terminal(compose, tmp_path, ca
 
     with caplog.at_level(logging.INFO, logger="lightcnn.progress"):
         run(compose, tmp_path, "p", "trainer.max_epochs=2", "dataset.val_fraction=0.25")
-    lines = [r.getMessage() for r in caplog.records if r.name == "lightcnn.progress"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "lightcnn.progress"]
+    assert messages[0].startswith("plan: resnet on synthetic (96 training images), 2 epochs of batch 16, ")
+    lines = [m for m in messages if m.startswith("epoch")]
     assert len(lines) == 2 and lines[0].startswith("epoch 1/2  train loss ") and " val acc " in lines[0]
     assert lines[1].endswith("ETA 0:00:00")
     history = [{"stage": "val", "epoch": 0, "val/acc": 55.1}, {"stage": "train", "epoch": 0, "train/loss": 1.23456,
@@ -265,3 +267,16 @@ def test_metrics_csv_and_history_carry_the_learning_rate_each_epoch_used(compose
     rows = list(csv.DictReader(open(tmp_path / "results" / "lr" / "metrics.csv")))
     assert [float(r["lr"]) for r in rows if r.get("lr")] == pytest.approx([0.2, 0.1])
     assert [int(r["epoch"]) for r in rows if r.get("lr")] == [0, 1]
+
+
+def test_long_epochs_log_an_estimate_and_step_lines_without_a_progress_bar(compose, tmp_path, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="lightcnn.progress"):
+        run(compose, tmp_path, "long", "trainer.max_epochs=1", "dataset.num_train=800", "trainer.batch_size=8")
+    messages = [r.getMessage() for r in caplog.records if r.name == "lightcnn.progress"]
+    estimate = next(m for m in messages if m.startswith("estimate: "))
+    assert "per epoch, about " in estimate and "for 1 epochs (steps 2-10 of the first epoch timed)" in estimate
+    steps = [m for m in messages if " step " in m]
+    assert [m.split("  ")[1] for m in steps] == ["step 20/100", "step 40/100", "step 60/100", "step 80/100"]
+    assert all(" loss " in m and " acc " in m for m in steps)

@@ -41,6 +41,11 @@ class Throughput(pl.Callback):
         return self.images / self.train_time_s if self.train_time_s > 0 else None
 
 
+def hms(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
 def epoch_line(history: list[dict], epoch: int, max_epochs: int, images_per_s: float | None, eta_s: float) -> str:
     """``epoch 3/30  train loss 1.234 acc 56.78%  val acc 55.10%  412 img/s  ETA 0:21:05``."""
     parts = [f"epoch {epoch + 1}/{max_epochs}"]
@@ -51,23 +56,54 @@ def epoch_line(history: list[dict], epoch: int, max_epochs: int, images_per_s: f
         parts.append(f"{key.replace('epoch_test', 'test')}{loss} acc {entry[key + '/acc']:.2f}%")
     if images_per_s:
         parts.append(f"{images_per_s:,.0f} img/s")
-    parts.append(f"ETA {int(eta_s) // 3600}:{int(eta_s) % 3600 // 60:02d}:{int(eta_s) % 60:02d}")
+    parts.append(f"ETA {hms(eta_s)}")
     return "  ".join(parts)
 
 
-class EpochLog(pl.Callback):
-    """One plain line per finished epoch on the log (stderr and the run's log file), whatever the
-    terminal: progress that nohup, tee and batch logs keep. The line of epoch e is written when
-    epoch e+1 starts (its validation has run by then) and at the end of training."""
+WARMUP_STEPS = 10  # the duration estimate times steps 2..10 of the first epoch trained
+LONG_EPOCH_STEPS = 100  # epochs at least this long also get step lines when no progress bar is drawn
 
-    def __init__(self, throughput: Throughput) -> None:
-        self.throughput = throughput
+
+class EpochLog(pl.Callback):
+    """Progress as plain log lines (stderr and the run's log file), whatever the terminal, so that
+    nohup, tee and batch logs keep it: the plan when training starts, an estimate of the duration
+    after ``WARMUP_STEPS`` measured steps, without a progress bar one line every ``step_lines``-th
+    of an epoch, and one line per finished epoch (written when the next starts, after its
+    validation, and at the end of training)."""
+
+    def __init__(self, throughput: Throughput, plan: str = "", step_lines: int = 0) -> None:
+        self.throughput, self.plan, self.step_lines = throughput, plan, step_lines
         self._started = 0.0
         self._first_epoch = 0
+        self._warmup: list[float] = []
 
     def on_train_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         # after a checkpoint is restored: a resumed run counts its ETA from the epoch it resumed at
         self._started, self._first_epoch = time.perf_counter(), trainer.current_epoch
+        if self.plan and trainer.is_global_zero:
+            log.info("plan: %s", self.plan)
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if not trainer.is_global_zero:
+            return
+        steps = trainer.num_training_batches
+        if trainer.current_epoch == self._first_epoch and len(self._warmup) <= WARMUP_STEPS:
+            self._warmup.append(time.perf_counter())
+            if len(self._warmup) == WARMUP_STEPS + 1 and steps and steps != float("inf"):
+                per_step = (self._warmup[-1] - self._warmup[1]) / (WARMUP_STEPS - 1)
+                epochs = trainer.max_epochs - self._first_epoch
+                log.info("estimate: %s per epoch, about %s for %d epochs (steps 2-%d of the first epoch timed)",
+                         hms(per_step * steps), hms(per_step * steps * epochs), epochs, WARMUP_STEPS)  # fmt: skip
+        long_epoch = self.step_lines and steps != float("inf") and steps >= LONG_EPOCH_STEPS
+        every = max(1, int(steps) // self.step_lines) if long_epoch else 0
+        if every and (batch_idx + 1) % every == 0 and batch_idx + 1 < steps:
+            stats = getattr(module, "_stats", {}).get("train")
+            running = ""
+            if stats is not None:
+                loss_sum, hits1, _, count = stats.tolist()
+                running = f"  loss {loss_sum / max(count, 1):.4f} acc {100.0 * hits1 / max(count, 1):.2f}%"
+            log.info("epoch %d/%d  step %d/%d%s", trainer.current_epoch + 1, trainer.max_epochs, batch_idx + 1,
+                     int(steps), running)  # fmt: skip
 
     def _write(self, trainer: pl.Trainer, module: pl.LightningModule, epoch: int) -> None:
         if epoch < self._first_epoch or not trainer.is_global_zero:

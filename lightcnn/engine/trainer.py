@@ -118,6 +118,7 @@ def make_trainer(
     extra_callbacks: list[pl.Callback] = (),
     precision: str = "32-true",
     loggers: list[Logger] | None = None,
+    plan: str = "",
 ) -> tuple[pl.Trainer, Throughput, ModelCheckpoint | None]:
     """The Trainer, its throughput meter and (with a validation split) the callback that keeps
     the best epoch by ``val/acc``. ``precision``: ``trainer.precision`` resolved for the model
@@ -129,7 +130,8 @@ def make_trainer(
     """
     silence_known_noise()
     throughput = Throughput()
-    callbacks: list[pl.Callback] = [throughput, EpochLog(throughput), *extra_callbacks]
+    progress = EpochLog(throughput, plan, step_lines=0 if cfg.progress_bar else 5)
+    callbacks: list[pl.Callback] = [throughput, progress, *extra_callbacks]
     checkpoint = None
     if cfg.checkpoint and has_val:
         checkpoint = ModelCheckpoint(

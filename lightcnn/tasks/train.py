@@ -15,6 +15,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from lightcnn.config import Config
 from lightcnn.data.datamodule import ImageDataModule
+from lightcnn.data.datasets import training_images
 from lightcnn.engine.checkpoint_io import RunInterrupted, load_checkpoint
 from lightcnn.engine.module import LitClassifier
 from lightcnn.engine.precision import training_precision
@@ -85,15 +86,13 @@ def train_task(cfg: Config, ctx: RunContext) -> TaskResult:
     module.val_stages = ["epoch_test" if split == "test" else split for split in datamodule.eval_splits]
     precision = training_precision(tcfg.precision, tcfg.accelerator, net)
     loggers = make_loggers(ctx.run_dir, cfg.logger, ctx.run_id, flat_params(ctx.config_container))
+    plan = (f"{cfg.model.name} on {cfg.dataset.name} ({training_images(cfg.dataset):,} training images), "
+            f"{tcfg.max_epochs} epochs of batch {tcfg.batch_size}, accelerator {tcfg.accelerator}, {precision}, "
+            f"{torch.get_num_threads()} CPU threads")  # fmt: skip
     trainer, throughput, checkpoint = make_trainer(
-        tcfg,
-        ctx.run_dir,
-        datamodule.has_val,
-        bool(datamodule.eval_splits),
-        method_context.callbacks,
-        precision,
-        loggers,
-    )
+        tcfg, ctx.run_dir, datamodule.has_val, bool(datamodule.eval_splits), method_context.callbacks, precision,
+        loggers, plan,
+    )  # fmt: skip
     resume = ctx.resume_from
     if resume is not None and not fits_checkpoint(module, resume):
         ctx.resume_notes.append(f"{resume} holds another architecture (pruned during training): started again")
