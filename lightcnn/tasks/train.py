@@ -18,7 +18,7 @@ from lightcnn.data.datamodule import ImageDataModule
 from lightcnn.data.datasets import training_images
 from lightcnn.engine.checkpoint_io import RunInterrupted, load_checkpoint
 from lightcnn.engine.module import LitClassifier
-from lightcnn.engine.precision import training_precision
+from lightcnn.engine.precision import device_type, training_precision
 from lightcnn.engine.profiling import count_params, model_fields
 from lightcnn.engine.trainer import check_extra, log_results, make_loggers, make_trainer
 from lightcnn.errors import ConfigValueError
@@ -87,7 +87,7 @@ def train_task(cfg: Config, ctx: RunContext) -> TaskResult:
     precision = training_precision(tcfg.precision, tcfg.accelerator, net)
     loggers = make_loggers(ctx.run_dir, cfg.logger, ctx.run_id, flat_params(ctx.config_container))
     plan = (f"{cfg.model.name} on {cfg.dataset.name} ({training_images(cfg.dataset):,} training images), "
-            f"{tcfg.max_epochs} epochs of batch {tcfg.batch_size}, accelerator {tcfg.accelerator}, {precision}, "
+            f"{tcfg.max_epochs} epochs of batch {tcfg.batch_size}, on {device_type(tcfg.accelerator)}, {precision}, "
             f"{torch.get_num_threads()} CPU threads")  # fmt: skip
     trainer, throughput, checkpoint = make_trainer(
         tcfg, ctx.run_dir, datamodule.has_val, bool(datamodule.eval_splits), method_context.callbacks, precision,
