@@ -66,6 +66,11 @@ class Job:
     reason: str = ""
     seconds: float = 0.0
 
+    @property
+    def alone(self) -> bool:
+        """A timing job (latency): it runs with nothing else on the machine, whatever --jobs."""
+        return "task=latency" in self.overrides
+
 
 def lightcnn_command() -> list[str]:
     script = Path(sys.executable).with_name("lightcnn")
@@ -361,7 +366,8 @@ def write_status_record(job: Job) -> None:
 
 def run_jobs(jobs: list[Job], workers: int, run_one) -> None:
     """Run ``jobs`` with at most ``workers`` at once, each only after the jobs it needs finished
-    ok; a job whose dependency did not is ``blocked`` (a record says so)."""
+    ok; a job whose dependency did not is ``blocked`` (a record says so). A timing job
+    (:attr:`Job.alone`) starts only when nothing runs, and nothing starts beside it."""
     pending = list(range(len(jobs)))
     running: dict = {}
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -374,7 +380,12 @@ def run_jobs(jobs: list[Job], workers: int, run_one) -> None:
                     job.status, job.reason = "blocked", f"needs {failed.label}, which {failed.status}"
                     write_status_record(job)
                     pending.remove(index)
-                elif all(b.status == "ok" for b in before) and len(running) < max(1, workers):
+                elif (
+                    all(b.status == "ok" for b in before)
+                    and len(running) < max(1, workers)
+                    and not any(j.alone for j, _ in running.values())
+                    and not (job.alone and running)
+                ):
                     pending.remove(index)
                     started = time.perf_counter()
                     running[pool.submit(run_one, job)] = (job, started)

@@ -247,3 +247,30 @@ def test_a_profile_that_does_not_exist_is_refused_in_the_spec(tmp_path):
     )
     with pytest.raises(UserError, match=r"profile=cpus: no such option; available: cpu, paper, quick, smoke"):
         load_spec(spec)
+
+
+def test_a_latency_job_runs_alone_whatever_jobs_says():
+    """Timings taken while another job shares the cores are wrong: a latency job waits until
+    nothing runs, and nothing starts beside it."""
+    import threading
+    import time
+
+    from lightcnn.reproduce import Job, run_jobs
+
+    jobs = [Job(f"train {i}", ("task=train", f"seed={i}")) for i in range(3)]
+    jobs.insert(1, Job("latency", ("task=latency",)))
+    lock, running, overlaps = threading.Lock(), set(), []
+
+    def run_one(job):
+        with lock:
+            running.add(job.label)
+            overlaps.append(sorted(running))
+        time.sleep(0.05)
+        with lock:
+            running.discard(job.label)
+        job.status = "ok"
+
+    run_jobs(jobs, 3, run_one)
+    assert all(job.status == "ok" for job in jobs)
+    assert [seen for seen in overlaps if "latency" in seen] == [["latency"]]
+    assert max(len(seen) for seen in overlaps) >= 2  # the training jobs did run side by side
