@@ -59,7 +59,7 @@ def test_smoke_reproduction_renders_a_report_and_resumes(tmp_path):
     assert "diverged" in table  # the diverging run is marked, not filled
     page, index = (reports / "toy.md").read_text(), (reports / "index.md").read_text()
     assert "![table_curves](toy/table_curves.png)" in page
-    assert "| [toy](toy.md) | 1 | 1 | 1 |" in index and "![pareto synthetic](pareto_synthetic.png)" in index
+    assert "| [toy](toy.md) | 1 | 1 | 0 | 1 |" in index and "![pareto synthetic](pareto_synthetic.png)" in index
     assert (reports / "pareto_synthetic.png").read_bytes()[:4] == b"\x89PNG"
     first = {p: p.read_bytes() for p in reports.rglob("*") if p.is_file()}
     # a second reproduction skips the ok runs and renders the same bytes
@@ -96,7 +96,7 @@ def test_every_shipped_spec_renders_with_no_records(tmp_path):
     paths = sorted((ROOT / "experiments").rglob("*.yaml"))
     written = render_report(paths, tmp_path / "results", tmp_path / "reports", profile=None, synthetic=False)
     index = (tmp_path / "reports" / "index.md").read_text()
-    assert "| [octconv](octconv.md) | 5 | 0 | 47 |" in index
+    assert "| [octconv](octconv.md) | 5 | 0 | 0 | 47 |" in index
     assert all(p.exists() for p in written)
 
 

@@ -27,6 +27,7 @@ from lightcnn.results.specs import CONF_DIR, Column, Row, TableSpec, load_spec, 
 MISSING_MARK = "—"  # a difference or ratio that cannot be formed (a side is missing)
 NOT_APPLICABLE = "n/a"  # the paper gives no value for this cell
 NOT_RUN = "not run"  # no ok record holds this cell (the row's status says why, if it failed)
+COUNTS_ONLY = "ok (counts only)"  # the row's counts are measured, its own tasks have not run
 MAX_TABLE_COLUMNS = 10  # wider tables are split: accuracy first, then the costs
 
 
@@ -108,7 +109,7 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], ma
     ran = ok[ok["task"].isin(row.tasks)] if "task" in ok else ok
     if ran.empty:  # counted, not run: its own failures (if any) are what the row says
         not_ok = matched[matched["status"] != "ok"]
-        status = str(not_ok.iloc[-1]["status"]) if not not_ok.empty else "ok (counts only)"
+        status = str(not_ok.iloc[-1]["status"]) if not not_ok.empty else COUNTS_ONLY
     if all(cell.mean is None for cell in cells.values()):  # records, but none holds a column of this table
         return RowResult(row, NOT_RUN if ok.empty or matched.empty else status, {c.id: Cell() for c in columns})
     return RowResult(row, status, cells, seeds=seeds, runs=tuple(sorted(runs)))
@@ -362,20 +363,21 @@ def render_report(
         f"Profile: {profile or 'all'}; data: {'synthetic stand-ins (smoke)' if synthetic else 'as the specs say'}.",
         "",
     ]
-    index += ["| paper | tables | rows measured | rows not measured |", "|---|---|---|---|"]
+    index += ["| paper | tables | rows run | rows with counts only | rows not run |", "|---|---|---|---|---|"]
     for paper, entries in sorted(papers.items()):
         page = out_dir / f"{paper}.md"
         lines = [f"# {paper}", ""]
-        measured = missing = 0
+        run = counted = missing = 0
         for spec, files in entries:
             text = files[0].read_text()
             lines.append(text.replace("](", f"]({paper}/").replace(f"]({paper}/http", "](http"))
             results = [aggregate_row(frame, row, spec.columns, matcher) for row in spec.rows]
-            measured += sum(r.measured for r in results)
+            counted += sum(r.status == COUNTS_ONLY for r in results)
+            run += sum(r.measured and r.status != COUNTS_ONLY for r in results)
             missing += sum(not r.measured for r in results)
         write_text_atomic(page, "\n".join(lines))
         written.append(page)
-        index.append(f"| [{paper}]({paper}.md) | {len(entries)} | {measured} | {missing} |")
+        index.append(f"| [{paper}]({paper}.md) | {len(entries)} | {run} | {counted} | {missing} |")
     runs = frame[(frame["status"] == "ok") & (frame.get("task") == "train")] if "task" in frame else frame.iloc[0:0]
     if profile is not None and "profile" in runs:
         runs = runs[runs["profile"] == profile]
@@ -388,7 +390,8 @@ def render_report(
         index += ["No training run of this profile yet: no plot.", ""]
     for dataset, group in sorted(runs.groupby("dataset"), key=lambda g: str(g[0])):
         png = out_dir / f"pareto_{dataset}.png"
-        pareto_plot(group, f"{dataset}, profile {profile or 'all'}: {len(group)} training runs", png)
+        runs_text = f"{len(group)} training run{'s' if len(group) != 1 else ''}"
+        pareto_plot(group, f"{dataset}, profile {profile or 'all'}: {runs_text}", png)
         written.append(png)
         index += [f"![pareto {dataset}]({png.name})", ""]
     index += provenance(frame, [RowResult(Row("all", ()), "ok", {}, runs=tuple(sorted(runs.get("run_id", []))))])
