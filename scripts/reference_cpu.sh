@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The reference result set measured on a 2-core CPU (profile=cpu): the specs below, row by row.
-# Resumable across machines: records already committed under docs/results/cpu/records count as
-# done (they are copied into $RESULTS first), the unfinished run continues from its last.ckpt.
+# The reference result set measured on a 2-core CPU (profile=cpu): the specs below, row by row,
+# through the reproduction runner (the runs are exactly the rows' configurations).
 #
-#   DATA=/path/to/data RESULTS=/path/outside/the/checkout nohup nice -n 19 scripts/reference_cpu.sh >> reference.log 2>&1 &
+# Machines here are fresh at every session and a session ends its processes: start this first,
+# in the background, and commit what finished before the session ends. Records already committed
+# under docs/results/cpu/records count as done (they are copied into $RESULTS first); an unfinished
+# run continues from its last.ckpt while $RESULTS survives.
+#
+#   DATA=/path/to/data RESULTS=/path/outside/the/checkout nohup nice -n 5 scripts/reference_cpu.sh >> reference.log 2>&1 &
 #
 # Then export the records for committing (no machine paths) and render the report from them:
 #   python -m lightcnn.results.export "$RESULTS" docs/results/cpu/records --profile cpu --data-source "..."
@@ -13,7 +17,10 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-./data}
 RESULTS=${RESULTS:-./results-cpu}
 PYTHON=${PYTHON:-.venv/bin/python}
-SPECS=(${SPECS:-experiments/octconv/resnet20.yaml})
+# in order: the training-path anchor and the Pointwise OctConv claims at depth 20, the kernel templates,
+# ACA im2col, the MobileNet study (each spec's profiles.cpu says how it is sized for this machine)
+DEFAULT_SPECS="experiments/octconv/resnet20.yaml experiments/templates/table1.yaml experiments/aca/table4_1.yaml experiments/mobilenet/study.yaml"
+read -r -a SPECS <<< "${SPECS:-$DEFAULT_SPECS}"
 
 mkdir -p "$RESULTS/committed"
 cp -rn docs/results/cpu/records/. "$RESULTS/committed/" 2>/dev/null || true
