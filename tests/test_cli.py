@@ -54,6 +54,7 @@ def test_profile_task_prints_a_summary_line_the_record_and_the_table_on_request(
     assert saved["run_id"] == record["run_id"]
 
 
+@pytest.mark.slow
 def test_smoke_training_then_tables(lightcnn, tmp_path):
     out = lightcnn(*SMOKE, "model.depth=20", "trainer.max_epochs=3", "trainer.limit_train_batches=null")
     assert out.returncode == 0, out.stderr[-3000:]
@@ -107,6 +108,7 @@ def test_bad_input_exits_2_with_one_line(lightcnn_in_process, tmp_path, args, ex
     assert run_dirs(tmp_path) == []  # nothing half-written
 
 
+@pytest.mark.slow
 def test_corrupt_data_file_exits_2_naming_it(lightcnn, tmp_path):
     raw = write_idx_dataset(tmp_path / "data", "MNIST", gz=False)
     images = raw / "train-images-idx3-ubyte"

@@ -294,6 +294,7 @@ def test_layerwise_pruning_prunes_one_conv_per_segment(run_config):
     assert record["params_hrank_count"] > record["params"] and record["test_acc"] is not None
 
 
+@pytest.mark.slow
 def test_layerwise_schedule_longer_than_training_is_refused(lightcnn, tmp_path):
     result = lightcnn(*SMOKE_RESNET20, "method.mode=layerwise", "method.layer_epochs=2", "trainer.max_epochs=5")
     assert result.returncode == 2

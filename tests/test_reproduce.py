@@ -44,6 +44,7 @@ def reproduce(tmp_path, *args):
     )
 
 
+@pytest.mark.slow
 def test_smoke_reproduction_renders_a_report_and_resumes(tmp_path):
     spec = tmp_path / "experiments" / "toy" / "table.yaml"
     spec.parent.mkdir(parents=True)

@@ -111,6 +111,7 @@ def test_killed_run_resumes_to_the_uninterrupted_record(compose, tmp_path, unint
     assert_same_record(resumed, uninterrupted)
 
 
+@pytest.mark.slow
 def test_corrupt_checkpoint_falls_back_to_the_previous_one(compose, tmp_path, uninterrupted):
     results = tmp_path / "results"
     killed_dir = killed_dir_of(results, "epoch:2")
@@ -123,6 +124,7 @@ def test_corrupt_checkpoint_falls_back_to_the_previous_one(compose, tmp_path, un
     assert_same_record(resumed, uninterrupted)
 
 
+@pytest.mark.slow
 def test_no_intact_checkpoint_starts_again_in_the_same_directory(compose, tmp_path, uninterrupted):
     results = tmp_path / "results"
     killed_dir = killed_dir_of(results, "epoch:1")
@@ -154,6 +156,7 @@ def test_a_checkpoint_that_carries_code_is_refused_in_one_line(compose, tmp_path
     assert not (tmp_path / "planted").exists() and not (tmp_path / "results" / "evil").exists()
 
 
+@pytest.mark.slow
 def test_a_resumed_run_keeps_the_earlier_rows_of_metrics_csv(compose, tmp_path):
     import csv
 

@@ -97,7 +97,9 @@ def fake_data(n: int = 64):
     }
 
 
-@pytest.mark.parametrize(("name", "values"), [("vgg16", {}), ("resnet", {"depth": 20})])
+@pytest.mark.parametrize(
+    ("name", "values"), [pytest.param("vgg16", {}, marks=pytest.mark.slow), ("resnet", {"depth": 20})]
+)
 def test_masked_recogniser_equals_the_pruned_one(name, values):
     model = build_model(model_config(name, **values), CIFAR)
     units = prunable_convs(model)
@@ -150,6 +152,7 @@ def test_prune_rl_profile_counts_the_network_before_the_search(run_config):
     assert record["counts_final"] is False  # so the tables do not read them as the pruned network's
 
 
+@pytest.mark.slow
 def test_prune_rl_without_a_validation_split_exits_2(lightcnn, tmp_path):
     result = lightcnn("model=vgg16", "method=prune_rl", "dataset=synthetic", "dataset.val_fraction=0", "profile=smoke")
     assert result.returncode == 2 and "Traceback" not in result.stderr

@@ -233,6 +233,7 @@ def test_trainer_extra_passes_any_trainer_argument_and_refuses_the_rest(compose,
         assert not (tmp_path / "results" / "bad").exists()  # refused before any work
 
 
+@pytest.mark.slow
 def test_mlflow_logger_files_the_run_with_its_config_metrics_and_results(compose, tmp_path):
     """logger=mlflow: a local SQLite tracking store under results/, read back through the client."""
     pytest.importorskip("mlflow")

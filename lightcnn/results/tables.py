@@ -388,7 +388,7 @@ def render_report(
     index += ["", "Accuracy against conv + linear MACs of every training run, per data set, with the Pareto front:", ""]
     if runs.empty:
         index += ["No training run of this profile yet: no plot.", ""]
-    for dataset, group in sorted(runs.groupby("dataset"), key=lambda g: str(g[0])):
+    for dataset, group in sorted(runs.groupby("dataset"), key=lambda g: str(g[0])) if not runs.empty else []:
         png = out_dir / f"pareto_{dataset}.png"
         runs_text = f"{len(group)} training run{'s' if len(group) != 1 else ''}"
         pareto_plot(group, f"{dataset}, profile {profile or 'all'}: {runs_text}", png)
