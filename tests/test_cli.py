@@ -119,6 +119,7 @@ def test_corrupt_data_file_exits_2_naming_it(lightcnn, tmp_path):
     assert run_dirs(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_real_layout_trains_on_mnist_files(lightcnn, tmp_path):
     write_idx_dataset(tmp_path / "data", "MNIST", n_train=64, n_test=32, gz=True)
     out = lightcnn("dataset=mnist", "model.depth=20", "profile=smoke", "trainer.progress_bar=false")
