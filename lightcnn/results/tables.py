@@ -155,8 +155,10 @@ def _fmt_diff(diff: float | None, column: Column) -> str:
     return f"{diff:+.1f}%" if column.diff == "relative" else f"{diff:+.{column.digits}f}"
 
 
-def render_table(spec: TableSpec, frame: pd.DataFrame, matcher: ConfigMatcher) -> tuple[str, pd.DataFrame]:
-    """The spec as (Markdown text, numeric DataFrame for CSV)."""
+def render_table(
+    spec: TableSpec, frame: pd.DataFrame, matcher: ConfigMatcher
+) -> tuple[str, pd.DataFrame, list[RowResult]]:
+    """The spec as (Markdown text, numeric DataFrame for CSV, its rows' results)."""
     results = [aggregate_row(frame, row, spec.columns, matcher) for row in spec.rows]
     by_label = {result.row.label: result for result in results}
     apply_drops(results, by_label, spec.columns)
@@ -208,7 +210,7 @@ def render_table(spec: TableSpec, frame: pd.DataFrame, matcher: ConfigMatcher) -
     lines += provenance(frame, results)
     if spec.notes:
         lines += ["", spec.notes.strip()]
-    return "\n".join(lines) + "\n", pd.DataFrame(numeric)
+    return "\n".join(lines) + "\n", pd.DataFrame(numeric), results
 
 
 def is_accuracy(column: Column) -> bool:
@@ -270,11 +272,15 @@ def row_points(frame: pd.DataFrame, row: Row, matcher: ConfigMatcher, field: str
     return list(runs.iloc[-1][field]) if not runs.empty else []
 
 
-def render_spec(spec: TableSpec, frame: pd.DataFrame, out_dir: Path, matcher: ConfigMatcher) -> list[Path]:
+def render_spec(
+    spec: TableSpec, frame: pd.DataFrame, out_dir: Path, matcher: ConfigMatcher, results: list | None = None
+) -> list[Path]:
     """One spec to ``out_dir/<paper>/<table>.md`` and ``.csv`` and its plots (PNG)."""
     from lightcnn.results.plots import curves_plot, scatter_plot
 
-    markdown, numeric = render_table(spec, frame, matcher)
+    markdown, numeric, rows = render_table(spec, frame, matcher)
+    if results is not None:  # the report's index counts them: aggregated once
+        results[:] = rows
     target = Path(out_dir) / spec.paper / spec.name
     images = []
     for plot in spec.plots:
@@ -353,11 +359,12 @@ def render_report(
     specs, frame, matcher = _prepare(spec_paths, results_dir, profile, synthetic, extra)
     out_dir = Path(out_dir)
     written: list[Path] = []
-    papers: dict[str, list[tuple[TableSpec, list[Path]]]] = {}
+    papers: dict[str, list[tuple[TableSpec, list[Path], list[RowResult]]]] = {}
     for spec in specs:
-        files = render_spec(spec, frame, out_dir, matcher)
+        results: list[RowResult] = []
+        files = render_spec(spec, frame, out_dir, matcher, results)
         written += files
-        papers.setdefault(spec.paper, []).append((spec, files))
+        papers.setdefault(spec.paper, []).append((spec, files, results))
     index = ["# lightcnn report", ""]
     index += [
         f"Profile: {profile or 'all'}; data: {'synthetic stand-ins (smoke)' if synthetic else 'as the specs say'}.",
@@ -368,10 +375,9 @@ def render_report(
         page = out_dir / f"{paper}.md"
         lines = [f"# {paper}", ""]
         run = counted = missing = 0
-        for spec, files in entries:
+        for _spec, files, results in entries:
             text = files[0].read_text()
             lines.append(text.replace("](", f"]({paper}/").replace(f"]({paper}/http", "](http"))
-            results = [aggregate_row(frame, row, spec.columns, matcher) for row in spec.rows]
             counted += sum(r.status == COUNTS_ONLY for r in results)
             run += sum(r.measured and r.status != COUNTS_ONLY for r in results)
             missing += sum(not r.measured for r in results)
