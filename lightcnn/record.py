@@ -131,7 +131,27 @@ def device_name(device: torch.device | str | None = None) -> str:
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+    return f"cpu ({cpu_model()}, {os.cpu_count()} cores, {cpu_matrix_isa()})"
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name (``/proc/cpuinfo``), else the architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return " ".join(line.split(":", 1)[1].replace("(R)", "").replace("(TM)", "").split())
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_matrix_isa() -> str:
+    """What decides the CPU's bf16 speed (``trainer.precision=auto``): AMX, AVX-512 BF16 or neither."""
+    if torch.cpu._is_amx_tile_supported():
+        return "AMX"
+    if torch.cpu._is_avx512_bf16_supported():
+        return "AVX-512 BF16"
+    return "no bf16 hardware"
 
 
 def environment(device: torch.device | str | None = None) -> dict[str, Any]:

@@ -86,6 +86,13 @@ def job_overrides(row, task: str, args, replaced: bool) -> tuple[str, ...]:
             f"results_dir={args.results}", *RUNTIME_OVERRIDES, *smoke, *args.override)  # fmt: skip
 
 
+def seeds_to_run(row, task: str) -> list[tuple[str, ...]]:
+    """``seed=N`` per seed of the row; counts and latency do not depend on the seed (one job)."""
+    if not row.seeds or task in ("profile", "latency"):
+        return [()]
+    return [(f"seed={seed}",) for seed in row.seeds]
+
+
 def plan_jobs(specs, args) -> list[Job]:
     """Every job in spec and row order, without duplicates, each composed and checked."""
     from lightcnn.composition import Composer
@@ -95,10 +102,12 @@ def plan_jobs(specs, args) -> list[Job]:
     for spec in specs:
         for row in spec.rows:
             for task in [args.task] if args.task else row.tasks:
-                overrides = job_overrides(row, task, args, replaced=bool(args.task))
-                if overrides not in seen:
-                    seen.add(overrides)
-                    jobs.append(Job(f"[{spec.paper}/{spec.name}] {row.label} ({task})", overrides))
+                for seed in seeds_to_run(row, task):
+                    overrides = job_overrides(row, task, args, replaced=bool(args.task)) + seed
+                    if overrides not in seen:
+                        seen.add(overrides)
+                        name = f"{row.label} ({task}{', ' + seed[0] if seed else ''})"
+                        jobs.append(Job(f"[{spec.paper}/{spec.name}] {name}", overrides))
     for job in jobs:
         link_dependency(job, compose)
     first: dict[str, Job] = {}

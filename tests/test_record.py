@@ -55,3 +55,16 @@ def test_records_are_written_with_the_users_umask(tmp_path):
         os.umask(old)
     assert (tmp_path / "a/result.json").stat().st_mode & 0o777 == 0o644  # others can read the tables' input
     assert (tmp_path / "b/result.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_cpu_device_names_its_model_cores_and_bf16_hardware(monkeypatch):
+    import torch
+
+    from lightcnn.record import device_name
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    name = device_name("cpu")
+    assert name.startswith("cpu (") and name.endswith(f", {os.cpu_count()} cores, AVX-512 BF16)")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    assert device_name("cpu").endswith("cores, no bf16 hardware)")

@@ -189,6 +189,32 @@ def test_dry_run_prints_the_plan_in_dependency_order(tmp_path, capsys):
     assert not (tmp_path / "results").exists()
 
 
+SEEDED = """
+title: Two seeds
+overrides: ["dataset=mnist", "model=plain_cnn", "method=none"]
+seeds: [0, 1]
+columns:
+  - {key: test_acc, label: Top-1 (%), digits: 2, diff: none}
+rows:
+  - {label: fp32, overrides: ["trainer.precision=32"], tasks: [train, latency]}
+  - {label: one seed, overrides: ["trainer.precision=32", "trainer.lr=0.01"], seeds: [7]}
+"""
+
+
+def test_a_row_with_seeds_runs_once_per_seed_and_its_latency_once(tmp_path, capsys):
+    spec = tmp_path / "toy" / "seeds.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(SEEDED)
+    assert reproduce_in_process(tmp_path, spec, "--profile", "quick", "--dry-run") == 0
+    plan = [line for line in capsys.readouterr().out.splitlines() if line.startswith("#")]
+    assert [line.split("]", 1)[1].split("[")[0].strip() for line in plan] == [
+        "fp32 (train, seed=0)", "fp32 (train, seed=1)", "fp32 (latency)", "one seed (train, seed=7)"]  # fmt: skip
+    bad = tmp_path / "toy" / "bad.yaml"
+    bad.write_text(SEEDED.replace("seeds: [7]", "seeds: [7, 7]"))
+    assert reproduce_in_process(tmp_path, bad, "--profile", "quick", "--dry-run") == 2
+    assert "row 'one seed': seeds=[7, 7]; expected a list of distinct integers, e.g. [0, 1]" in capsys.readouterr().err
+
+
 def test_counts_only_reproduction_runs_every_row_in_this_process(tmp_path, capsys, monkeypatch):
     import lightcnn.reproduce as reproduce
 

@@ -3,13 +3,13 @@
 bfloat16 autocast keeps float32's exponent range, so it trains these networks to the same
 accuracy without loss scaling; it is faster only where the hardware computes in bf16:
 
-* CPUs with AVX-512 BF16 or AMX (measured on such an EPYC at batch 128: ResNet-56 1.59×,
-  ResNet-20 1.38×, template_cnn 1.64–1.70× their float32 speed). On an AVX2-only CPU bf16 is
+* CPUs with AVX-512 BF16 or AMX (measured on an Intel Xeon with AMX at batch 128: ResNet-56
+  1.81×, Oct-ResNet-56 1.55× their float32 speed; README, Speed). On an AVX2-only CPU bf16 is
   emulated and about ten times *slower* (ResNet-20: 24 against 240 images/s, docs/design.md);
 * CUDA GPUs that support bf16 (Ampere and later).
 
 A model whose layers are slower in bf16 even there says so with ``prefers_float32 = True``
-(MobileNet's depthwise convolutions: 0.81× on the CPU above), as ``prefers_channels_last``
+(MobileNet's depthwise convolutions: 0.87× on the CPU above), as ``prefers_channels_last``
 states its memory format.
 """
 

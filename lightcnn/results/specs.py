@@ -18,7 +18,9 @@ Optional: per column ``ratio: true`` (also show ours divided by ours of the row'
 ``make reproduce-tables`` runs; default ``[train]``); per spec ``plots: [{x: flops_conv,
 y: test_acc}]`` (a PNG scatter of the rows); per spec or per row ``profiles: {cpu:
 [trainer.max_epochs=10]}`` (overrides added at that profile only, after the row's own: how a
-table is sized for a machine; a row's list comes after the spec's).
+table is sized for a machine; a row's list comes after the spec's); per spec or per row
+``seeds: [0, 1]`` (one run per seed, ``seed=N`` added last; the table shows their mean ± std and
+the seed count).
 
 Loading checks that every ``group=option`` names an existing option in ``conf/``, so a spec
 with an unknown model fails with a clear error before anything runs.
@@ -36,8 +38,9 @@ from lightcnn.composition import CONF_DIR
 from lightcnn.errors import UserError
 
 DIFF_KINDS = ("absolute", "relative", "none")
-SPEC_KEYS = ("title", "source", "overrides", "columns", "rows", "notes", "plots", "curves", "tasks", "profiles")
-ROW_KEYS = ("label", "overrides", "published", "reference", "tasks", "vars", "profiles")
+SPEC_KEYS = ("title", "source", "overrides", "columns", "rows", "notes", "plots", "curves", "tasks", "profiles",
+             "seeds")  # fmt: skip
+ROW_KEYS = ("label", "overrides", "published", "reference", "tasks", "vars", "profiles", "seeds")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class Row:
     tasks: tuple[str, ...] = ("train",)  # the tasks `make reproduce-tables` runs for this row
     vars: dict[str, Any] = field(default_factory=dict)  # substituted into column keys
     profiles: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (profile, overrides added at that profile)
+    seeds: tuple[int, ...] = ()  # one run per seed (empty: the config's seed)
 
     def at_profile(self, profile: str | None) -> tuple[str, ...]:
         """The overrides this row adds at ``profile`` (after its own)."""
@@ -193,6 +197,16 @@ def by_profile(path: Path, spec_level: Any, row_level: Any, label: str) -> tuple
     return tuple((profile, tuple(overrides)) for profile, overrides in merged.items())
 
 
+def seed_list(path: Path, seeds: Any, label: str) -> tuple[int, ...]:
+    """A row's ``seeds``: distinct integers (the row's own list replaces the spec's)."""
+    if seeds is None:
+        return ()
+    integers = isinstance(seeds, list) and bool(seeds) and all(type(s) is int for s in seeds)
+    if not integers or len(set(seeds)) < len(seeds):
+        raise UserError(f"{path}: row {label!r}: seeds={seeds!r}; expected a list of distinct integers, e.g. [0, 1]")
+    return tuple(seeds)
+
+
 def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
     """Read and check one table spec."""
     path = Path(path)
@@ -217,6 +231,7 @@ def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
                 tuple(r.get("tasks", data.get("tasks", ["train"]))),
                 dict(r.get("vars") or {}),
                 by_profile(path, data.get("profiles"), r.get("profiles"), r["label"]),
+                seed_list(path, r.get("seeds", data.get("seeds")), r["label"]),
             )
             for r in data["rows"]
         )
