@@ -13,7 +13,7 @@ from lightcnn.methods import MethodContext, apply_method
 from lightcnn.methods.pruning.hrank import PruneHRankConfig, feature_map_ranks
 from lightcnn.methods.pruning.rates import kept_filters, parse_rates
 from lightcnn.methods.pruning.surgery import ScatterChannels, all_convs, params_after, prunable_convs, remove_filters
-from lightcnn.models import InputSpec, build_model, model_config
+from lightcnn.models import InputSpec, build_model, model_config, model_names
 
 CIFAR = InputSpec(3, 32, 32, 10)
 HRANK_RESNET56 = "[0.1]+[0.60]*35+[0.0]*2+[0.6]*6+[0.4]*3+[0.1]+[0.4]+[0.1]+[0.4]+[0.1]+[0.4]+[0.1]+[0.4]"
@@ -36,7 +36,7 @@ def counts(model):
 def test_vgg_surgery_falls_exactly_as_the_arithmetic():
     model = build_model(model_config("vgg16"), CIFAR)
     before = counts(model)
-    unit = prunable_convs(model)[2]  # conv 128 → 128 at 16×16, consumer conv 128 → 256 at 16×16
+    unit = prunable_convs(model, (3, 32, 32))[2]  # conv 128 → 128 at 16×16, consumer conv 128 → 256 at 16×16
     remove_filters(model, unit, torch.arange(0, 128, 2))  # keep 64 of 128
     removed = 64
     params = removed * (64 * 9 + 1) + removed * 2 + removed * 128 * 9  # own weights + bias, BN, consumer inputs
@@ -48,7 +48,7 @@ def test_vgg_surgery_falls_exactly_as_the_arithmetic():
 def test_last_vgg_conv_feeds_the_classifier():
     model = build_model(model_config("vgg16"), CIFAR)
     before = counts(model)
-    remove_filters(model, prunable_convs(model)[-1], torch.arange(500))
+    remove_filters(model, prunable_convs(model, (3, 32, 32))[-1], torch.arange(500))
     params = 12 * (512 * 9 + 1) + 12 * 2 + 12 * 512  # own, BN, linear inputs
     flops = 12 * 512 * 9 * 2 * 2 + 12 * 512
     assert counts(model) == (before[0] - params, before[1] - flops)
@@ -58,7 +58,7 @@ def test_last_vgg_conv_feeds_the_classifier():
 def test_resnet_block_surgery(name, width, side):
     model = build_model(model_config(name, **({"depth": 20} if name == "resnet" else {})), CIFAR)
     before = counts(model)
-    unit = prunable_convs(model)[1]  # the first block's first conv
+    unit = prunable_convs(model, (3, 32, 32))[1]  # the first block's first conv
     assert unit.conv == "layer1.0.conv1" and unit.consumers == ("layer1.0.conv2",) and not unit.scatter
     remove_filters(model, unit, torch.arange(width - 4))
     params = 4 * width * 9 + 4 * 2 + 4 * width * 9
@@ -81,7 +81,7 @@ def test_rate_strings():
 
 def prune(name, rate, **values):
     cfg = PruneHRankConfig(compress_rate=rate)
-    return apply_method(build_model(model_config(name, **values), CIFAR), cfg, MethodContext())
+    return apply_method(build_model(model_config(name, **values), CIFAR), cfg, MethodContext(input_shape=(3, 32, 32)))
 
 
 def test_hrank_rate_string_on_resnet56_counts():
@@ -162,7 +162,7 @@ def test_hrank_count_by_hand():
 )
 def test_params_after_matches_the_surgery(name, values):
     model = build_model(model_config(name, **values), CIFAR)
-    units = prunable_convs(model)
+    units = prunable_convs(model, (3, 32, 32))
     generator = torch.Generator().manual_seed(0)
     kept = [int(torch.randint(1, model.get_submodule(u.conv).out_channels + 1, (), generator=generator)) for u in units]
     predicted = params_after(model, units, kept)
@@ -179,7 +179,7 @@ def test_residual_stream_convs_compute_only_their_kept_filters(name, conv):
     """Pruning a conv that writes into the residual stream equals masking its filters (HRank's
     masks): same outputs, fewer weights and multiply-accumulates."""
     model = build_model(model_config(name, **({"depth": 20} if name == "resnet" else {})), CIFAR).eval()
-    unit = next(u for u in prunable_convs(model) if u.conv == conv)
+    unit = next(u for u in prunable_convs(model, (3, 32, 32)) if u.conv == conv)
     assert unit.scatter and unit.consumers == ()
     layer = model.get_submodule(conv)
     keep = torch.arange(0, layer.out_channels, 2)
@@ -201,9 +201,9 @@ def test_residual_stream_convs_compute_only_their_kept_filters(name, conv):
 @pytest.mark.parametrize(
     ("name", "rate", "message"),
     [
-        ("resnet", "[0.5]*3", r"one rate, or one per convolution of this model \(19, not 3\)"),
+        ("resnet", "[0.5]*3", r"one rate, or one per prunable convolution of this model \(19, not 3\)"),
         ("resnet", "[0.5]*18+[1.0]", r"rates in \[0, 1\) \(found 1.0\)"),
-        ("mobilenet", "0.5", r"a model the pruning surgery supports"),
+        ("mobilenet", "[0.5]*27", r"one per prunable convolution of this model \(14, not 27\)"),
     ],
 )
 def test_bad_pruning(name, rate, message):
@@ -214,7 +214,7 @@ def test_bad_pruning(name, rate, message):
 def test_a_rate_below_one_keeps_a_filter_and_no_pruning_removes_all():
     model = prune("resnet", "0.99", depth=20)
     assert model.conv1.out_channels == 1 and model.layer3[2].conv1.out_channels == 1  # 16 − int(15.84), 64 − int(63.36)
-    unit = prunable_convs(model)[1]
+    unit = prunable_convs(model, (3, 32, 32))[1]
     with pytest.raises(UserError, match="pruning would remove every one of the 1 filters of layer1.0.conv1"):
         remove_filters(model, unit, torch.tensor([], dtype=torch.long))
 
@@ -251,7 +251,7 @@ def test_filter_replacement_copies_important_filters():
     from lightcnn.methods.pruning.replacement import replace_filters
 
     model = build_model(model_config("vgg16"), CIFAR)
-    unit = prunable_convs(model)[0]
+    unit = prunable_convs(model, (3, 32, 32))[0]
     conv = model.get_submodule(unit.conv)
     scores = torch.arange(64, dtype=torch.float)  # filter 63 most important, 0 least
     replaced = replace_filters(model, unit, scores, 0.1, "duplicate_top")  # 6 filters
@@ -338,7 +338,7 @@ def test_pretrained_auto_is_pinned_to_the_exact_baseline_run(run_config, tmp_pat
 
 def test_a_stream_conv_pruned_twice_keeps_its_original_places():
     model = build_model(model_config("resnet", depth=20), CIFAR).eval()
-    unit = prunable_convs(model)[0]  # the stem
+    unit = prunable_convs(model, (3, 32, 32))[0]  # the stem
     remove_filters(model, unit, torch.arange(4, 16))  # original filters 4…15
     remove_filters(model, unit, torch.tensor([0, 2]))  # of those, the first and third: original 4 and 6
     scattered = model.get_submodule(unit.bn)
@@ -360,3 +360,57 @@ def test_a_stream_conv_pruned_twice_keeps_its_original_places():
 def test_bad_rate_strings_are_refused_naming_the_key(text, message):
     with pytest.raises(ConfigValueError, match=r"compress_rate='.*' is not allowed: .*" + message):
         parse_rates(text)
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in ("resnet18", "resnet34") else n for n in model_names()]
+)
+def test_every_registered_model_prunes_from_its_graph(name):
+    """Any model × pruning: the units come from the traced graph (no attribute names); after
+    removing random filters from every unit fvcore counts what params_after predicted, and the
+    pruned network equals the masked one (each unit's dropped channels zeroed where they leave it)."""
+    small = {"depth": 20} if "depth" in model_config(name).__dataclass_fields__ else {}
+    model = build_model(model_config(name, **small), CIFAR).eval()
+    units = prunable_convs(model, (3, 32, 32))
+    convs = all_convs(model)
+    depthwise = [c for c in convs if model.get_submodule(c).groups > 1]
+    assert [u.conv for u in units] == [c for c in convs if c not in depthwise]  # module order: HRank's rate order
+    generator = torch.Generator().manual_seed(0)
+    keeps = []
+    for unit in units:
+        channels = model.get_submodule(unit.conv).out_channels
+        keeps.append(torch.randperm(channels, generator=generator)[: max(1, channels // 2)].sort().values)
+    images = torch.randn(2, 3, 32, 32)
+    hooks = []
+    for unit, keep in zip(units, keeps, strict=True):
+        mask = torch.zeros(model.get_submodule(unit.conv).out_channels)
+        mask[keep] = 1.0
+        hooks.append(model.get_submodule(unit.bn or unit.conv).register_forward_hook(
+            lambda m, i, out, mask=mask: out * mask.view(1, -1, 1, 1)))  # fmt: skip
+    with torch.no_grad():
+        masked = model(images)
+    for hook in hooks:
+        hook.remove()
+    predicted = params_after(model, units, [len(k) for k in keeps])
+    before = counts(model)
+    for unit, keep in zip(units, keeps, strict=True):
+        remove_filters(model, unit, keep)
+    after = counts(model)
+    assert after[0] == predicted and after[0] < before[0] and after[1] < before[1]
+    with torch.no_grad():
+        torch.testing.assert_close(model(images), masked, rtol=1e-3, atol=1e-4)
+
+
+def test_a_mobilenet_pointwise_conv_takes_its_depthwise_follower_and_the_next_input_with_it():
+    model = build_model(model_config("mobilenet"), CIFAR).eval()
+    unit = prunable_convs(model, (3, 32, 32))[0]  # the stem: 32 filters, then a depthwise 3×3 and a pointwise 32 → 64
+    (depthwise,) = [f for f in unit.followers if isinstance(model.get_submodule(f), nn.Conv2d)]
+    (pointwise,) = unit.consumers
+    assert not unit.scatter and model.get_submodule(depthwise).groups == 32
+    before = counts(model)
+    remove_filters(model, unit, torch.arange(24))  # 8 of 32 go
+    params = (
+        8 * 3 * 9 + 8 * 2 + 8 * 9 + 8 * 2 + 8 * 64
+    )  # stem weights, its BN, depthwise weights, its BN, pointwise inputs
+    assert counts(model)[0] == before[0] - params
+    assert model.get_submodule(depthwise).groups == 24 and model.get_submodule(pointwise).in_channels == 24

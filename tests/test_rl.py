@@ -102,7 +102,7 @@ def fake_data(n: int = 64):
 )
 def test_masked_recogniser_equals_the_pruned_one(name, values):
     model = build_model(model_config(name, **values), CIFAR)
-    units = prunable_convs(model)
+    units = prunable_convs(model, (3, 32, 32))
     cfg = PruneRLConfig(actors=1, groups=4, retrain_batches=1, batch_size=8)
     envs = PruningEnvs(model, units, fake_data(), cfg, seed=0)
     envs.reset()
@@ -122,11 +122,15 @@ def test_masked_recogniser_equals_the_pruned_one(name, values):
 
 
 def test_filter_groups_put_the_weakest_filters_first():
-    conv = torch.nn.Conv2d(1, 5, 1, bias=False)
+    from lightcnn.methods.pruning.importance import l1_norm
+    from lightcnn.methods.pruning.surgery import PrunableConv
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 5, 1, bias=False))
     with torch.no_grad():
-        conv.weight.copy_(torch.tensor([3.0, -1.0, 5.0, 0.5, 2.0]).view(5, 1, 1, 1))
-    assert [g.tolist() for g in filter_groups(conv, 2)] == [[3, 1, 4], [0, 2]]
-    assert len(filter_groups(conv, 8)) == 5  # never more groups than filters
+        net[0].weight.copy_(torch.tensor([3.0, -1.0, 5.0, 0.5, 2.0]).view(5, 1, 1, 1))
+    (scores,) = l1_norm(net, [PrunableConv("0", None, "0")])
+    assert [g.tolist() for g in filter_groups(scores, 2)] == [[3, 1, 4], [0, 2]]
+    assert len(filter_groups(scores, 8)) == 5  # never more groups than filters
 
 
 def test_prune_rl_plays_two_episodes_and_records_them(run_config):

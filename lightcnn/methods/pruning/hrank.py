@@ -28,9 +28,10 @@ import torch
 from torch import nn
 
 from lightcnn.config import require
-from lightcnn.errors import ConfigValueError
+from lightcnn.errors import ConfigValueError, UserError
 from lightcnn.formulas.pruning import ConvShape, hrank_counts
 from lightcnn.methods.pretrained import PretrainedMethodConfig, load_pretrained
+from lightcnn.methods.pruning.importance import feature_map_ranks
 from lightcnn.methods.pruning.rates import kept_filters, parse_rates
 from lightcnn.methods.pruning.replacement import replace_filters
 from lightcnn.methods.pruning.surgery import PrunableConv, all_convs, prunable_convs, remove_filters
@@ -65,33 +66,6 @@ class PruneHRankConfig(PretrainedMethodConfig):
         require(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
 
 
-@torch.no_grad()
-def feature_map_ranks(model: nn.Module, units: list[PrunableConv], batches: list[torch.Tensor]) -> list[torch.Tensor]:
-    """Per unit, the mean rank over the images of each filter's feature map (a ``(C,)`` tensor)."""
-    sums: dict[int, torch.Tensor] = {}
-    count = 0
-
-    def hook(index: int):
-        def record(module, inputs, output):
-            ranks = torch.linalg.matrix_rank(output.float()).float().sum(0)  # (C,) summed over the batch
-            sums[index] = ranks if index not in sums else sums[index] + ranks
-
-        return record
-
-    handles = [model.get_submodule(u.activation).register_forward_hook(hook(i)) for i, u in enumerate(units)]
-    was_training = model.training
-    model.eval()
-    try:
-        for images in batches:
-            model(images)
-            count += images.shape[0]
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
-    return [sums[i] / count for i in range(len(units))]
-
-
 def rank_batches(context: MethodContext, cfg: PruneHRankConfig) -> list[torch.Tensor] | None:
     datamodule = context.datamodule
     if datamodule is None or getattr(datamodule, "data", None) is None:
@@ -100,24 +74,23 @@ def rank_batches(context: MethodContext, cfg: PruneHRankConfig) -> list[torch.Te
     return [datamodule.transform(chunk, train=False) for chunk in images.split(cfg.batch_size)]
 
 
-def layer_rates(model: nn.Module, cfg: PruneHRankConfig) -> list[float]:
-    """One rate per conv of the model (in :func:`all_convs` order)."""
-    convs = all_convs(model)
+def layer_rates(units: list[PrunableConv], cfg: PruneHRankConfig) -> list[float]:
+    """One rate per prunable conv of the model (in module order)."""
     rates = parse_rates(cfg.compress_rate)
     if len(rates) == 1:
-        rates = rates * len(convs)
-    if len(rates) != len(convs):
+        rates = rates * len(units)
+    if len(rates) != len(units):
         raise ConfigValueError(
             "compress_rate",
             cfg.compress_rate,
-            f"one rate, or one per convolution of this model ({len(convs)}, not {len(rates)})",
+            f"one rate, or one per prunable convolution of this model ({len(units)}, not {len(rates)})",
         )
     return rates  # a rate below 1 always leaves a filter: int(r · c) < c
 
 
 def hrank_count_fields(model: nn.Module, rates: list[float], input_shape: tuple[int, int, int]) -> dict[str, int]:
-    """HRank's own counts of ``model`` (unpruned) pruned at ``rates``: one dummy forward pass for
-    the output sizes of the convs."""
+    """HRank's own counts of ``model`` (unpruned) pruned at ``rates`` (one per conv): one dummy
+    forward pass for the output sizes of the convs."""
     shapes: dict[nn.Module, ConvShape] = {}
 
     def record(conv: nn.Conv2d, inputs, output) -> None:
@@ -166,11 +139,13 @@ def pruning_steps(cfg: PruneHRankConfig, units: int) -> dict[int, list[int]]:
 
 @register_method("prune_hrank", config=PruneHRankConfig)
 def prune_hrank(model: nn.Module, cfg: PruneHRankConfig, context: MethodContext) -> nn.Module:
-    units = prunable_convs(model)
-    rates = layer_rates(model, cfg)
-    load_pretrained(model, cfg.pretrained, context)
     shape = context.input_shape
-    if shape is not None:
+    if shape is None:
+        raise UserError("method=prune_hrank reads the model's graph from one forward pass: it needs the input shape")
+    units = prunable_convs(model, shape)
+    rates = layer_rates(units, cfg)
+    load_pretrained(model, cfg.pretrained, context)
+    if len(units) == len(all_convs(model)):  # HRank's convention counts every conv at its own rate
         context.fields.update(hrank_count_fields(model, rates, shape))
     context.fields["kept_filters"] = {
         u.conv: kept_filters(model.get_submodule(u.conv).out_channels, r) for u, r in zip(units, rates, strict=True)

@@ -2,13 +2,15 @@
 of a recogniser, which retrains with them; the best masks found are then cut out for real and
 the run's training fine-tunes the result.
 
-One episode walks the prunable convs in order (:func:`prunable_convs`, every conv of VGG-16 and
-the CIFAR ResNets). At conv ``t`` the controller sees the recogniser's validation accuracy, the
-reduction rate (share of parameters the masks remove, counted as the physically pruned network
-would have them, :func:`params_after`), the position ``t / L`` and the binary masks of all convs
+One episode walks the prunable convs in order (:func:`prunable_convs`, read from the model's
+graph: every conv but the depthwise ones, which follow the conv that feeds them). At conv ``t``
+the controller sees the recogniser's validation accuracy, the reduction rate (share of
+parameters the masks remove, counted as the physically pruned network would have them,
+:func:`params_after`), the position ``t / L`` and the binary masks of all convs
 in filter groups; its action ``a`` zeroes the ``a`` least important groups of conv ``t`` (L1 norm
-of the filters; ``a < groups``, so a conv never loses every filter). The masks act after the
-conv's BN (a zero-out layer after each layer); the recogniser then retrains
+of the filters, :func:`~lightcnn.methods.pruning.importance.l1_norm`; ``a < groups``, so a conv
+never loses every filter). The masks act after the conv's BN (after the conv where no BN of its
+own follows it: a zero-out layer after each layer); the recogniser then retrains
 ``method.retrain_batches`` SGD steps and is evaluated on ``method.eval_batches`` validation
 batches. Reward: ``reward_reduction · Δreduction + reward_accuracy · Δaccuracy``.
 
@@ -19,7 +21,8 @@ until they number twice the actors (``episodes_per_actor=2``), holds out 5% of t
 (``dataset.val_fraction=0.05``) and fine-tunes 50 epochs at the end (``trainer.max_epochs=50``).
 Where the recogniser has residual connections, the report adds convs to the skip connections;
 here the convs that write into the residual stream compute only their kept filters instead
-(:class:`ScatterChannels`), so every conv can be masked without changing the architecture.
+(:class:`~lightcnn.methods.pruning.surgery.ScatterChannels`), so every conv can be masked without
+changing the architecture.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from torch import nn
 from lightcnn.config import require
 from lightcnn.errors import ConfigValueError, UserError
 from lightcnn.methods.pretrained import PretrainedMethodConfig, load_pretrained
+from lightcnn.methods.pruning.importance import l1_norm
 from lightcnn.methods.pruning.r2d2 import R2D2Learner, RecurrentQNet, Sequence, SequenceReplay, actor_epsilons
 from lightcnn.methods.pruning.surgery import PrunableConv, params_after, prunable_convs, remove_filters
 from lightcnn.methods.registry import MethodContext, register_method
@@ -74,9 +78,9 @@ class PruneRLConfig(PretrainedMethodConfig):
         require(self.device in ("auto", "cpu", "cuda"), "device", self.device, "auto, cpu or cuda")
 
 
-def filter_groups(conv: nn.Conv2d, groups: int) -> list[torch.Tensor]:
-    """The conv's filters by ascending L1 norm, in ``min(groups, filters)`` near-equal groups."""
-    order = torch.argsort(conv.weight.detach().abs().flatten(1).sum(1).cpu(), stable=True)
+def filter_groups(scores: torch.Tensor, groups: int) -> list[torch.Tensor]:
+    """A conv's filters by ascending importance ``scores``, in ``min(groups, filters)`` near-equal groups."""
+    order = torch.argsort(scores, stable=True)
     return list(torch.tensor_split(order, min(groups, len(order))))
 
 
@@ -89,11 +93,11 @@ class PruningEnvs:
         self.base = copy.deepcopy(model.state_dict())
         self.nets = [copy.deepcopy(model) for _ in range(cfg.actors)]
         self.channels = [model.get_submodule(u.conv).out_channels for u in units]
-        self.groups = [filter_groups(model.get_submodule(u.conv), cfg.groups) for u in units]
+        self.groups = [filter_groups(scores, cfg.groups) for scores in l1_norm(model, units)]
         self.masks = [[torch.ones(c, device=data["device"]) for c in self.channels] for _ in self.nets]
         for net, masks in zip(self.nets, self.masks, strict=True):
             for unit, mask in zip(units, masks, strict=True):
-                net.get_submodule(unit.bn).register_forward_hook(_zero_out(mask))
+                net.get_submodule(unit.bn or unit.conv).register_forward_hook(_zero_out(mask))
         self.total_params = sum(p.numel() for p in model.parameters())
         self.generator = torch.Generator(device=data["device"]).manual_seed(seed)
         self.base_accuracy = self.accuracy(self.nets[0])
@@ -258,7 +262,9 @@ def run_search(envs: PruningEnvs, cfg: PruneRLConfig, seed: int) -> tuple[dict, 
 
 @register_method("prune_rl", config=PruneRLConfig)
 def prune_rl(model: nn.Module, cfg: PruneRLConfig, context: MethodContext) -> nn.Module:
-    units = prunable_convs(model)
+    if context.input_shape is None:
+        raise UserError("method=prune_rl reads the model's graph from one forward pass: it needs the input shape")
+    units = prunable_convs(model, context.input_shape)
     if context.datamodule is None:  # task=profile: which filters go is the search's result
         context.fields["rl_note"] = "no search without data: counts of the network before pruning"
         context.fields["counts_final"] = False  # tables must not read these counts as the pruned network's

@@ -1,0 +1,59 @@
+"""How important each filter of each prunable conv is: one interface for every pruning method.
+
+An importance maps ``(model, units)`` to one ``(C,)`` tensor per unit, higher = more important.
+HRank keeps the highest-ranked filters and the filter replacement copies them over the lowest;
+the L1 norm orders the RL controller's filter groups in the ``l1`` ablation. Any function of
+this shape can stand in for another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from lightcnn.methods.pruning.graph import PrunableConv
+
+Importance = Callable[[nn.Module, list[PrunableConv]], list[torch.Tensor]]
+
+
+@torch.no_grad()
+def l1_norm(model: nn.Module, units: list[PrunableConv]) -> list[torch.Tensor]:
+    """The L1 norm of each filter's weights."""
+    return [model.get_submodule(u.conv).weight.detach().abs().flatten(1).sum(1).cpu() for u in units]
+
+
+def feature_map_rank(batches: list[torch.Tensor]) -> Importance:
+    """HRank's importance: the mean rank of each filter's feature map over ``batches``."""
+    return lambda model, units: feature_map_ranks(model, units, batches)
+
+
+@torch.no_grad()
+def feature_map_ranks(model: nn.Module, units: list[PrunableConv], batches: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Per unit, the mean rank over the images of each filter's feature map (a ``(C,)`` tensor),
+    taken at the unit's activation (through a ReLU where the activation is a function)."""
+    sums: dict[int, torch.Tensor] = {}
+    count = 0
+
+    def hook(index: int, through_relu: bool):
+        def record(module, inputs, output):
+            maps = torch.relu(output.float()) if through_relu else output.float()
+            ranks = torch.linalg.matrix_rank(maps).float().sum(0)  # (C,) summed over the batch
+            sums[index] = ranks if index not in sums else sums[index] + ranks
+
+        return record
+
+    handles = [model.get_submodule(u.activation).register_forward_hook(hook(i, u.rank_through_relu))
+               for i, u in enumerate(units)]  # fmt: skip
+    was_training = model.training
+    model.eval()
+    try:
+        for images in batches:
+            model(images)
+            count += images.shape[0]
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return [sums[i] / count for i in range(len(units))]
