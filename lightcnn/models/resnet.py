@@ -1,10 +1,18 @@
-"""CIFAR ResNets of He et al. (2016, §4.2) with option-A (zero-padding) shortcuts.
+"""The CIFAR ResNet family: one network of basic blocks, parameterised by stage widths, blocks
+per stage and shortcut kind.
 
-conv3×3(16) → 3 stages of n basic blocks (16/32/64 channels; the first block of stages 2 and 3
-has stride 2) → global average pool → linear. Depth = 6n + 2. Option A: the shortcut of a block
-that changes shape subsamples by the stride and zero-pads the new channels, so it has no
-parameters. Counts (32×32 input): ResNet-56 853,018 params and 125,485,696 conv + linear
-multiply-accumulates; ResNet-110 1,727,962 and 252,887,680.
+* ``model=resnet`` — He et al. (2016, §4.2): conv3×3(16) → 3 stages of n blocks (16/32/64
+  channels) → global average pool → linear; depth = 6n + 2. Option-A shortcuts: where a block
+  changes shape, the shortcut subsamples by the stride and zero-pads the new channels (no
+  parameters). Kaiming-normal init. Counts (32×32 input): ResNet-56 853,018 params and
+  125,485,696 conv + linear multiply-accumulates; ResNet-110 1,727,962 and 252,887,680.
+* ``model=resnet18`` / ``resnet34`` — ResNet-18/34 in the CIFAR layout of kuangliu/pytorch-cifar
+  (used by the pruning report): conv3×3/64 stride 1, four stages of 2-2-2-2 or 3-4-6-3 blocks
+  (64/128/256/512 channels), projection shortcuts (1×1 conv + BN) where the shape changes,
+  PyTorch's default init. ResNet-18 on CIFAR-10: 11,173,962 params.
+
+In both, stages 2 onwards start with stride 2. Module names (``conv1``, ``layerK.J.conv1``,
+``.shortcut``…) are those of the reference implementations, so their checkpoints load.
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ from lightcnn.config import ModelConfig, require_choice
 from lightcnn.models.registry import InputSpec, register_model
 
 RESNET_DEPTHS = (20, 32, 44, 56, 110)
-STAGE_WIDTHS = (16, 32, 64)
+STAGE_WIDTHS = (16, 32, 64)  # He et al.'s CIFAR ResNets
+IMAGENET_STYLE_WIDTHS = (64, 128, 256, 512)  # ResNet-18/34 in the CIFAR layout
 
 
 @dataclass
@@ -48,7 +57,10 @@ class ZeroPadShortcut(nn.Module):
 
 
 class BasicBlock(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+    """conv3×3 → BN → ReLU → conv3×3 → BN, plus the shortcut, → ReLU. ``shortcut``: ``zero_pad``
+    (option A) or ``projection`` (1×1 conv + BN) where the block changes shape; identity elsewhere."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int, shortcut: str = "zero_pad") -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(out_channels)
@@ -56,10 +68,14 @@ class BasicBlock(nn.Module):
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.relu2 = nn.ReLU(inplace=True)
-        if stride != 1 or in_channels != out_channels:
-            self.shortcut: nn.Module = ZeroPadShortcut(in_channels, out_channels, stride)
+        reshapes = stride != 1 or in_channels != out_channels
+        if shortcut == "projection":
+            self.shortcut: nn.Module = nn.Sequential(
+                *([nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels)]
+                  if reshapes else [])
+            )  # fmt: skip
         else:
-            self.shortcut = nn.Identity()
+            self.shortcut = ZeroPadShortcut(in_channels, out_channels, stride) if reshapes else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu1(self.bn1(self.conv1(x)))
@@ -68,31 +84,34 @@ class BasicBlock(nn.Module):
 
 
 class CifarResNet(nn.Module):
+    """Stem conv3×3 → BN → ReLU, stages ``layer1…`` of :class:`BasicBlock` (``blocks[i]`` blocks
+    of ``widths[i]`` channels), global average pool, linear."""
+
     prefers_channels_last = True  # NHWC: +24% training throughput on a 2-core CPU (make bench)
 
-    def __init__(self, depth: int, in_channels: int = 3, num_classes: int = 10) -> None:
+    def __init__(self, widths: tuple[int, ...], blocks: tuple[int, ...], spec: InputSpec, shortcut: str,
+                 kaiming_init: bool) -> None:  # fmt: skip
         super().__init__()
-        blocks_per_stage = (depth - 2) // 6
-        self.conv1 = nn.Conv2d(in_channels, STAGE_WIDTHS[0], 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(STAGE_WIDTHS[0])
+        self.conv1 = nn.Conv2d(spec.channels, widths[0], 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
         self.relu = nn.ReLU(inplace=True)
-        stages = []
-        width = STAGE_WIDTHS[0]
-        for index, out_width in enumerate(STAGE_WIDTHS):
-            blocks = []
-            for block in range(blocks_per_stage):
-                stride = 2 if index > 0 and block == 0 else 1
-                blocks.append(BasicBlock(width, out_width, stride))
+        width = widths[0]
+        self.stages = len(widths)
+        for index, (count, out_width) in enumerate(zip(blocks, widths, strict=True)):
+            stage = []
+            for block in range(count):
+                stage.append(BasicBlock(width, out_width, 2 if index > 0 and block == 0 else 1, shortcut))
                 width = out_width
-            stages.append(nn.Sequential(*blocks))
-        self.layer1, self.layer2, self.layer3 = stages
+            self.add_module(f"layer{index + 1}", nn.Sequential(*stage))
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(width, num_classes)
-        init_weights(self)
+        self.fc = nn.Linear(width, spec.num_classes)
+        if kaiming_init:
+            init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(self.bn1(self.conv1(x)))
-        x = self.layer3(self.layer2(self.layer1(x)))
+        for index in range(1, self.stages + 1):
+            x = getattr(self, f"layer{index}")(x)
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
@@ -105,4 +124,25 @@ def init_weights(model: nn.Module) -> None:
 
 @register_model("resnet", config=ResNetConfig)
 def resnet(cfg: ResNetConfig, spec: InputSpec) -> CifarResNet:
-    return CifarResNet(cfg.depth, spec.channels, spec.num_classes)
+    blocks = (cfg.depth - 2) // 6
+    return CifarResNet(STAGE_WIDTHS, (blocks,) * 3, spec, "zero_pad", kaiming_init=True)
+
+
+@dataclass
+class ResNet18Config(ModelConfig):
+    name: str = "resnet18"
+
+
+@dataclass
+class ResNet34Config(ModelConfig):
+    name: str = "resnet34"
+
+
+@register_model("resnet18", config=ResNet18Config)
+def resnet18(cfg: ResNet18Config, spec: InputSpec) -> CifarResNet:
+    return CifarResNet(IMAGENET_STYLE_WIDTHS, (2, 2, 2, 2), spec, "projection", kaiming_init=False)
+
+
+@register_model("resnet34", config=ResNet34Config)
+def resnet34(cfg: ResNet34Config, spec: InputSpec) -> CifarResNet:
+    return CifarResNet(IMAGENET_STYLE_WIDTHS, (3, 4, 6, 3), spec, "projection", kaiming_init=False)
