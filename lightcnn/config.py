@@ -161,7 +161,7 @@ class TrainerConfig:
     compile: str = "none"  # torch.compile mode for the network
     channels_last: bool | None = None  # NHWC activations; null = the model's preference
     test_every_epoch: bool = False  # also evaluate the test set after each epoch (curves only, never selection)
-    progress_bar: bool = True
+    progress_bar: bool = True  # a live bar on stderr when it is a terminal; plain epoch and step lines otherwise
     log_every_n_steps: int = 50
     checkpoint: bool = True
     # any other pytorch_lightning.Trainer argument: +trainer.extra.gradient_clip_val=1.0 (Hydra adds keys with +)
@@ -236,6 +236,7 @@ class ListTaskConfig(TaskConfig):
     """Every registered model with its params and conv MACs for each real data set's input."""
 
     name: str = "list"
+    methods: bool = False  # also which method applies to which model on which data set (the composability matrix)
 
 
 @dataclass

@@ -101,3 +101,31 @@ def test_every_registered_model_builds_runs_and_learns_or_is_refused_up_front(na
     for param_name, param in model.named_parameters():
         if param.requires_grad:
             assert param.grad is not None and torch.isfinite(param.grad).all(), param_name
+
+
+def test_the_composability_matrix_marks_what_works_and_footnotes_why_not():
+    from lightcnn.tasks.listing import matrix_markdown, method_matrix
+
+    methods, sources = ["none", "template_kernels", "prune_rl"], ["cifar10", "mnist"]
+    rows = method_matrix(["resnet", "template_cnn"], methods, sources)
+    assert rows[1] == {"model": "template_cnn", "none/cifar10": "ok", "none/mnist": "ok",
+                       "template_kernels/cifar10": "ok", "template_kernels/mnist": "ok",
+                       "prune_rl/cifar10": "counts only", "prune_rl/mnist": "counts only"}  # fmt: skip
+    assert rows[0]["template_kernels/mnist"].startswith("n/a: method.count=25 is not allowed: at most the filters")
+    table = matrix_markdown(rows, methods, sources).splitlines()
+    assert table[2] == "| resnet | ok | n/a (1) | counts only |"
+    assert table[-1].startswith("(1) method.count=25 is not allowed") and "16 filters" in table[-1]
+
+
+@pytest.mark.slow
+def test_the_readme_shows_the_composability_matrix_as_task_list_prints_it():
+    from pathlib import Path
+
+    from lightcnn.data.sources import SOURCES
+    from lightcnn.methods import method_names
+    from lightcnn.tasks.listing import matrix_markdown, method_matrix
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    shown = readme.split("<!-- composability matrix: begin -->\n")[1].split("\n<!-- composability matrix: end -->")[0]
+    sources = SOURCES.names()
+    assert shown == matrix_markdown(method_matrix(model_names(), method_names(), sources), method_names(), sources)

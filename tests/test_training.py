@@ -281,3 +281,22 @@ def test_long_epochs_log_an_estimate_and_step_lines_without_a_progress_bar(compo
     steps = [m for m in messages if " step " in m]
     assert [m.split("  ")[1] for m in steps] == ["step 20/100", "step 40/100", "step 60/100", "step 80/100"]
     assert all(" loss " in m and " acc " in m for m in steps)
+
+
+def test_the_live_bar_draws_only_on_a_terminal_and_on_stderr(monkeypatch, tmp_path):
+    import sys
+
+    from pytorch_lightning.callbacks import TQDMProgressBar
+
+    from lightcnn.config import TrainerConfig
+    from lightcnn.engine.callbacks import EpochLog
+    from lightcnn.engine.trainer import make_trainer
+
+    for terminal in (False, True):
+        monkeypatch.setattr(sys.stderr, "isatty", lambda terminal=terminal: terminal, raising=False)
+        trainer, _, _ = make_trainer(TrainerConfig(accelerator="cpu"), tmp_path, has_val=False, loggers=[])
+        log = next(c for c in trainer.callbacks if isinstance(c, EpochLog))
+        if terminal:  # tqdm's bar (on stderr; Rich's would draw on stdout, which carries only the record)
+            assert isinstance(trainer.progress_bar_callback, TQDMProgressBar) and log.step_lines == 0
+        else:  # no bar: the plain lines carry the progress
+            assert trainer.progress_bar_callback is None and log.step_lines == 5

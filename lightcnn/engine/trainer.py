@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import sys
 import warnings
 from pathlib import Path
 
 import pytorch_lightning as pl
-from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from lightcnn.config import LoggerConfig, TrainerConfig
@@ -110,6 +111,14 @@ def check_extra(extra: dict) -> None:
             )
 
 
+def live_bar(wanted: bool) -> bool:
+    """A live progress bar only where someone watches it: stderr is a terminal. It is tqdm's,
+    which draws on stderr (Rich's, Lightning's default when rich is installed, draws on stdout,
+    which carries only the record, and nothing at all without a terminal). Without a terminal the
+    plain epoch and step lines (:class:`EpochLog`) say the same."""
+    return wanted and sys.stderr.isatty()
+
+
 def make_trainer(
     cfg: TrainerConfig,
     run_dir: Path,
@@ -130,8 +139,9 @@ def make_trainer(
     """
     silence_known_noise()
     throughput = Throughput()
-    progress = EpochLog(throughput, plan, step_lines=0 if cfg.progress_bar else 5)
-    callbacks: list[pl.Callback] = [throughput, progress, *extra_callbacks]
+    bar = live_bar(cfg.progress_bar)
+    progress = EpochLog(throughput, plan, step_lines=0 if bar else 5)
+    callbacks: list[pl.Callback] = [throughput, progress, *extra_callbacks, *([TQDMProgressBar()] if bar else [])]
     checkpoint = None
     if cfg.checkpoint and has_val:
         checkpoint = ModelCheckpoint(
@@ -154,7 +164,7 @@ def make_trainer(
         logger=loggers if loggers is not None else make_loggers(run_dir),
         callbacks=callbacks,
         enable_checkpointing=True,
-        enable_progress_bar=cfg.progress_bar,
+        enable_progress_bar=bar,
         enable_model_summary=False,
         log_every_n_steps=cfg.log_every_n_steps,
         use_distributed_sampler=False,  # DeviceBatches shards by rank itself

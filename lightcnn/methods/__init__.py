@@ -6,6 +6,6 @@
 
 from lightcnn.methods import aca_im2col, templates  # noqa: F401  (registers their methods)
 from lightcnn.methods.pruning import hrank, rl  # noqa: F401  (registers prune_hrank, prune_rl)
-from lightcnn.methods.registry import MethodContext, apply_method, method_names, register_method
+from lightcnn.methods.registry import MethodContext, apply_method, method_config, method_names, register_method
 
-__all__ = ["MethodContext", "apply_method", "method_names", "register_method"]
+__all__ = ["MethodContext", "apply_method", "method_config", "method_names", "register_method"]

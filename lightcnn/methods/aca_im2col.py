@@ -52,11 +52,13 @@ def convolutions(model: nn.Module) -> list[tuple[nn.Module, str, nn.Conv2d]]:
 def apply_aca(model: nn.Module, cfg: ACAIm2colConfig, context: MethodContext) -> nn.Module:
     convs = convolutions(model)
     if len(cfg.layers) != len(convs):
+        if len(cfg.layers) < len(convs):  # YAML read a mask with leading zeros as a number
+            padded = cfg.layers.zfill(len(convs))
+            hint = f"quote a mask with leading zeros on the command line: method.layers=\"'{padded}'\""
+        else:
+            hint = f"e.g. the first conv only: method.layers=\"'{'1'.ljust(len(convs), '0')}'\""
         raise ConfigValueError(
-            "layers",
-            cfg.layers,
-            f"exactly {len(convs)} characters, one per convolution of this model (quote a mask with leading "
-            f"zeros on the command line: method.layers=\"'{cfg.layers.zfill(len(convs))}'\")",
+            "layers", cfg.layers, f"exactly {len(convs)} characters, one per convolution of this model ({hint})"
         )
     for flag, (parent, name, conv) in zip(cfg.layers, convs, strict=True):
         if flag == "1":

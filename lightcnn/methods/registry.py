@@ -45,6 +45,14 @@ def method_names() -> list[str]:
     return METHODS.names()
 
 
+def method_config(name: str, **values) -> MethodConfig:
+    """The config of registered method ``name`` with ``values`` set (ranges checked)."""
+    try:
+        return METHODS.get(name).config(**values)
+    except ConfigValueError as err:
+        raise err.with_prefix("method") from None
+
+
 def apply_method(model: nn.Module, cfg: MethodConfig, context: MethodContext | None = None) -> nn.Module:
     apply = METHODS.get(cfg.name).target
     try:

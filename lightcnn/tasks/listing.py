@@ -1,4 +1,7 @@
-"""``task=list``: every registered model with its size for each real data set's input shape."""
+"""``task=list``: every registered model with its size for each real data set's input shape;
+with ``task.methods=true`` also the composability matrix: each registered method applied (at its
+defaults) to each model (its smallest depth) for each data set's input, counted by fvcore, or the
+one line that refuses the combination."""
 
 from __future__ import annotations
 
@@ -6,8 +9,91 @@ from lightcnn.config import Config, InputSpec
 from lightcnn.data.sources import SOURCES
 from lightcnn.engine.profiling import count_params, profile_model
 from lightcnn.errors import UserError
+from lightcnn.methods import MethodContext, apply_method, method_config, method_names
 from lightcnn.models import build_model, model_config, model_names
 from lightcnn.tasks import RunContext, TaskResult
+
+SMALLEST = {"depth": 20}  # the matrix builds each model at its smallest depth: what works does not depend on it
+
+
+def input_specs(sources: list[str]) -> dict[str, InputSpec]:
+    specs = {}
+    for name in sources:
+        source = SOURCES.get(name).target
+        specs[name] = InputSpec(source.channels, source.image_size, source.image_size, source.num_classes)
+    return specs
+
+
+def fitted_values(method: str, net) -> dict:
+    """The matrix applies each method at its defaults, but an ACA layer mask names one flag per
+    conv of one model (its default, aca_cnn's six): the matrix compresses the first conv instead."""
+    if method == "aca_im2col":
+        from lightcnn.methods.aca_im2col import convolutions
+
+        return {"layers": "1".ljust(len(convolutions(net)), "0")}
+    return {}
+
+
+def combination(model: str, method: str, spec: InputSpec) -> str:
+    """``ok``, ``counts only`` (the method needs data to act) or ``n/a: why`` for one model,
+    method and input; an ok cell's model is the one the method returned, counted by fvcore."""
+    shape = (spec.channels, spec.height, spec.width)
+    values = {k: v for k, v in SMALLEST.items() if k in model_config(model).__dataclass_fields__}
+    try:
+        net = build_model(model_config(model, **values), spec)
+        context = MethodContext(input_shape=shape)
+        net = apply_method(net, method_config(method, **fitted_values(method, net)), context)
+        profile_model(net, shape, None)
+    except UserError as err:
+        return f"n/a: {err}"
+    return "counts only" if context.fields.get("counts_final") is False else "ok"
+
+
+def method_matrix(models: list[str], methods: list[str], sources: list[str]) -> list[dict]:
+    """One row per model, one cell per method and data set (data sets with the same input shape
+    share one computation)."""
+    specs = input_specs(sources)
+    rows = []
+    for model in models:
+        row: dict = {"model": model}
+        for method in methods:
+            done: dict[InputSpec, str] = {}
+            for source, spec in specs.items():
+                key = InputSpec(spec.channels, spec.height, spec.width, 0)
+                if key not in done:
+                    done[key] = combination(model, method, spec)
+                row[f"{method}/{source}"] = done[key]
+        rows.append(row)
+    return rows
+
+
+def matrix_markdown(rows: list[dict], methods: list[str], sources: list[str]) -> str:
+    """The matrix as a Markdown table, one column per method: ``ok`` where the combination works
+    on every data set, else the data sets it works on; reasons as numbered notes below."""
+    notes: list[str] = []
+
+    def mark(cell: str) -> str:
+        if not cell.startswith("n/a: "):
+            return cell
+        reason = cell.removeprefix("n/a: ")
+        reason = reason.split("; the data set gives")[0]  # the same reason for every data set of that shape
+        if reason not in notes:
+            notes.append(reason)
+        return f"n/a ({notes.index(reason) + 1})"
+
+    lines = ["| model | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
+    for row in rows:
+        cells = []
+        for method in methods:
+            marks = {source: mark(row[f"{method}/{source}"]) for source in sources}
+            if len(set(marks.values())) == 1:
+                cells.append(next(iter(marks.values())))
+            else:
+                cells.append(", ".join(f"{source}: {value}" for source, value in marks.items()))
+        lines.append(f"| {row['model']} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines += [f"({i}) {reason}" for i, reason in enumerate(notes, 1)]
+    return "\n".join(lines)
 
 
 def model_sizes(names: list[str], sources: list[str]) -> list[dict]:
@@ -16,9 +102,7 @@ def model_sizes(names: list[str], sources: list[str]) -> list[dict]:
     rows = []
     for name in names:
         row: dict = {"model": name}
-        for source_name in sources:
-            source = SOURCES.get(source_name).target
-            spec = InputSpec(source.channels, source.image_size, source.image_size, source.num_classes)
+        for source_name, spec in input_specs(sources).items():
             try:
                 net = build_model(model_config(name), spec)
                 params = count_params(net)[0]
@@ -38,4 +122,8 @@ def list_task(cfg: Config, ctx: RunContext) -> TaskResult:
     rows = model_sizes(model_names(), sources)
     table = pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
     note = "(default config of each model: model=NAME; e.g. model.depth, model.alpha change the size)"
-    return TaskResult({"models": rows}, f"{table}\n{note}")
+    if not cfg.task.methods:
+        return TaskResult({"models": rows}, f"{table}\n{note}")
+    matrix = method_matrix(model_names(), method_names(), sources)
+    shown = matrix_markdown(matrix, method_names(), sources)
+    return TaskResult({"models": rows, "methods": matrix}, f"{table}\n{note}\n\n{shown}")
