@@ -99,10 +99,14 @@ def plan_jobs(specs, args) -> list[Job]:
 
     compose = Composer()
     jobs, seen = [], set()
-    for spec in specs:
-        for row in spec.rows:
-            for task in [args.task] if args.task else row.tasks:
-                for seed in seeds_to_run(row, task):
+    for spec in specs:  # every row at its first seed, then every row at its second…: a comparison early
+        for round_index in range(max([len(row.seeds) for row in spec.rows] + [1])):
+            for row in spec.rows:
+                for task in [args.task] if args.task else row.tasks:
+                    seeds = seeds_to_run(row, task)
+                    if round_index >= len(seeds):
+                        continue
+                    seed = seeds[round_index]
                     overrides = job_overrides(row, task, args, replaced=bool(args.task)) + seed
                     if overrides not in seen:
                         seen.add(overrides)

@@ -59,6 +59,7 @@ def test_smoke_reproduction_renders_a_report_and_resumes(tmp_path):
     assert "synthetic data" in table and "| R20 " in table and "269,722" in table and "+0.0%" in table
     assert "diverged" in table  # the diverging run is marked, not filled
     page, index = (reports / "toy.md").read_text(), (reports / "index.md").read_text()
+    assert all("> **Smoke report: the accuracies are meaningless.**" in text for text in (table, page, index))
     assert "![table_curves](toy/table_curves.png)" in page
     assert "| [toy](toy.md) | 1 | 1 | 0 | 1 |" in index and "![pareto synthetic](pareto_synthetic.png)" in index
     assert (reports / "pareto_synthetic.png").read_bytes()[:4] == b"\x89PNG"
@@ -202,13 +203,14 @@ rows:
 
 
 def test_a_row_with_seeds_runs_once_per_seed_and_its_latency_once(tmp_path, capsys):
+    """Every row at its first seed comes before any second seed: one whole comparison early."""
     spec = tmp_path / "toy" / "seeds.yaml"
     spec.parent.mkdir(parents=True)
     spec.write_text(SEEDED)
     assert reproduce_in_process(tmp_path, spec, "--profile", "quick", "--dry-run") == 0
     plan = [line for line in capsys.readouterr().out.splitlines() if line.startswith("#")]
     assert [line.split("]", 1)[1].split("[")[0].strip() for line in plan] == [
-        "fp32 (train, seed=0)", "fp32 (train, seed=1)", "fp32 (latency)", "one seed (train, seed=7)"]  # fmt: skip
+        "fp32 (train, seed=0)", "fp32 (latency)", "one seed (train, seed=7)", "fp32 (train, seed=1)"]  # fmt: skip
     bad = tmp_path / "toy" / "bad.yaml"
     bad.write_text(SEEDED.replace("seeds: [7]", "seeds: [7, 7]"))
     assert reproduce_in_process(tmp_path, bad, "--profile", "quick", "--dry-run") == 2

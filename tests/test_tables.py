@@ -160,8 +160,10 @@ def test_newest_configuration_wins_and_profile_filter(tmp_path, spec_path):
     )
     md, _ = render_specs([spec_path], results, tmp_path / "out")
     assert "90.00" in md.read_text() and "50.00" not in md.read_text()
+    assert "Smoke report" not in md.read_text()
     md, _ = render_specs([spec_path], results, tmp_path / "out2", profile="smoke")
     assert "50.00" in md.read_text()
+    assert md.read_text().splitlines()[2].startswith("> **Smoke report: the accuracies are meaningless.**")
 
 
 def test_spec_with_unknown_model_fails_before_anything_is_written(tmp_path, spec_path):

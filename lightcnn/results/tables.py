@@ -155,6 +155,19 @@ def _fmt_diff(diff: float | None, column: Column) -> str:
     return f"{diff:+.1f}%" if column.diff == "relative" else f"{diff:+.{column.digits}f}"
 
 
+SMOKE_BANNER = (
+    "> **Smoke report: the accuracies are meaningless.** Smoke runs train a few batches (on synthetic "
+    "stand-ins unless `--real-data`): they show that every row runs, nothing about the methods. Counts "
+    "are exact except where a row says its workload was shrunk."
+)
+SMOKE_TITLE = "SMOKE (accuracies meaningless): "
+
+
+def is_smoke(matcher: ConfigMatcher) -> bool:
+    """Whether this report is of the smoke profile alone."""
+    return matcher.profiles == ["smoke"]
+
+
 def render_table(
     spec: TableSpec, frame: pd.DataFrame, matcher: ConfigMatcher
 ) -> tuple[str, pd.DataFrame, list[RowResult]]:
@@ -201,7 +214,7 @@ def render_table(
         raw.update(seeds=result.seeds, status=result.status, runs=" ".join(result.runs))
         display.append(shown)
         numeric.append(raw)
-    lines = [f"# {spec.title}", ""]
+    lines = [f"# {spec.title}", ""] + ([SMOKE_BANNER, ""] if is_smoke(matcher) else [])
     if spec.source:
         lines += [f"Published values: {spec.source}", ""]
     for heading, names in split_columns(groups, list(display[0]) if display else []):
@@ -276,22 +289,26 @@ def render_spec(
     spec: TableSpec, frame: pd.DataFrame, out_dir: Path, matcher: ConfigMatcher, results: list | None = None
 ) -> list[Path]:
     """One spec to ``out_dir/<paper>/<table>.md`` and ``.csv`` and its plots (PNG)."""
+    import dataclasses
+
     from lightcnn.results.plots import curves_plot, scatter_plot
 
     markdown, numeric, rows = render_table(spec, frame, matcher)
+    prefix = SMOKE_TITLE if is_smoke(matcher) else ""
     if results is not None:  # the report's index counts them: aggregated once
         results[:] = rows
     target = Path(out_dir) / spec.paper / spec.name
     images = []
     for plot in spec.plots:
         png = target.with_name(f"{spec.name}_{plot.y}_vs_{plot.x}.png")
-        scatter_plot(numeric, plot, spec.title, png)
+        scatter_plot(numeric, plot, prefix + spec.title, png)
         images.append(png)
     rows = {row.label: row for row in spec.rows}
     for curve in spec.curves:
         png = target.with_name(f"{spec.name}_{curve.name}.png")
         points = {label: row_points(frame, rows[label], matcher, curve.field) for label in curve.rows}
-        curves_plot(points, curve, spec.title, png)
+        titled = dataclasses.replace(curve, title=prefix + curve.title) if curve.title else curve
+        curves_plot(points, titled, prefix + spec.title, png)
         images.append(png)
     if images:
         markdown += "\n" + "\n".join(f"![{p.stem}]({p.name})" for p in images) + "\n"
@@ -365,7 +382,7 @@ def render_report(
         files = render_spec(spec, frame, out_dir, matcher, results)
         written += files
         papers.setdefault(spec.paper, []).append((spec, files, results))
-    index = ["# lightcnn report", ""]
+    index = ["# lightcnn report", ""] + ([SMOKE_BANNER, ""] if is_smoke(matcher) else [])
     index += [
         f"Profile: {profile or 'all'}; data: {'synthetic stand-ins (smoke)' if synthetic else 'as the specs say'}.",
         "",
@@ -397,7 +414,8 @@ def render_report(
     for dataset, group in sorted(runs.groupby("dataset"), key=lambda g: str(g[0])) if not runs.empty else []:
         png = out_dir / f"pareto_{dataset}.png"
         runs_text = f"{len(group)} training run{'s' if len(group) != 1 else ''}"
-        pareto_plot(group, f"{dataset}, profile {profile or 'all'}: {runs_text}", png)
+        prefix = SMOKE_TITLE if is_smoke(matcher) else ""
+        pareto_plot(group, f"{prefix}{dataset}, profile {profile or 'all'}: {runs_text}", png)
         written.append(png)
         index += [f"![pareto {dataset}]({png.name})", ""]
     index += provenance(frame, [RowResult(Row("all", ()), "ok", {}, runs=tuple(sorted(runs.get("run_id", []))))])
