@@ -167,7 +167,7 @@ def test_prune_rl_without_a_validation_split_exits_2(lightcnn, tmp_path):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["model=mobilenet", "dataset.val_fraction=0.05"], "a model the pruning surgery supports"),
+        (["model=mobilenet", "method.retrain_lr=0"], "method.retrain_lr=0.0 is not allowed: a learning rate > 0"),
         (["model=vgg16", "method.groups=1"], "method.groups=1 is not allowed: an integer >= 2"),
     ],
 )

@@ -141,6 +141,19 @@ def test_counts_come_from_any_record_of_the_same_model_method_and_data_set(tmp_p
     assert "77.00" not in md.read_text()
 
 
+def test_the_seed_count_is_that_of_the_accuracy_not_of_the_runs_lending_counts(tmp_path, spec_path):
+    other = ("trainer.max_epochs=3",)
+    write_records(
+        tmp_path / "results",
+        [record("a", 20, 0, 91.0), record("b", 20, 1, None, params=269_722, task="profile", extra=other),
+         record("c", 20, 2, None, params=269_722, task="profile", extra=other)],
+    )  # fmt: skip
+    _, csv = render_specs([spec_path], tmp_path / "results", tmp_path / "out")
+    header, first = csv.read_text().splitlines()[:2]
+    r20 = dict(zip(header.split(","), first.split(","), strict=True))
+    assert (r20["test_acc_ours"], r20["seeds"]) == ("91.0", "1")  # one trained seed, though three runs hold counts
+
+
 def test_rendering_is_deterministic(tmp_path, spec_path):
     results = tmp_path / "results"
     write_records(results, [record("b", 20, 1, 92.0), record("a", 20, 0, 91.0), record("e", 110, 0, 93.1)])
@@ -362,3 +375,10 @@ def test_the_pareto_plot_has_a_marker_and_colour_per_model_and_draws_its_front()
     styles = {model_style(i)["color"] + model_style(i)["marker"] for i in range(11)}
     assert len(styles) == 11  # every registered model tells apart by colour and marker
     assert axes.get_title() == "cifar10, profile cpu: 4 training runs" and axes.get_xscale() == "log"
+
+
+def test_labels_of_neighbouring_points_go_on_separate_lines():
+    from lightcnn.results.plots import label_rows
+
+    points = [(2.10, 98.1, "MobileNet"), (2.01, 98.4, "MobileNet-fused"), (9.4, 98.4, "Plain"), (2.1, 43.2, "other")]
+    assert label_rows(points, log_x=True) == [0, 1, 0, 0]  # only the two close ones are split

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import FormatStrFormatter, MaxNLocator  # noqa: E402
 
 from lightcnn.results.specs import Curves, Plot  # noqa: E402
 
@@ -31,16 +31,20 @@ def scatter_plot(numeric: pd.DataFrame, plot: Plot, title: str, path: Path) -> N
     values are left out and listed under the axes."""
     x_col, y_col = f"{plot.x}_ours", f"{plot.y}_ours"
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
-    missing = []
+    missing, points = [], []
     for _, row in numeric.iterrows():
         x, y = row.get(x_col), row.get(y_col)
         if pd.isna(x) or pd.isna(y):
             missing.append(str(row["row"]))
             continue
         axes.scatter([x], [y], s=30)
-        axes.annotate(str(row["row"]), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        points.append((float(x), float(y), str(row["row"])))
+    for (x, y, label), below in zip(points, label_rows(points, plot.log_x), strict=True):
+        axes.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4 - 11 * below), fontsize=8)
     if plot.log_x:
         axes.set_xscale("log")
+        for axis_format in (axes.xaxis.set_major_formatter, axes.xaxis.set_minor_formatter):
+            axis_format(FormatStrFormatter("%g"))  # 2, 3, 10 rather than 2×10⁰
     axes.set_xlabel(plot.xlabel or plot.x)
     axes.set_ylabel(plot.ylabel or plot.y)
     axes.set_title(title, fontsize=10)
@@ -49,6 +53,25 @@ def scatter_plot(numeric: pd.DataFrame, plot: Plot, title: str, path: Path) -> N
         figure.text(0.01, 0.01, "not measured: " + ", ".join(missing), fontsize=7)
     figure.tight_layout()
     save_png(figure, path)
+
+
+def label_rows(points: list[tuple[float, float, str]], log_x: bool) -> list[int]:
+    """Per point, how many lines below the usual place its label goes: one more for each earlier
+    point that is close on both axes (within 8 % of the x range, in log space where the axis is
+    logarithmic, and 4 % of the y range), so neighbouring labels do not print over each other."""
+    import math
+
+    def x_of(value: float) -> float:
+        return math.log10(value) if log_x and value > 0 else value
+
+    xs, ys = [x_of(p[0]) for p in points], [p[1] for p in points]
+    x_span = (max(xs) - min(xs)) or 1.0 if xs else 1.0
+    y_span = (max(ys) - min(ys)) or 1.0 if ys else 1.0
+    rows = []
+    for i in range(len(points)):
+        near = [j for j in range(i) if abs(xs[i] - xs[j]) < 0.08 * x_span and abs(ys[i] - ys[j]) < 0.04 * y_span]
+        rows.append(max((rows[j] for j in near), default=-1) + 1)
+    return rows
 
 
 def _history_lines(axes, label: str, history: list[dict], stage: str, colour: str) -> bool:
@@ -145,7 +168,7 @@ def pareto_figure(runs: pd.DataFrame, title: str):
     axes.step(xs, ys, where="post", color="black", linewidth=1.2, label="Pareto front", zorder=2)
     axes.plot(xs, ys, linestyle="none", marker="o", markersize=9, markerfacecolor="none", color="black", zorder=4)
     axes.set_xscale("log")
-    axes.legend(fontsize=7, loc="lower right")
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes: never over a point
     axes.set_xlabel("conv + linear multiply-accumulates per image (log scale)")
     axes.set_ylabel("test top-1 (%)")
     axes.set_title(title, fontsize=10)

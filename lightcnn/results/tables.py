@@ -90,7 +90,7 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], ma
     if ok.empty and counted.empty:
         status = NOT_RUN if matched.empty else str(matched.iloc[-1]["status"])
         return RowResult(row, status, {c.id: Cell() for c in columns})
-    cells, runs, seeds = {}, set(), 0
+    cells, runs, seed_count = {}, set(), {False: 0, True: 0}  # keyed by "is a count column"
     for column in columns:
         key = column.record_key(row)
         pool = counted if key in COUNT_KEYS else ok
@@ -103,7 +103,8 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], ma
         std = float(values.std(ddof=1)) if len(values) > 1 else None
         cells[column.id] = Cell(float(values.mean()), std, int(len(values)))
         runs.update(group["run_id"])
-        seeds = max(seeds, int(group["seed"].nunique()))
+        # the seeds behind the measured (non-count) columns: counts may come from runs of other seeds
+        seed_count[key in COUNT_KEYS] = max(seed_count[key in COUNT_KEYS], int(group["seed"].nunique()))
     failed = int(matched["status"].isin(["failed", "diverged"]).sum())
     status = f"ok (+{failed} failed)" if failed else "ok"
     ran = ok[ok["task"].isin(row.tasks)] if "task" in ok else ok
@@ -112,6 +113,7 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], ma
         status = str(not_ok.iloc[-1]["status"]) if not not_ok.empty else COUNTS_ONLY
     if all(cell.mean is None for cell in cells.values()):  # records, but none holds a column of this table
         return RowResult(row, NOT_RUN if ok.empty or matched.empty else status, {c.id: Cell() for c in columns})
+    seeds = seed_count[False] or seed_count[True]
     return RowResult(row, status, cells, seeds=seeds, runs=tuple(sorted(runs)))
 
 
