@@ -36,7 +36,7 @@ from torch.utils.data import DataLoader, Dataset
 from lightcnn.config import AugmentConfig, DatasetConfig, TrainerConfig
 from lightcnn.data.datamodule import ImageDataModule
 from lightcnn.data.datasets import ImageData
-from lightcnn.engine.callbacks import synchronize
+from lightcnn.engine.devices import synchronize
 from lightcnn.engine.module import LitClassifier
 from lightcnn.engine.precision import training_precision
 from lightcnn.models import InputSpec, build_model, model_config

@@ -1,8 +1,9 @@
 """Registration: the one place that fills Hydra's ConfigStore, called before any config is composed
 (by the command line and :func:`lightcnn.composition.compose_config`).
 
-Importing :mod:`lightcnn.models` and :mod:`lightcnn.methods` runs their ``register_*`` decorators;
-the root, data set, trainer and task schemas are stored here.
+Importing :mod:`lightcnn.models`, :mod:`lightcnn.methods` and :mod:`lightcnn.tasks` runs their
+``register_*`` decorators (each stores its entries' schemas); the root, data set, trainer and logger
+schemas are stored here.
 """
 
 from __future__ import annotations
@@ -12,26 +13,14 @@ import uuid
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
-from lightcnn.config import (
-    Config,
-    DatasetConfig,
-    DownloadTaskConfig,
-    Im2colTaskConfig,
-    LatencyTaskConfig,
-    ListTaskConfig,
-    LoggerConfig,
-    ProfileTaskConfig,
-    ReuseTaskConfig,
-    SyntheticDatasetConfig,
-    TrainerConfig,
-    TrainTaskConfig,
-)
+from lightcnn.config import Config, DatasetConfig, LoggerConfig, SyntheticDatasetConfig, TrainerConfig
 
 
 def register_configs() -> None:
-    """Store the schemas in Hydra's ConfigStore (models and methods register their own)."""
+    """Store the schemas in Hydra's ConfigStore (models, methods and tasks register their own)."""
     import lightcnn.methods  # noqa: F401  (registers method schemas)
     import lightcnn.models  # noqa: F401  (registers model schemas)
+    import lightcnn.tasks  # noqa: F401  (registers task schemas)
 
     if not OmegaConf.has_resolver("run_tag"):
         # a random tag, resolved once per run (Hydra copies the cache to sweep jobs), that keeps
@@ -43,10 +32,3 @@ def register_configs() -> None:
     cs.store(group="schema/dataset", name="synthetic", node=SyntheticDatasetConfig)
     cs.store(group="schema/trainer", name="base", node=TrainerConfig)
     cs.store(group="schema/logger", name="base", node=LoggerConfig)
-    cs.store(group="schema/task", name="train", node=TrainTaskConfig)
-    cs.store(group="schema/task", name="profile", node=ProfileTaskConfig)
-    cs.store(group="schema/task", name="download", node=DownloadTaskConfig)
-    cs.store(group="schema/task", name="latency", node=LatencyTaskConfig)
-    cs.store(group="schema/task", name="list", node=ListTaskConfig)
-    cs.store(group="schema/task", name="reuse", node=ReuseTaskConfig)
-    cs.store(group="schema/task", name="im2col", node=Im2colTaskConfig)

@@ -34,3 +34,27 @@ def test_every_kind_of_part_is_one_registry():
     assert {"none", "prune_hrank", "prune_rl", "template_kernels", "aca_im2col"} == set(METHODS.names())
     assert SOURCES.names() == ["cifar10", "fashion_mnist", "mnist"]
     assert get_task("train").resumes and not get_task("list").writes_record
+
+
+@pytest.mark.parametrize("registry", [MODELS, METHODS, TASKS], ids=lambda r: r.key)
+def test_each_entry_keeps_its_config_dataclass_beside_its_function(registry):
+    from hydra.core.config_store import ConfigStore
+
+    group = registry.key.split(".")[0]
+    stored = ConfigStore.instance().list(f"schema/{group}")
+    for entry in registry:
+        assert entry.config is not None and entry.config.__module__ == entry.load().__module__, entry.name
+        assert f"{entry.name}.yaml" in stored, entry.name
+
+
+def test_composing_a_config_imports_no_lightning():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from lightcnn.composition import compose_config; compose_config(['task=train']);"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pytorch_lightning', 'lightning', 'lightning_fabric')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

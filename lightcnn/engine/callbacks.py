@@ -6,15 +6,10 @@ import logging
 import time
 
 import pytorch_lightning as pl
-import torch
+
+from lightcnn.engine.devices import synchronize
 
 log = logging.getLogger("lightcnn.progress")
-
-
-def synchronize(device: torch.device) -> None:
-    """Wait for queued work on ``device`` (a no-op on the CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 class Throughput(pl.Callback):

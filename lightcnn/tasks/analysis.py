@@ -17,7 +17,7 @@ from lightcnn.engine.weights import load_weights
 from lightcnn.errors import ConfigValueError
 from lightcnn.methods import MethodContext, apply_method
 from lightcnn.models import build_model
-from lightcnn.tasks import RunContext
+from lightcnn.tasks.base import RunContext
 
 log = logging.getLogger(__name__)
 

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from lightcnn.config import Config
+from dataclasses import dataclass
+
+from lightcnn.config import Config, TaskConfig
 from lightcnn.data.download import download
 from lightcnn.data.sources import SOURCES
 from lightcnn.errors import ConfigValueError
-from lightcnn.tasks import RunContext, TaskResult
+from lightcnn.tasks.base import RunContext, TaskResult, register_task
 
 
+@dataclass
+class DownloadTaskConfig(TaskConfig):
+    """Fetch the data set's official archives into ``data_dir`` and verify their checksums."""
+
+    name: str = "download"
+
+
+@register_task("download", config=DownloadTaskConfig, writes_record=False)
 def download_task(cfg: Config, ctx: RunContext) -> TaskResult:
     if cfg.dataset.name not in SOURCES:
         raise ConfigValueError(

@@ -12,14 +12,28 @@ and of W·U·V, so the record shows when the approximation saves memory but cost
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from lightcnn.config import Config
+from lightcnn.config import Config, TaskConfig, require
 from lightcnn.formulas.aca import aca_macs, compression_ratio, direct_conv_macs, factor_bytes, im2col_bytes, wuv_macs
 from lightcnn.methods.aca import ACAConv2d, aca
 from lightcnn.methods.aca_im2col import convolutions
-from lightcnn.tasks import RunContext, TaskResult
 from lightcnn.tasks.analysis import analysis_setup, sample_test_images
+from lightcnn.tasks.base import RunContext, TaskResult, register_task
+
+
+@dataclass
+class Im2colTaskConfig(TaskConfig):
+    """Data size of the im2col matrices and of their ACA factors, per convolution."""
+
+    name: str = "im2col"
+    images: int = 100  # random test images (chosen with the run's seed)
+    checkpoint: str | None = None  # null: the model as built; auto: the newest ok train run of it; or a path
+
+    def __post_init__(self) -> None:
+        require(self.images >= 1, "images", self.images, "an integer >= 1")
 
 
 def layer_report(conv: torch.nn.Conv2d, inputs: torch.Tensor) -> dict:
@@ -48,6 +62,7 @@ def layer_report(conv: torch.nn.Conv2d, inputs: torch.Tensor) -> dict:
 
 
 @torch.no_grad()
+@register_task("im2col", config=Im2colTaskConfig)
 def im2col_task(cfg: Config, ctx: RunContext) -> TaskResult:
     data, model, fields, _ = analysis_setup(cfg, ctx)
     _, images = sample_test_images(data, cfg.task.images, cfg.seed)

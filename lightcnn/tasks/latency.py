@@ -10,20 +10,52 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
-from lightcnn.config import Config
+from lightcnn.config import Config, TaskConfig, require
 from lightcnn.data.datasets import input_spec
-from lightcnn.engine.callbacks import synchronize
+from lightcnn.engine.devices import synchronize
 from lightcnn.engine.profiling import model_fields
 from lightcnn.methods import MethodContext, apply_method
 from lightcnn.models import build_model
 from lightcnn.models.layers import fuse_for_inference
 from lightcnn.record import device_name
-from lightcnn.tasks import RunContext, TaskResult
+from lightcnn.tasks.base import RunContext, TaskResult, register_task
+
+
+@dataclass
+class LatencyTaskConfig(TaskConfig):
+    """Inference latency: median and interquartile range over repeated timed forward passes."""
+
+    name: str = "latency"
+    batch_sizes: list[int] = field(default_factory=lambda: [1, 256])
+    devices: list[str] = field(default_factory=lambda: ["cpu", "cuda"])  # cuda is skipped where absent
+    warmup: int = 5  # untimed forward passes first
+    repeats: int = 30  # timed forward passes (at most)
+    max_seconds: float = 10.0  # per device and batch size: stop repeating after this long (>= 3 repeats)
+    fold: bool = True  # time the inference form (BN folded into the convolutions)
+
+    def __post_init__(self) -> None:
+        require(
+            len(self.batch_sizes) > 0 and all(b >= 1 for b in self.batch_sizes),
+            "batch_sizes",
+            list(self.batch_sizes),
+            "a non-empty list of integers >= 1",
+        )
+        require(
+            len(self.devices) > 0 and all(d in ("cpu", "cuda") for d in self.devices),
+            "devices",
+            list(self.devices),
+            "a non-empty subset of [cpu, cuda]",
+        )
+        require(self.warmup >= 0, "warmup", self.warmup, "an integer >= 0")
+        require(self.repeats >= 3, "repeats", self.repeats, "an integer >= 3")
+        require(self.max_seconds > 0, "max_seconds", self.max_seconds, "a number > 0")
+
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +84,7 @@ def time_forward(model: nn.Module, inputs: torch.Tensor, warmup: int, repeats: i
     return times
 
 
+@register_task("latency", config=LatencyTaskConfig)
 def latency_task(cfg: Config, ctx: RunContext) -> TaskResult:
     torch.manual_seed(cfg.seed)
     spec = input_spec(cfg.dataset)

@@ -5,13 +5,24 @@ one line that refuses the combination."""
 
 from __future__ import annotations
 
-from lightcnn.config import Config, InputSpec
+from dataclasses import dataclass
+
+from lightcnn.config import Config, InputSpec, TaskConfig
 from lightcnn.data.sources import SOURCES
 from lightcnn.engine.profiling import count_params, profile_model
 from lightcnn.errors import UserError
 from lightcnn.methods import MethodContext, apply_method, method_config, method_names
 from lightcnn.models import build_model, model_config, model_names
-from lightcnn.tasks import RunContext, TaskResult
+from lightcnn.tasks.base import RunContext, TaskResult, register_task
+
+
+@dataclass
+class ListTaskConfig(TaskConfig):
+    """Every registered model with its params and conv MACs for each real data set's input."""
+
+    name: str = "list"
+    methods: bool = False  # also which method applies to which model on which data set (the composability matrix)
+
 
 SMALLEST = {"depth": 20}  # the matrix builds each model at its smallest depth: what works does not depend on it
 
@@ -115,6 +126,7 @@ def model_sizes(names: list[str], sources: list[str]) -> list[dict]:
     return rows
 
 
+@register_task("list", config=ListTaskConfig, writes_record=False)
 def list_task(cfg: Config, ctx: RunContext) -> TaskResult:
     import pandas as pd
 

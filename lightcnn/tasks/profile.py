@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from lightcnn.config import Config
+from dataclasses import dataclass
+
+from lightcnn.config import Config, TaskConfig, require
 from lightcnn.data.datasets import input_spec
 from lightcnn.engine.profiling import model_fields
 from lightcnn.methods import MethodContext, apply_method
 from lightcnn.models import build_model
-from lightcnn.tasks import RunContext, TaskResult
+from lightcnn.tasks.base import RunContext, TaskResult, register_task
+
+
+@dataclass
+class ProfileTaskConfig(TaskConfig):
+    """Count parameters and FLOPs of the built model; no data, no training."""
+
+    name: str = "profile"
+    print_table: bool = False  # the per-module fvcore table (seconds for a deep model; the record has the totals)
+    max_depth: int = 3  # module depth of the per-layer table
+
+    def __post_init__(self) -> None:
+        require(self.max_depth >= 1, "max_depth", self.max_depth, "an integer >= 1")
 
 
 def count_config(cfg: Config, max_depth: int | None = None):
@@ -20,6 +34,7 @@ def count_config(cfg: Config, max_depth: int | None = None):
     return {**fields, **method_context.fields}, profile
 
 
+@register_task("profile", config=ProfileTaskConfig)
 def profile_task(cfg: Config, ctx: RunContext) -> TaskResult:
     fields, profile = count_config(cfg, cfg.task.max_depth if cfg.task.print_table else None)
     return TaskResult(fields, profile.table if cfg.task.print_table else None)

@@ -9,13 +9,37 @@ image at each precision; the record holds the per-image means (``reuse.<precisio
 
 from __future__ import annotations
 
-from lightcnn.config import Config
+from dataclasses import dataclass, field
+
+from lightcnn.config import Config, TaskConfig, require
 from lightcnn.methods.reuse import census, mean_census
 from lightcnn.methods.templates import conv_weight, first_conv
-from lightcnn.tasks import RunContext, TaskResult
 from lightcnn.tasks.analysis import analysis_setup, sample_test_images
+from lightcnn.tasks.base import RunContext, TaskResult, register_task
+
+REUSE_PRECISIONS = ("fixed8", "float16", "float32")
 
 
+@dataclass
+class ReuseTaskConfig(TaskConfig):
+    """Census of repeated (weight, input) multiplications in the first conv layer."""
+
+    name: str = "reuse"
+    images: int = 10  # random test images (chosen with the run's seed)
+    precisions: list[str] = field(default_factory=lambda: list(REUSE_PRECISIONS))
+    checkpoint: str | None = None  # null: the model as built; auto: the newest ok train run of it; or a path
+
+    def __post_init__(self) -> None:
+        require(self.images >= 1, "images", self.images, "an integer >= 1")
+        require(
+            len(self.precisions) > 0 and all(p in REUSE_PRECISIONS for p in self.precisions),
+            "precisions",
+            list(self.precisions),
+            f"a non-empty subset of {list(REUSE_PRECISIONS)}",
+        )
+
+
+@register_task("reuse", config=ReuseTaskConfig)
 def reuse_task(cfg: Config, ctx: RunContext) -> TaskResult:
     data, model, fields, _ = analysis_setup(cfg, ctx)
     _, _, conv = first_conv(model)

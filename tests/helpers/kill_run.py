@@ -37,7 +37,7 @@ class Kill(pl.Callback):
 
 def main() -> None:
     point, name, *overrides = sys.argv[1:]
-    import lightcnn.tasks.train as train
+    import lightcnn.tasks.training as train
 
     make_trainer = train.make_trainer
 

@@ -1,0 +1,170 @@
+"""The training behind ``task=train``: data → model → method → Lightning fit/test → profile → record fields."""
+
+from __future__ import annotations
+
+import logging
+import math
+import resource
+import signal
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+from lightcnn.config import Config
+from lightcnn.data.datamodule import ImageDataModule
+from lightcnn.data.datasets import training_images
+from lightcnn.engine.checkpoint_io import RunInterrupted, load_checkpoint
+from lightcnn.engine.module import LitClassifier
+from lightcnn.engine.precision import device_type, training_precision
+from lightcnn.engine.profiling import count_params, model_fields
+from lightcnn.engine.trainer import check_extra, log_results, make_loggers, make_trainer
+from lightcnn.errors import ConfigValueError
+from lightcnn.methods import MethodContext, apply_method
+from lightcnn.models import build_model
+from lightcnn.record import Status, device_name
+from lightcnn.tasks.base import RunContext, TaskResult
+
+log = logging.getLogger(__name__)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak accelerator memory allocated, or the process's peak resident memory on the CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def last_metrics(module: LitClassifier, stage: str) -> dict[str, float]:
+    entries = [h for h in module.history if h["stage"] == stage]
+    return entries[-1] if entries else {}
+
+
+def check_batches(cfg: Config, datamodule: ImageDataModule) -> None:
+    """Training drops the last partial batch: a training split smaller than one batch trains nothing."""
+    train_idx, _ = datamodule.split_indices()
+    if len(train_idx) < cfg.trainer.batch_size:
+        raise ConfigValueError(
+            "trainer.batch_size",
+            cfg.trainer.batch_size,
+            f"at most the {len(train_idx)} training images of this split (dataset.train_subset, "
+            "dataset.val_fraction): a run must train at least one full batch",
+        )
+
+
+def fits_checkpoint(module: LitClassifier, path: Path) -> bool:
+    """Whether the checkpoint's weights have this model's shapes (a run that pruned during
+    training checkpoints a smaller architecture than the one it starts from)."""
+    state = load_checkpoint(path)["state_dict"]
+    own = module.state_dict()
+    return state.keys() == own.keys() and all(state[k].shape == own[k].shape for k in own)
+
+
+def finite_weights(module: LitClassifier) -> bool:
+    return all(torch.isfinite(p).all().item() for p in module.net.parameters())
+
+
+def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
+    tcfg = cfg.trainer
+    check_extra(tcfg.extra)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = ImageDataModule(cfg.dataset, ctx.data_dir, tcfg.batch_size, tcfg.eval_batch_size, cfg.seed)
+    datamodule.load()  # missing or corrupt data fails here, before anything is built
+    check_batches(cfg, datamodule)
+    spec = datamodule.spec
+    shape = (spec.channels, spec.height, spec.width)
+    baseline = Path(ctx.dependency["checkpoint"]) if ctx.dependency else None
+    method_context = MethodContext(datamodule=datamodule, input_shape=shape, find_baseline=lambda: baseline)
+    net = apply_method(build_model(cfg.model, spec), cfg.method, method_context)
+    size_fields, _ = model_fields(net, shape)  # before training: a model fvcore cannot trace fails early
+
+    module = LitClassifier(net, tcfg)
+    if tcfg.test_every_epoch:
+        datamodule.eval_splits.append("test")
+    module.val_stages = ["epoch_test" if split == "test" else split for split in datamodule.eval_splits]
+    precision = training_precision(tcfg.precision, tcfg.accelerator, net)
+    loggers = make_loggers(ctx.run_dir, cfg.logger, ctx.run_id, flat_params(ctx.config_container))
+    plan = (f"{cfg.model.name} on {cfg.dataset.name} ({training_images(cfg.dataset):,} training images), "
+            f"{tcfg.max_epochs} epochs of batch {tcfg.batch_size}, on {device_type(tcfg.accelerator)}, {precision}, "
+            f"{torch.get_num_threads()} CPU threads")  # fmt: skip
+    trainer, throughput, checkpoint = make_trainer(
+        tcfg, ctx.run_dir, datamodule.has_val, bool(datamodule.eval_splits), method_context.callbacks, precision,
+        loggers, plan,
+    )  # fmt: skip
+    resume = ctx.resume_from
+    if resume is not None and not fits_checkpoint(module, resume):
+        ctx.resume_notes.append(f"{resume} holds another architecture (pruned during training): started again")
+        resume = None
+    for note in ctx.resume_notes:
+        log.warning("%s", note)
+    if resume is not None:
+        log.info("resuming from %s", resume)
+    started = time.perf_counter()
+    fields = {"resumed_from": str(resume) if resume else None, "resume_notes": list(ctx.resume_notes),
+              "precision": precision}  # fmt: skip
+    exit_code = 0
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
+    except (RunInterrupted, SIGTERMException) as stop:  # Lightning stops on SIGTERM itself
+        signum = getattr(stop, "signum", signal.SIGTERM)
+        log.warning("stopped by %s: run the same config again to resume", signal.Signals(signum).name)
+        fields.update(status=Status.INTERRUPTED, error=f"interrupted by {signal.Signals(signum).name}")
+        exit_code = 128 + signum
+    if count_params(module.net) != (size_fields["params"], size_fields["trainable_params"]):
+        size_fields, _ = model_fields(module.net, shape)  # the method changed the architecture during training
+    fields.update(
+        **size_fields,
+        epochs=trainer.current_epoch,
+        train_time_s=round(time.perf_counter() - started, 3),
+        images_per_s=throughput.images_per_s,
+    )
+    if exit_code:
+        pass
+    elif module.diverged or not finite_weights(module):
+        log.warning("training diverged (non-finite loss or weights) in epoch %d", trainer.current_epoch)
+        fields.update(
+            status=Status.DIVERGED, error="non-finite training loss or weights", test_acc=None, test_acc5=None
+        )
+    else:
+        evaluate_test(trainer, module, datamodule, checkpoint, fields)
+    val = last_metrics(module, "val")
+    fields.setdefault("best_val_acc", max((h["val/acc"] for h in module.history if h["stage"] == "val"), default=None))
+    fields["final_val_acc"] = val.get("val/acc")
+    fields["peak_mem_mb"] = round(peak_memory_mb(module.device), 1)
+    fields["device"] = device_name(module.device)
+    fields["history"] = [h for h in module.history if h["stage"] != "test"]
+    fields.update(method_context.fields)
+    ctx.is_main_process = trainer.is_global_zero
+    if ctx.is_main_process:
+        log_results(loggers, fields)
+    return TaskResult(fields, exit_code=exit_code)
+
+
+def flat_params(container: dict, prefix: str = "") -> dict[str, str]:
+    """The resolved config as ``group.key: value`` pairs (a logger's hyperparameters)."""
+    flat: dict[str, str] = {}
+    for key, value in container.items():
+        if isinstance(value, dict):
+            flat.update(flat_params(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = str(value)
+    return flat
+
+
+def evaluate_test(trainer: pl.Trainer, module: LitClassifier, datamodule, checkpoint, fields: dict) -> None:
+    """Test the final weights and, with a validation split, the best-on-validation checkpoint."""
+    trainer.test(module, datamodule=datamodule, verbose=False)
+    final = last_metrics(module, "test")
+    fields.update(test_acc=final.get("test/acc"), test_acc5=final.get("test/acc5"), test_loss=final.get("test/loss"))
+    if fields["test_loss"] is None or not math.isfinite(fields["test_loss"]):
+        fields.update(status=Status.DIVERGED, error=f"test loss is {fields['test_loss']}")
+        return
+    if checkpoint is not None and checkpoint.best_model_path and checkpoint.best_model_score is not None:
+        fields["best_val_acc"] = float(checkpoint.best_model_score)
+        trainer.test(
+            module, datamodule=datamodule, ckpt_path=checkpoint.best_model_path, verbose=False, weights_only=True
+        )
+        best = last_metrics(module, "test")
+        fields.update(test_acc_at_best_val=best.get("test/acc"), test_acc5_at_best_val=best.get("test/acc5"))
