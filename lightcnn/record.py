@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, get_type_hints
 
 import torch
 
@@ -53,6 +53,113 @@ class Status(StrEnum):
 
 # a record of one of these says the run did not finish: the next run of its config resumes it
 RESUMABLE_STATUSES = (Status.INTERRUPTED, Status.FAILED)
+
+
+class RunRecord(TypedDict, total=False):
+    """Every field a ``result.json`` may hold, with its type (the record's one schema; docs/design.md).
+
+    Written by the runner (identity, environment), by the task (measurements) and by the method
+    (what it did); a field that does not apply is absent. Counts are integers, accuracies percent.
+    :func:`record_problems` checks a record against it (the tests check every record they make).
+    """
+
+    # identity (runner)
+    run_id: str  # yyyymmdd-hhmmss-<8 hex>; a resumed run keeps its first one
+    status: str  # a Status value
+    error: str  # why a run is not ok
+    task: str
+    model: str
+    method: str
+    dataset: str
+    profile: str
+    seed: int
+    config: dict  # the resolved config
+    config_hash: str  # of the config without runtime keys (and with the pinned dependency)
+    depends_on: dict  # the run whose weights method.pretrained=auto / task.checkpoint=auto pinned
+    started_at: str  # ISO 8601, UTC
+    finished_at: str
+    # environment (runner)
+    device: str  # "cpu (<model>, <n> cores, <bf16 hardware>)" or the GPU's name
+    versions: dict  # torch, cuda, lightning, lightcnn, python
+    git_commit: str | None  # "+dirty" when the checkout was modified
+    data_source: str  # how the data set was prepared (added by lightcnn.results.export)
+    # size of the model after its method (fvcore; engine.profiling)
+    params: int
+    trainable_params: int
+    flops: int  # fvcore's total: one multiply-accumulate per FLOP, BN and linear included
+    flops_conv: int  # convolutions only: the papers' FLOPs
+    flops_by_operator: dict
+    flops_skipped_ops: dict  # operators fvcore does not count, with how often they occur
+    first_layer_params: int
+    first_layer_trainable_params: int
+    internal_variables: int  # activations stored between units (models built from units)
+    params_folded: int  # after folding BN into the convolutions (inference form)
+    flops_folded: int
+    flops_conv_folded: int
+    counts_final: bool  # false: the counts are of the network before the method could act
+    # training (task=train)
+    precision: str  # what trainer.precision=auto resolved to
+    resumed_from: str | None  # the checkpoint this run continued from
+    resume_notes: list  # e.g. an unreadable checkpoint set aside
+    epochs: int
+    train_time_s: float
+    images_per_s: float | None
+    test_acc: float | None  # top-1, percent
+    test_acc5: float | None
+    test_loss: float | None
+    test_acc_at_best_val: float | None
+    test_acc5_at_best_val: float | None
+    best_val_acc: float | None
+    final_val_acc: float | None
+    peak_mem_mb: float
+    history: list  # one entry per stage and epoch: {"stage", "epoch", metrics...}
+    # analyses of a trained network (task=reuse, task=im2col)
+    checkpoint: str | None  # the weights analysed
+    reuse: dict  # per precision: the census means
+    reuse_images: list  # indices of the test images used
+    im2col: dict  # per convolution: bytes, ranks, errors, MACs
+    im2col_images: int
+    # latency (task=latency)
+    latency: dict  # per device and batch size: median_ms, iqr_ms, repeats
+    latency_devices: dict  # per device: its name
+    latency_threads: int
+    latency_folded: bool
+    # methods
+    pretrained_checkpoint: str  # the weights method.pretrained loaded
+    kept_filters: dict  # pruning: per conv, the filters kept
+    params_hrank_count: int  # HRank's counting rule (each conv at its own rate, inputs unpruned)
+    flops_hrank_count: int
+    rl_base_accuracy: float  # RL search: the unpruned recogniser's validation accuracy
+    rl_chosen: dict  # the episode step whose masks were cut
+    rl_episodes: list
+    rl_steps: list  # every step of every episode: Fig. 2's points
+    rl_note: str
+
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    if value is None:
+        return hint is type(None) or type(None) in getattr(hint, "__args__", ())
+    allowed = getattr(hint, "__args__", (hint,))
+    if bool in allowed or not isinstance(value, bool):
+        return isinstance(
+            value, tuple(t for t in allowed if isinstance(t, type)) + ((int,) if float in allowed else ())
+        )
+    return False
+
+
+def record_problems(record: dict) -> list[str]:
+    """What in ``record`` the :class:`RunRecord` schema does not allow (``[]``: none): unknown
+    fields, values of the wrong type, a status that is not a :class:`Status`."""
+    hints = get_type_hints(RunRecord)
+    problems = [f"{key}: not a record field" for key in record if key not in hints and key != "run_dir"]
+    problems += [
+        f"{key}: {type(value).__name__} where {hints[key]} is expected"
+        for key, value in record.items()
+        if key in hints and not _type_ok(value, hints[key])
+    ]
+    if record.get("status") not in {s.value for s in Status}:
+        problems.append(f"status: {record.get('status')!r} is not one of {', '.join(s.value for s in Status)}")
+    return problems
 
 
 def now_iso() -> str:
@@ -200,10 +307,14 @@ def iter_records(results_dir: Path) -> Iterator[dict]:
             yield record
 
 
+def ok_records(results_dir: Path, config_hash: str) -> list[dict]:
+    """Every ``ok`` record of ``config_hash`` under ``results_dir``."""
+    return [r for r in iter_records(results_dir) if r.get("config_hash") == config_hash and r["status"] == Status.OK]
+
+
 def find_ok_record(results_dir: Path, config_hash: str) -> dict | None:
     """The newest ``ok`` record of ``config_hash`` under ``results_dir``."""
-    matches = [r for r in iter_records(results_dir) if r.get("config_hash") == config_hash and r["status"] == Status.OK]
-    return max(matches, key=lambda r: r.get("finished_at") or "", default=None)
+    return max(ok_records(results_dir, config_hash), key=lambda r: r.get("finished_at") or "", default=None)
 
 
 def is_unfinished(run_dir: Path) -> bool:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-import gzip
+import os
+
+# The tests' models are tiny: one thread per process. With a thread per core, OpenMP's threads wait
+# on each other, and on a machine whose cores another job is using (a training beside the tests)
+# that waiting dominates: the default suite took 993 s with two threads and 216 s with one on this
+# project's 2-core CPU while a training ran. Set before torch is imported; subprocesses inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import gzip  # noqa: E402
 import json
 import pickle
 import subprocess
@@ -11,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from lightcnn.record import record_problems
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +37,9 @@ class Run:
     def record(self) -> dict:
         lines = [line for line in self.stdout.splitlines() if line.strip()]
         assert lines, f"no output; stderr:\n{self.stderr[-3000:]}"
-        return json.loads(lines[-1])
+        record = json.loads(lines[-1])
+        assert not record_problems(record), record_problems(record)
+        return record
 
 
 def run_command(script: str, args: list[str], cwd: Path, timeout: float = 300) -> Run:
@@ -142,6 +154,7 @@ def run_config(compose, tmp_path):
         run_dir.mkdir(parents=True)
         record = execute(compose(*overrides), run_dir, overrides).record
         assert (run_dir / "result.json").exists()
+        assert not record_problems(record), record_problems(record)
         return record
 
     return run

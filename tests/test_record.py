@@ -1,4 +1,5 @@
 import os
+import pathlib
 import time
 
 from lightcnn.record import (
@@ -68,3 +69,24 @@ def test_a_cpu_device_names_its_model_cores_and_bf16_hardware(monkeypatch):
     assert name.startswith("cpu (") and name.endswith(f", {os.cpu_count()} cores, AVX-512 BF16)")
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
     assert device_name("cpu").endswith("cores, no bf16 hardware)")
+
+
+def test_the_record_schema_names_unknown_fields_wrong_types_and_a_bad_status():
+    from lightcnn.record import record_problems
+
+    good = {"run_id": "x", "status": "ok", "seed": 0, "test_acc": 91, "images_per_s": None, "run_dir": "/r"}
+    assert record_problems(good) == []
+    assert record_problems({**good, "tset_acc": 1.0}) == ["tset_acc: not a record field"]
+    assert record_problems({**good, "seed": True}) == ["seed: bool where <class 'int'> is expected"]
+    assert record_problems({**good, "params": 1.5}) == ["params: float where <class 'int'> is expected"]
+    assert record_problems({**good, "status": "done"}) == [
+        "status: 'done' is not one of ok, failed, diverged, interrupted, blocked"
+    ]
+
+
+def test_every_committed_record_fits_the_schema():
+    from lightcnn.record import iter_records, record_problems
+
+    records = list(iter_records(pathlib.Path(__file__).parent.parent / "docs" / "results"))
+    assert len(records) > 50
+    assert {r["run_id"]: record_problems(r) for r in records if record_problems(r)} == {}
