@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 
 from lightcnn.config import config_hash
 from lightcnn.errors import UserError
-from lightcnn.record import find_ok_record
+from lightcnn.record import ok_records
 
 CHECKPOINT = Path("checkpoints") / "last.ckpt"
 # trainer keys that describe a pruning run's fine-tuning, not the baseline it starts from
@@ -82,13 +82,22 @@ def resolve(need: Need, results_dir: Path) -> dict:
     from lightcnn.composition import compose_config
 
     wanted = config_hash(compose_config(need.overrides))
-    record = find_ok_record(results_dir, wanted)
-    checkpoint = Path(record["run_dir"]) / CHECKPOINT if record else None
-    if checkpoint is None or not checkpoint.is_file():
+    # the newest ok run of that config that kept its checkpoint (profile=smoke keeps none unless asked)
+    runs = sorted(ok_records(results_dir, wanted), key=lambda r: r.get("finished_at") or "", reverse=True)
+    record = next((r for r in runs if (Path(r["run_dir"]) / CHECKPOINT).is_file()), None)
+    if record is None and runs:
+        again = (*_without(need.overrides, ("trainer.checkpoint", "skip_existing"), ()),
+                 "trainer.checkpoint=true", "skip_existing=false")  # fmt: skip
+        raise UserError(
+            f"{need.key}=auto: the finished run of config {wanted} ({runs[0]['run_dir']}) kept no checkpoint "
+            f"(trainer.checkpoint=false); run it again with one: lightcnn {shown(again)}"
+        )
+    if record is None:
         raise UserError(
             f"{need.key}=auto: no finished run of config {wanted} under {results_dir}; make it with: "
             f"lightcnn {shown(need.overrides)}  (or set {need.key}=null, or a checkpoint path)"
         )
+    checkpoint = Path(record["run_dir"]) / CHECKPOINT
     return {
         "key": need.key,
         "run_id": record.get("run_id"),

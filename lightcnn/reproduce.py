@@ -122,7 +122,22 @@ def plan_jobs(specs, args) -> list[Job]:
     for job in jobs:
         if job.needs in by_hash:
             job.after.append(by_hash[job.needs])
+            keep_checkpoint(jobs[by_hash[job.needs]], args.results)
     return dependency_order(jobs)
+
+
+def keep_checkpoint(job: Job, results: Path) -> None:
+    """A run whose weights another job loads keeps its checkpoint whatever the profile says
+    (``profile=smoke`` keeps none); one that finished without it runs again."""
+    from lightcnn.dependencies import CHECKPOINT
+    from lightcnn.record import ok_records
+
+    if "trainer.checkpoint=true" in job.overrides:
+        return
+    job.overrides = (*job.overrides, "trainer.checkpoint=true")
+    runs = ok_records(results, job.config_hash)
+    if runs and not any((Path(r["run_dir"]) / CHECKPOINT).is_file() for r in runs):
+        job.overrides = (*job.overrides, "skip_existing=false")
 
 
 def link_dependency(job: Job, compose) -> None:
@@ -230,6 +245,8 @@ def job_done(job: Job, results: Path) -> bool:
     from lightcnn.dependencies import need_of, resolve
     from lightcnn.record import find_ok_record
 
+    if "skip_existing=false" in job.overrides:
+        return False
     if job.needs is None:
         return find_ok_record(results, job.config_hash) is not None
     cfg = job.config if job.config is not None else compose_config(job.overrides)

@@ -286,7 +286,7 @@ SMOKE_RESNET20 = ("model=resnet", "model.depth=20", "method=prune_hrank", "metho
 
 def test_layerwise_pruning_prunes_one_conv_per_segment(run_config):
     record = run_config(*SMOKE_RESNET20, "method.mode=layerwise", "method.layer_epochs=1", "trainer.max_epochs=20",
-                        "dataset.val_fraction=0.1")  # fmt: skip
+                        "dataset.val_fraction=0.1", "trainer.checkpoint=true")  # fmt: skip
     assert record["status"] == "ok" and record["epochs"] == 20
     # the best-validation checkpoint is one of the pruned net (those before the last pruning are dropped)
     assert record["test_acc_at_best_val"] is not None
@@ -316,7 +316,11 @@ def test_pretrained_auto_is_pinned_to_the_exact_baseline_run(run_config, tmp_pat
     run_config(*[o for o in base if o != "profile=smoke"], "profile=smoke", "seed=1", "method=none", name="seed1")
     with pytest.raises(UserError, match="no finished run"):
         run_config(*prune, name="alone")
-    trained = run_config(*base, "method=none", name="unpruned")
+    run_config(*base, "method=none", name="no-checkpoint")  # profile=smoke keeps none unless asked
+    with pytest.raises(UserError, match=r"kept no checkpoint \(trainer.checkpoint=false\); run it again with one: "
+                       r"lightcnn .* trainer.checkpoint=true skip_existing=false$"):  # fmt: skip
+        run_config(*prune, name="alone")
+    trained = run_config(*base, "method=none", "trainer.checkpoint=true", name="unpruned")
     pruned = run_config(*prune, name="pruned")
     checkpoint = tmp_path / "results" / "unpruned" / "checkpoints" / "last.ckpt"
     assert pruned["pretrained_checkpoint"] == str(checkpoint)
@@ -328,7 +332,9 @@ def test_pretrained_auto_is_pinned_to_the_exact_baseline_run(run_config, tmp_pat
         "checkpoint_sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest(),
     }
     # a new baseline is a new config for the pruned run: it runs again instead of being skipped
-    retrained = run_config(*base, "method=none", "trainer.max_epochs=1", name="unpruned-again")
+    retrained = run_config(
+        *base, "method=none", "trainer.max_epochs=1", "trainer.checkpoint=true", name="unpruned-again"
+    )
     assert retrained["config_hash"] == trained["config_hash"]
     again = run_config(*prune, name="pruned-again")
     assert again["depends_on"]["run_id"] == retrained["run_id"] and again["config_hash"] != pruned["config_hash"]

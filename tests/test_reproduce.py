@@ -129,6 +129,10 @@ def reproduce_in_process(tmp_path, *args) -> int:
         ),
         (('"trainer.lr=1e30"', '"trainer.lr=-1"'), "R20 diverging (train): trainer.lr=-1.0 is not allowed"),
         (('"trainer.log_every_n_steps=1"', '"trainer.log_evry_n_steps=1"'), "trainer.log_evry_n_steps"),
+        (  # what Hydra's grammar refuses on the command line fails in the plan too (an unquoted '=' in a list)
+            ('"trainer.lr=1e30"', '"trainer.milestones=[a=1]"'),
+            "R20 diverging (train): cannot parse override: no viable alternative at input '[a='",
+        ),
     ],
 )
 def test_a_bad_spec_stops_everything_before_the_first_job(tmp_path, capsys, edit, message):
@@ -179,6 +183,7 @@ def test_dry_run_prints_the_plan_in_dependency_order(tmp_path, capsys):
     assert out[1].startswith("#1   todo  [toy/pruning] baseline (train)  [") and "MAC ≈" in out[1]
     assert out[3].startswith("#2   todo  [toy/pruning] pruned (train) after #1  [")
     assert "lightcnn dataset=mnist model=resnet model.depth=20 method=none task=train profile=quick" in out[2]
+    assert out[2].endswith(" trainer.checkpoint=true") and "trainer.checkpoint" not in out[4]  # weights others load
     # quick: 30 epochs of 60,000 images, forward and backward (3 × the forward MACs), plus the test set
     from lightcnn.composition import compose_config
     from lightcnn.config import validate

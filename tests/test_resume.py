@@ -25,6 +25,7 @@ CONFIG = [
     "model=resnet",
     "model.depth=20",
     "profile=smoke",
+    "trainer.checkpoint=true",  # what resume continues from (smoke keeps none unless asked)
     "trainer.accelerator=cpu",
     "trainer.limit_train_batches=null",
     "trainer.limit_eval_batches=null",

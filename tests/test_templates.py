@@ -74,7 +74,8 @@ def test_unsuitable_first_layer_is_rejected():
 
 def test_fixed_filters_stay_bit_identical_and_get_no_optimizer_state(run_config, tmp_path):
     record = run_config("dataset=synthetic", "model=template_cnn", "method=template_kernels", "profile=smoke",
-                        "trainer.accelerator=cpu", "trainer.max_epochs=2", "trainer.weight_decay=0.1")  # fmt: skip
+                        "trainer.accelerator=cpu", "trainer.max_epochs=2", "trainer.weight_decay=0.1",
+                        "trainer.checkpoint=true")  # fmt: skip
     assert record["status"] == "ok" and record["first_layer_trainable_params"] == 189
     checkpoint = torch.load(tmp_path / "results/run/checkpoints/last.ckpt", map_location="cpu", weights_only=False)
     fixed = checkpoint["state_dict"]["net.features.0.fixed_weight"]

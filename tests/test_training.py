@@ -16,6 +16,7 @@ FAST = [
     "dataset.num_test=64",
     "model.depth=20",
     "profile=smoke",
+    "trainer.checkpoint=true",  # smoke keeps none by default; these tests check checkpoints and resume
     "trainer.progress_bar=false",
     "trainer.accelerator=cpu",
     "trainer.limit_train_batches=null",
@@ -86,6 +87,12 @@ def test_validation_split_selects_by_val_and_reports_test_of_best(compose, tmp_p
     assert len(vals) == 3 and rec["best_val_acc"] == pytest.approx(max(vals))
     assert rec["test_acc_at_best_val"] is not None and rec["final_val_acc"] == pytest.approx(vals[-1])
     assert list((tmp_path / "results/v/checkpoints").glob("best-epoch=*.ckpt"))
+
+
+def test_a_smoke_run_keeps_no_checkpoint_unless_asked(compose, tmp_path):
+    rec = run(compose, tmp_path, "s", "trainer.checkpoint=false", "dataset.val_fraction=0.25")
+    assert rec["status"] == "ok" and not (tmp_path / "results/s/checkpoints").exists()
+    assert compose("profile=smoke").trainer.checkpoint is False and compose("profile=quick").trainer.checkpoint
 
 
 def test_nan_loss_is_recorded_as_diverged(compose, tmp_path):
