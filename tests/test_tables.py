@@ -290,8 +290,24 @@ def test_point_curves_draw_one_line_per_episode(tmp_path):
     lines = [list(line.get_ydata()) for line in axes.get_lines()]
     assert len(lines) == 2 and lines[0] == pytest.approx([0.9, 0.8]) and lines[1] == pytest.approx([0.9, 0.7])
     plt.close(figure)
-    curves_plot({"RL": points, "none": []}, curves, "t", tmp_path / "fig2.png")
+    assert curves_plot({"RL": points, "none": []}, curves, "t", tmp_path / "fig2.png")
     assert (tmp_path / "fig2.png").read_bytes()[:4] == b"\x89PNG"
+    assert not curves_plot({"RL": [], "none": []}, curves, "t", tmp_path / "empty.png")
+    assert not (tmp_path / "empty.png").exists()  # no empty frame: the page says it in words
+
+
+def test_a_page_says_in_words_which_plot_is_not_there_yet(tmp_path):
+    from lightcnn.results.tables import make_matcher, records_frame, render_spec
+
+    spec = tmp_path / "toy" / "rl.yaml"
+    spec.parent.mkdir()
+    curve = "{name: fig2, rows: [R20], field: rl_steps, x: reduction, y: accuracy, title: Fig. 2}"
+    spec.write_text(RATIO_SPEC + f"curves:\n  - {curve}\n")
+    loaded = load_spec(spec)
+    frame = records_frame(tmp_path / "no-results")
+    written = render_spec(loaded, frame, tmp_path / "out", make_matcher(frame, None, ()))
+    page = written[0].read_text()
+    assert not [p for p in written if p.suffix == ".png"] and "*Fig. 2*: no plot yet, not measured: R20." in page
 
 
 def test_point_curves_need_x_and_y(tmp_path):
@@ -382,3 +398,22 @@ def test_labels_of_neighbouring_points_go_on_separate_lines():
 
     points = [(2.10, 98.1, "MobileNet"), (2.01, 98.4, "MobileNet-fused"), (9.4, 98.4, "Plain"), (2.1, 43.2, "other")]
     assert label_rows(points, log_x=True) == [0, 1, 0, 0]  # only the two close ones are split
+
+
+def test_a_row_of_another_methods_words_is_shown_as_published_only_and_never_run(tmp_path):
+    from lightcnn.results.tables import make_matcher, records_frame, render_table
+
+    spec = tmp_path / "toy" / "words.yaml"
+    spec.parent.mkdir()
+    cacp = "  - {label: CACP, overrides: [model=resnet], tasks: [], published: {test_acc: larger than ours}}\n"
+    spec.write_text(RATIO_SPEC.replace("tasks: [train, latency]\n", "").replace("plots:", cacp + "plots:"))
+    loaded = load_spec(spec)
+    frame = records_frame(tmp_path / "no-results")
+    markdown, numeric, _ = render_table(loaded, frame, make_matcher(frame, None, ()))
+    line = next(line for line in markdown.splitlines() if line.startswith("| CACP"))
+    assert "larger than ours" in line and line.rstrip("| ").endswith("published only")
+    assert numeric.loc[numeric["row"] == "CACP", "test_acc_paper"].isna().all()  # words are not a number
+    bad = "  - {label: X, overrides: [model=resnet], published: {test_acc: [1, 2]}}\n"
+    spec.write_text(RATIO_SPEC.replace("plots:", bad + "plots:"))
+    with pytest.raises(UserError, match=r"row 'X': published.test_acc=\[1, 2\]; allowed: a number, or text"):
+        load_spec(spec)

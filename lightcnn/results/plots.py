@@ -26,9 +26,9 @@ def save_png(figure, path: Path) -> None:
     path.write_bytes(buffer.getvalue())
 
 
-def scatter_plot(numeric: pd.DataFrame, plot: Plot, title: str, path: Path) -> None:
+def scatter_plot(numeric: pd.DataFrame, plot: Plot, title: str, path: Path) -> bool:
     """One labelled point per row of the table (its ``ours`` values); rows without both
-    values are left out and listed under the axes."""
+    values are left out and listed under the axes. No row with both: no file (returns False)."""
     x_col, y_col = f"{plot.x}_ours", f"{plot.y}_ours"
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
     missing, points = [], []
@@ -39,6 +39,9 @@ def scatter_plot(numeric: pd.DataFrame, plot: Plot, title: str, path: Path) -> N
             continue
         axes.scatter([x], [y], s=30)
         points.append((float(x), float(y), str(row["row"])))
+    if not points:
+        plt.close(figure)
+        return False
     for (x, y, label), below in zip(points, label_rows(points, plot.log_x), strict=True):
         axes.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4 - 11 * below), fontsize=8)
     if plot.log_x:
@@ -53,6 +56,7 @@ def scatter_plot(numeric: pd.DataFrame, plot: Plot, title: str, path: Path) -> N
         figure.text(0.01, 0.01, "not measured: " + ", ".join(missing), fontsize=7)
     figure.tight_layout()
     save_png(figure, path)
+    return True
 
 
 def label_rows(points: list[tuple[float, float, str]], log_x: bool) -> list[int]:
@@ -100,9 +104,9 @@ def _point_lines(axes, label: str, points: list[dict], curves: Curves, colour: s
     return bool(lines)
 
 
-def curves_plot(series: dict[str, list[dict]], curves: Curves, title: str, path: Path) -> None:
+def curves_plot(series: dict[str, list[dict]], curves: Curves, title: str, path: Path) -> bool:
     """One colour per row: its per-epoch accuracy (``field=history``) or its points' ``y``
-    against ``x`` (any other list field)."""
+    against ``x`` (any other list field). No row with points: no file (returns False)."""
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
     history = curves.field == "history"
     missing = []
@@ -113,6 +117,9 @@ def curves_plot(series: dict[str, list[dict]], curves: Curves, title: str, path:
             drawn = _point_lines(axes, label, points, curves, f"C{index}")
         if not drawn:
             missing.append(label)
+    if len(missing) == len(series):
+        plt.close(figure)
+        return False
     if history:
         axes.set_xlabel("epoch")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -122,12 +129,12 @@ def curves_plot(series: dict[str, list[dict]], curves: Curves, title: str, path:
         axes.set_ylabel(curves.ylabel or curves.y)
     axes.set_title(curves.title or title, fontsize=10)
     axes.grid(True, alpha=0.3)
-    if len(missing) < len(series):
-        axes.legend(fontsize=7)
+    axes.legend(fontsize=7)
     if missing:
         figure.text(0.01, 0.01, "not measured: " + ", ".join(missing), fontsize=7)
     figure.tight_layout()
     save_png(figure, path)
+    return True
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:

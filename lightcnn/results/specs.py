@@ -15,7 +15,9 @@ columns::
 
 Optional: per column ``ratio: true`` (also show ours divided by ours of the row's
 ``reference`` row); per row or per spec ``tasks: [train, latency]`` (what
-``make reproduce-tables`` runs; default ``[train]``); per spec ``plots: [{x: flops_conv,
+``make reproduce-tables`` runs; default ``[train]``; ``tasks: []``: a row of another method's
+published figures, shown as ``published only``, never run; a published value may be text quoting
+the paper where it prints no number); per spec ``plots: [{x: flops_conv,
 y: test_acc}]`` (a PNG scatter of the rows); per spec or per row ``profiles: {cpu:
 [trainer.max_epochs=10]}`` (overrides added at that profile only, after the row's own: how a
 table is sized for a machine; a row's list comes after the spec's); per spec or per row
@@ -251,6 +253,12 @@ def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
         unknown = set(row.published) - {c.id for c in columns}
         if unknown:
             raise UserError(f"{path}: row {row.label!r}: published values for unknown columns {sorted(unknown)}")
+        for key, value in row.published.items():  # a number, or the paper's words where it prints none
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                raise UserError(
+                    f"{path}: row {row.label!r}: published.{key}={value!r}; allowed: a number, or text quoting the "
+                    "paper where it gives no number (e.g. 'larger than CACP')"
+                )
         for task in row.tasks:
             check_override(path, f"row {row.label!r}", f"task={task}", conf_dir)
         for profile, overrides in row.profiles:

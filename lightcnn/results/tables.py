@@ -27,6 +27,7 @@ from lightcnn.results.specs import CONF_DIR, Column, Row, TableSpec, load_spec, 
 MISSING_MARK = "—"  # a difference or ratio that cannot be formed (a side is missing)
 NOT_APPLICABLE = "n/a"  # the paper gives no value for this cell
 NOT_RUN = "not run"  # no ok record holds this cell (the row's status says why, if it failed)
+PUBLISHED_ONLY = "published only"  # a row with no tasks: another method's published figures, not run here
 COUNTS_ONLY = "ok (counts only)"  # the row's counts are measured, its own tasks have not run
 MAX_TABLE_COLUMNS = 10  # wider tables are split: accuracy first, then the costs
 
@@ -81,6 +82,8 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], ma
     seeds: counts (``COUNT_KEYS``) from any ok record of the row's model, method and data set
     (a ``task=profile`` run of it, whatever its schedule or augmentation), everything else from
     records of exactly the row's configuration."""
+    if not row.tasks:
+        return RowResult(row, PUBLISHED_ONLY, {c.id: Cell() for c in columns})
     matched = final_counts(match_rows(frame, matcher.hashes(row, row.tasks)))
     ok = matched[matched["status"] == "ok"]
     counted = frame.iloc[0:0]
@@ -186,14 +189,14 @@ def render_table(
         for column in spec.columns:
             cell = result.cells[column.id]
             paper = result.row.published.get(column.id)
-            paper = float(paper) if paper is not None else None
+            paper, words = published_value(paper)
             ours = _fmt(cell.mean, column, NOT_RUN)
             if cell.std:  # a spread over seeds (a count that never varies shows none)
                 ours += f" ± {cell.std * column.scale:.{column.digits}f}"
             diff = difference(cell.mean, paper, column)
             before = len(shown)
             if has_paper[column.id]:
-                shown[f"{column.label} paper"] = _fmt(paper, column, NOT_APPLICABLE)
+                shown[f"{column.label} paper"] = words or _fmt(paper, column, NOT_APPLICABLE)
             shown[f"{column.label} ours"] = ours if result.measured else result.status
             if column.diff != "none":
                 shown[f"{column.label} Δ"] = _fmt_diff(diff, column)
@@ -226,6 +229,17 @@ def render_table(
     if spec.notes:
         lines += ["", spec.notes.strip()]
     return "\n".join(lines) + "\n", pd.DataFrame(numeric), results
+
+
+def published_value(value: Any) -> tuple[float | None, str | None]:
+    """(number, words) of a spec's published value: a number (YAML reads ``0.27e6`` as text, so
+    text that parses as one is one), or the paper's words where it prints no number."""
+    if value is None:
+        return None, None
+    try:
+        return float(value), None
+    except ValueError:
+        return None, str(value)
 
 
 def is_accuracy(column: Column) -> bool:
@@ -300,20 +314,28 @@ def render_spec(
     if results is not None:  # the report's index counts them: aggregated once
         results[:] = rows
     target = Path(out_dir) / spec.paper / spec.name
-    images = []
+    images, lines = [], []
     for plot in spec.plots:
         png = target.with_name(f"{spec.name}_{plot.y}_vs_{plot.x}.png")
-        scatter_plot(numeric, plot, prefix + spec.title, png)
-        images.append(png)
+        if scatter_plot(numeric, plot, prefix + spec.title, png):
+            images.append(png)
+            lines.append(f"![{png.stem}]({png.name})")
+        else:
+            lines.append(
+                f"*{plot.ylabel or plot.y} against {plot.xlabel or plot.x}*: no plot yet, no row has both values."
+            )
     rows = {row.label: row for row in spec.rows}
     for curve in spec.curves:
         png = target.with_name(f"{spec.name}_{curve.name}.png")
         points = {label: row_points(frame, rows[label], matcher, curve.field) for label in curve.rows}
         titled = dataclasses.replace(curve, title=prefix + curve.title) if curve.title else curve
-        curves_plot(points, titled, prefix + spec.title, png)
-        images.append(png)
-    if images:
-        markdown += "\n" + "\n".join(f"![{p.stem}]({p.name})" for p in images) + "\n"
+        if curves_plot(points, titled, prefix + spec.title, png):
+            images.append(png)
+            lines.append(f"![{png.stem}]({png.name})")
+        else:
+            lines.append(f"*{curve.title or curve.name}*: no plot yet, not measured: {', '.join(curve.rows)}.")
+    if lines:
+        markdown += "\n" + "\n\n".join(lines) + "\n"
     write_text_atomic(target.with_suffix(".md"), markdown)
     write_text_atomic(target.with_suffix(".csv"), numeric.to_csv(index=False))
     return [target.with_suffix(".md"), target.with_suffix(".csv"), *images]
