@@ -30,13 +30,16 @@ class ConfigValueError(UserError):
     ``allowed`` a short phrase saying what is allowed.
     """
 
-    def __init__(self, key: str, value: Any, allowed: str) -> None:
+    def __init__(self, key: str, value: Any, allowed: str, full_key: bool = False) -> None:
         super().__init__(key, value, allowed)
-        self.key, self.value, self.allowed = key, value, allowed
+        self.key, self.value, self.allowed, self.full_key = key, value, allowed, full_key
 
     def with_prefix(self, prefix: str) -> ConfigValueError:
-        """The same error with its key placed under ``prefix`` (``depth`` → ``model.depth``)."""
-        return ConfigValueError(f"{prefix}.{self.key}" if prefix else self.key, self.value, self.allowed)
+        """The same error with its key placed under ``prefix`` (``depth`` → ``model.depth``); a
+        ``full_key`` error (a method refusing ``dataset.val_fraction``) keeps its key."""
+        if not prefix or self.full_key:
+            return self
+        return ConfigValueError(f"{prefix}.{self.key}", self.value, self.allowed)
 
     def __str__(self) -> str:
         return f"{self.key}={self.value!r} is not allowed: {self.allowed}"

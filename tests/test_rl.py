@@ -108,7 +108,7 @@ def test_masked_recogniser_equals_the_pruned_one(name, values):
     envs.reset()
     generator = torch.Generator().manual_seed(1)
     while not envs.done:
-        envs.step([int(torch.randint(4, (), generator=generator))])
+        envs.step([int(torch.randint(cfg.actions, (), generator=generator))])
     net = envs.nets[0].eval()
     images = torch.randn(2, 3, 32, 32)
     masked = net(images)
@@ -119,6 +119,108 @@ def test_masked_recogniser_equals_the_pruned_one(name, values):
     torch.testing.assert_close(pruned.eval()(images), masked, rtol=1e-4, atol=1e-4)
     assert envs.reductions[0] == pytest.approx(1 - count_params(pruned)[0] / count_params(model)[0])
     assert envs.reductions[0] > 0 and all(k >= 1 for k in envs.kept(0))
+
+
+def planted_recogniser() -> torch.nn.Sequential:
+    """8 filters in 4 index groups of 2: only group 1 (filters 2 and 3) reads the signal channel
+    and feeds the classifier; the other six read a constant-mean channel the classifier ignores."""
+    from torch import nn
+
+    net = nn.Sequential(nn.Conv2d(2, 8, 1, bias=False), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                        nn.Flatten(), nn.Linear(8, 2))  # fmt: skip
+    with torch.no_grad():
+        weight = torch.zeros(8, 2, 1, 1)
+        weight[2, 0], weight[3, 0], weight[[0, 1, 4, 5, 6, 7], 1] = 1.0, -1.0, 1.0
+        net[0].weight.copy_(weight)
+        net[5].weight.zero_()
+        net[5].weight[1, 2], net[5].weight[0, 3] = 4.0, 4.0
+        net[5].bias.zero_()
+    return net.eval()
+
+
+def planted_data() -> dict:
+    def split(n, seed):
+        generator = torch.Generator().manual_seed(seed)
+        labels = torch.randint(2, (n,), generator=generator)
+        images = torch.randn(n, 2, 4, 4, generator=generator) * 0.3
+        images[:, 0] += (labels.float() * 2 - 1).view(-1, 1, 1)  # the class is the sign of channel 0
+        return images, labels
+
+    return {
+        "train": split(512, 0),
+        "val": split(256, 1),
+        "transform": lambda x, train: x,
+        "device": torch.device("cpu"),
+    }
+
+
+PLANTED = dict(actors=4, groups=4, retrain_batches=1, retrain_lr=1e-6, batch_size=64, replay_batch=4,
+               updates_per_episode=8, n_step=1, hidden=32)  # fmt: skip
+
+
+def test_the_controllers_action_chooses_which_filters_go():
+    from lightcnn.methods.pruning.rl import zeroed_groups
+
+    assert zeroed_groups(0b0101, 4, "controller") == [0, 2] and zeroed_groups(0b1111, 4, "controller") == [0, 1, 2]
+    assert zeroed_groups(0b10000, 4, "controller") == []  # bits beyond the conv's groups do nothing
+    assert zeroed_groups(3, 4, "l1") == [0, 1, 2] and zeroed_groups(9, 4, "l1") == [0, 1, 2]
+    net = planted_recogniser()
+    envs = PruningEnvs(
+        net, prunable_convs(net, (2, 4, 4)), planted_data(), PruneRLConfig(**{**PLANTED, "actors": 2}), 0
+    )
+    envs.reset()
+    envs.step([0b0001, 0b0010])  # the same number of filters, different groups
+    first, second = envs.kept_indices(0)[0].tolist(), envs.kept_indices(1)[0].tolist()
+    assert first == [2, 3, 4, 5, 6, 7] and second == [0, 1, 4, 5, 6, 7]
+    assert envs.accuracies[0] == 1.0 and envs.accuracies[1] < 0.6  # group 1 carries the signal
+    assert PruneRLConfig(groups=8).actions == 255 and PruneRLConfig(groups=8, selection="l1").actions == 8
+
+
+def test_a_controller_search_keeps_the_filters_that_carry_the_signal(monkeypatch):
+    """Group 1 of 4 carries all the signal; the others only cost parameters. Uniformly random
+    actions keep group 1 in 8 of the 15 actions (about 4.3 of 8 episodes; 7 or more of 8 by
+    chance: 5%). After 5 rounds of 4 actors, the last 8 episodes keep it at least 7 times (8 in
+    5 of 10 seeds tried, 7 in the rest), and the chosen masks keep it and drop at least one other
+    group. No importance score is computed: every scoring function raises here."""
+    import lightcnn.methods.pruning.importance as importance
+    import lightcnn.methods.pruning.rl as rl
+
+    def no_scores(*args, **kwargs):
+        raise AssertionError("an importance score was computed on the controller's path")
+
+    for module, name in ((importance, "l1_norm"), (importance, "feature_map_ranks"), (rl, "l1_norm")):
+        monkeypatch.setattr(module, name, no_scores)
+    torch.set_num_threads(1)  # tiny ops: threads only wait on each other
+    net = planted_recogniser()
+    cfg = PruneRLConfig(**PLANTED, episodes_per_actor=6)
+    envs = PruningEnvs(net, prunable_convs(net, (2, 4, 4)), planted_data(), cfg, 0)
+    best, episodes, _ = rl.run_search(envs, cfg, 0)
+    kept_signal = [e["accuracy"] == 1.0 for e in episodes]  # zeroing group 1 leaves chance accuracy
+    assert sum(kept_signal[-8:]) >= 7 and sum(kept_signal) > 24 * 8 / 15
+    assert {2, 3} <= set(best["kept"][0].tolist()) and len(best["kept"][0]) < 8 and best["accuracy"] == 1.0
+
+
+def test_a_target_reduction_stops_masking_and_chooses_the_most_accurate_episode_that_reached_it():
+    from lightcnn.methods.pruning.rl import better, run_search
+
+    torch.set_num_threads(1)
+    model = build_model(model_config("resnet", depth=20), CIFAR)
+    cfg = PruneRLConfig(actors=2, episodes_per_actor=1, retrain_batches=1, batch_size=8, replay_batch=1,
+                        updates_per_episode=1, hidden=16, target_reduction=0.05)  # fmt: skip
+    envs = PruningEnvs(model, prunable_convs(model, (3, 32, 32)), fake_data(), cfg, seed=0)
+    best, episodes, steps = run_search(envs, cfg, 0)
+    for actor in (0, 1):
+        trajectory = [s["reduction"] for s in steps if s["actor"] == actor]
+        first = next(i for i, r in enumerate(trajectory) if r >= 0.05)  # random actions get there in a few convs
+        assert first < len(trajectory) - 1 and set(trajectory[first:]) == {trajectory[first]}
+    assert best["accuracy"] == max(e["accuracy"] for e in episodes)
+    assert better(
+        {"reduction": 0.5, "accuracy": 0.1, "return": 0}, {"reduction": 0.4, "accuracy": 0.9, "return": 9}, 0.5
+    )
+    assert not better(
+        {"reduction": 0.6, "accuracy": 0.1, "return": 9}, {"reduction": 0.5, "accuracy": 0.2, "return": 0}, 0.5
+    )
+    assert better({"reduction": 0.1, "accuracy": 0, "return": 2}, {"reduction": 0.2, "accuracy": 1, "return": 1}, None)
 
 
 def test_filter_groups_put_the_weakest_filters_first():
@@ -160,7 +262,7 @@ def test_prune_rl_profile_counts_the_network_before_the_search(run_config):
 def test_prune_rl_without_a_validation_split_exits_2(lightcnn, tmp_path):
     result = lightcnn("model=vgg16", "method=prune_rl", "dataset=synthetic", "dataset.val_fraction=0", "profile=smoke")
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "dataset.val_fraction=0.0 is not allowed: > 0 with method=prune_rl" in result.stderr
+    assert "error: dataset.val_fraction=0.0 is not allowed: > 0 with method=prune_rl" in result.stderr
     assert not list((tmp_path / "results").rglob("result.json"))
 
 

@@ -6,13 +6,28 @@ One episode walks the prunable convs in order (:func:`prunable_convs`, read from
 graph: every conv but the depthwise ones, which follow the conv that feeds them). At conv ``t``
 the controller sees the recogniser's validation accuracy, the reduction rate (share of
 parameters the masks remove, counted as the physically pruned network would have them,
-:func:`params_after`), the position ``t / L`` and the binary masks of all convs
-in filter groups; its action ``a`` zeroes the ``a`` least important groups of conv ``t`` (L1 norm
-of the filters, :func:`~lightcnn.methods.pruning.importance.l1_norm`; ``a < groups``, so a conv
-never loses every filter). The masks act after the conv's BN (after the conv where no BN of its
-own follows it: a zero-out layer after each layer); the recogniser then retrains
-``method.retrain_batches`` SGD steps and is evaluated on ``method.eval_batches`` validation
-batches. Reward: ``reward_reduction · Δreduction + reward_accuracy · Δaccuracy``.
+:func:`params_after`), the position ``t / L`` and the binary masks of all convs in filter groups.
+
+**The action chooses the filters** (``method.selection=controller``, the default, as the report
+claims: no heuristic criterion decides what goes). A conv's filters are split by index into
+``G = min(method.groups, filters)`` contiguous groups (filters ``0 … n/G−1`` are group 0, and so
+on: fixed by position, never ordered by a score). The action ``a ∈ {0, …, 2^groups − 2}`` is a
+bit mask: bit ``j`` set zeroes group ``j`` (bits beyond the conv's ``G`` groups do nothing; an
+action that would zero all ``G`` groups keeps the last one, so a conv never loses every filter).
+``2^groups − 1`` actions: ``groups`` is at most 10. No importance score is computed on this path.
+The ablation ``method.selection=l1`` keeps the earlier reading: groups ordered by the L1 norm of
+their filters (:func:`~lightcnn.methods.pruning.importance.l1_norm`), and the action ``a < groups``
+zeroes the ``a`` least important of them (``groups`` actions).
+
+The masks act after the conv's BN (after the conv where no BN of its own follows it: a zero-out
+layer after each layer); the recogniser then retrains ``method.retrain_batches`` SGD steps and
+is evaluated on the whole validation split (``method.eval_batches=null``, the report's protocol;
+a number evaluates that many batches, the fast mode). Reward:
+``reward_reduction · Δreduction + reward_accuracy · Δaccuracy``. The best episode (highest
+return) is the one cut out. ``method.target_reduction=r`` steers the search to an operating point
+(the report's Table 1 compares at given reductions): an actor whose reduction has reached ``r``
+zeroes nothing more for the rest of its episode (the forced action 0 is what the replay sees),
+and the chosen episode is the most accurate one that reached ``r`` (the highest return if none did).
 
 Several actors (ε_i = 0.4^(1+7i/(N−1))) play their episodes side by side as vectorised
 environments, each with its own copy of the recogniser; after each round the learner takes
@@ -45,17 +60,24 @@ from lightcnn.methods.registry import MethodContext, register_method
 log = logging.getLogger(__name__)
 
 
+SELECTIONS = ("controller", "l1")
+
+
 @dataclass
 class PruneRLConfig(PretrainedMethodConfig):
     name: str = "prune_rl"
     actors: int = 4  # vectorised environments, one recogniser copy each
     episodes_per_actor: int = 2  # the report: episodes until twice the number of actors
-    groups: int = 8  # filter groups per conv (the action zeroes the a least important of them)
+    selection: str = "controller"  # controller: the action picks which index groups go | l1: how many least-L1 groups
+    groups: int = 8  # filter groups per conv (controller: 2^groups - 1 actions, groups <= 10)
     retrain_batches: int = 20  # SGD steps of the recogniser after each action
     retrain_lr: float = 0.01
-    eval_batches: int = 4  # validation batches behind the accuracy in the state and reward
+    eval_batches: int | None = None  # validation batches behind the accuracy (null: the whole split, the report's)
     batch_size: int = 128
     reward_reduction: float = 1.0
+    # steering to an operating point: an actor stops masking once its reduction reaches this share of
+    # the parameters, and the chosen episode is the most accurate one that reached it (null: highest return)
+    target_reduction: float | None = None
     reward_accuracy: float = 10.0  # accuracy as a fraction: a 1-point drop costs 0.1
     gamma: float = 0.99
     n_step: int = 5
@@ -68,20 +90,50 @@ class PruneRLConfig(PretrainedMethodConfig):
     device: str = "auto"  # where the search runs: auto (cuda if available) | cpu | cuda
 
     def __post_init__(self) -> None:
-        for key in ("actors", "episodes_per_actor", "retrain_batches", "eval_batches", "batch_size", "n_step",
+        for key in ("actors", "episodes_per_actor", "retrain_batches", "batch_size", "n_step",
                     "hidden", "replay_capacity", "replay_batch", "updates_per_episode", "target_period"):  # fmt: skip
             require(getattr(self, key) >= 1, key, getattr(self, key), "an integer >= 1")
+        require(self.eval_batches is None or self.eval_batches >= 1, "eval_batches", self.eval_batches,
+                "null (the whole validation split) or an integer >= 1")  # fmt: skip
+        require(self.selection in SELECTIONS, "selection", self.selection, "one of " + ", ".join(SELECTIONS))
         require(self.groups >= 2, "groups", self.groups, "an integer >= 2")
+        if self.selection == "controller":
+            require(
+                self.groups <= 10, "groups", self.groups, "at most 10 with selection=controller (2^groups - 1 actions)"
+            )
         require(0 < self.gamma <= 1, "gamma", self.gamma, "a discount in (0, 1]")
         require(self.retrain_lr > 0, "retrain_lr", self.retrain_lr, "a learning rate > 0")
         require(self.learning_rate > 0, "learning_rate", self.learning_rate, "a learning rate > 0")
         require(self.device in ("auto", "cpu", "cuda"), "device", self.device, "auto, cpu or cuda")
+        require(self.target_reduction is None or 0 < self.target_reduction < 1, "target_reduction",
+                self.target_reduction, "null or a share of the parameters in (0, 1)")  # fmt: skip
+
+    @property
+    def actions(self) -> int:
+        """Size of the controller's action space."""
+        return 2**self.groups - 1 if self.selection == "controller" else self.groups
 
 
 def filter_groups(scores: torch.Tensor, groups: int) -> list[torch.Tensor]:
     """A conv's filters by ascending importance ``scores``, in ``min(groups, filters)`` near-equal groups."""
     order = torch.argsort(scores, stable=True)
     return list(torch.tensor_split(order, min(groups, len(order))))
+
+
+def index_groups(filters: int, groups: int) -> list[torch.Tensor]:
+    """A conv's filters by index, in ``min(groups, filters)`` contiguous near-equal groups."""
+    return list(torch.tensor_split(torch.arange(filters), min(groups, filters)))
+
+
+def zeroed_groups(action: int, groups: int, selection: str) -> list[int]:
+    """The groups (indices into the conv's groups) that ``action`` zeroes; never all of them.
+
+    ``controller``: bit ``j`` of ``action`` zeroes group ``j`` (bits ``>= groups`` do nothing; all
+    groups set keeps the last). ``l1``: the first ``action`` groups (the least important)."""
+    if selection == "l1":
+        return list(range(min(action, groups - 1)))
+    chosen = [j for j in range(groups) if action >> j & 1]
+    return chosen[:-1] if len(chosen) == groups else chosen
 
 
 class PruningEnvs:
@@ -93,7 +145,10 @@ class PruningEnvs:
         self.base = copy.deepcopy(model.state_dict())
         self.nets = [copy.deepcopy(model) for _ in range(cfg.actors)]
         self.channels = [model.get_submodule(u.conv).out_channels for u in units]
-        self.groups = [filter_groups(scores, cfg.groups) for scores in l1_norm(model, units)]
+        if cfg.selection == "l1":
+            self.groups = [filter_groups(scores, cfg.groups) for scores in l1_norm(model, units)]
+        else:  # by index: no importance score on the controller's path
+            self.groups = [index_groups(channels, cfg.groups) for channels in self.channels]
         self.masks = [[torch.ones(c, device=data["device"]) for c in self.channels] for _ in self.nets]
         for net, masks in zip(self.nets, self.masks, strict=True):
             for unit, mask in zip(units, masks, strict=True):
@@ -124,8 +179,7 @@ class PruningEnvs:
         t = self.step_index
         rewards = []
         for i, (net, action) in enumerate(zip(self.nets, actions, strict=True)):
-            zeroed = min(action, len(self.groups[t]) - 1)
-            for g in range(zeroed):
+            for g in zeroed_groups(action, len(self.groups[t]), self.cfg.selection):
                 self.masks[i][t][self.groups[t][g].to(self.masks[i][t].device)] = 0.0
                 self.group_kept[i][t][g] = False
             self.retrain(net, self.optimizers[i])
@@ -199,10 +253,11 @@ def search_data(context: MethodContext, cfg: PruneRLConfig, device: torch.device
     if len(val_idx) == 0:
         raise ConfigValueError(
             "dataset.val_fraction", 0.0, "> 0 with method=prune_rl: the controller's accuracy is measured on "
-            "the validation split (the report holds out 0.05)"
+            "the validation split (the report holds out 0.05)", full_key=True
         )  # fmt: skip
     data = datamodule.data
-    val_idx = val_idx[: cfg.eval_batches * cfg.batch_size]
+    if cfg.eval_batches is not None:  # the fast mode: the first batches of the split only
+        val_idx = val_idx[: cfg.eval_batches * cfg.batch_size]
     return {
         "train": (data.train_x[train_idx].to(device), data.train_y[train_idx].to(device)),
         "val": (data.train_x[val_idx].to(device), data.train_y[val_idx].to(device)),
@@ -211,11 +266,24 @@ def search_data(context: MethodContext, cfg: PruneRLConfig, device: torch.device
     }
 
 
+def better(episode: dict, best: dict, target: float | None) -> bool:
+    """Whether ``episode`` beats ``best``: the higher return, or, with a target reduction, one
+    that reached the target over one that did not, then the more accurate of two that did."""
+    if "accuracy" not in best:
+        return True
+    if target is None:
+        return episode["return"] > best["return"]
+    reached, best_reached = episode["reduction"] >= target, best["reduction"] >= target
+    if reached != best_reached:
+        return reached
+    return episode["accuracy"] > best["accuracy"] if reached else episode["return"] > best["return"]
+
+
 def run_search(envs: PruningEnvs, cfg: PruneRLConfig, seed: int) -> tuple[dict, list[dict], list[dict]]:
     """Play ``episodes_per_actor`` rounds; returns the best episode (highest return, with its
     masks and recogniser weights), every episode's summary and every step's trajectory point."""
     torch.manual_seed(seed)
-    net = RecurrentQNet(envs.observation_size, cfg.groups, cfg.hidden)
+    net = RecurrentQNet(envs.observation_size, cfg.actions, cfg.hidden)
     learner = R2D2Learner(net, cfg.gamma, cfg.n_step, cfg.learning_rate, cfg.target_period)
     replay = SequenceReplay(cfg.replay_capacity, seed=seed)
     epsilons = torch.tensor(actor_epsilons(cfg.actors))
@@ -230,8 +298,11 @@ def run_search(envs: PruningEnvs, cfg: PruneRLConfig, seed: int) -> tuple[dict, 
                 q, state = net(observations.unsqueeze(1), state)
             greedy = q[:, 0].argmax(-1)
             explore = torch.rand(cfg.actors, generator=generator) < epsilons
-            random = torch.randint(cfg.groups, (cfg.actors,), generator=generator)
+            random = torch.randint(cfg.actions, (cfg.actors,), generator=generator)
             actions = torch.where(explore, random, greedy)
+            if cfg.target_reduction is not None:  # the stopping rule: at the target, zero nothing more
+                reached = torch.tensor([r >= cfg.target_reduction for r in envs.reductions])
+                actions = torch.where(reached, torch.zeros_like(actions), actions)
             seen.append(observations)
             taken.append(actions)
             observations, reward = envs.step(actions.tolist())
@@ -251,7 +322,7 @@ def run_search(envs: PruningEnvs, cfg: PruneRLConfig, seed: int) -> tuple[dict, 
                 "return": float(rewards_t[actor].sum()),
             }
             episodes.append(summary)
-            if summary["return"] > best["return"]:
+            if better(summary, best, cfg.target_reduction):
                 best = {**summary, "kept": envs.kept_indices(actor),
                         "weights": copy.deepcopy(envs.nets[actor].state_dict())}  # fmt: skip
         losses = [learner.step(replay, cfg.replay_batch) for _ in range(cfg.updates_per_episode)]
