@@ -51,6 +51,9 @@ class Composer:
         self.conf_dir = Path(conf_dir)
         self._composed = _COMPOSED.setdefault(self.conf_dir, {})
         self._profiles: dict[Path, DictConfig] = {}
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        self._parser = OverridesParser.create()
 
     def is_group(self, key: str) -> bool:
         return "." not in key and "/" not in key and (self.conf_dir / key).is_dir()
@@ -79,7 +82,6 @@ class Composer:
     def __call__(self, overrides: list[str] | tuple[str, ...]) -> DictConfig:
         import copy
 
-        import yaml
         from omegaconf import OmegaConf
 
         groups = tuple(o for o in overrides if self.is_group(o.split("=", 1)[0].lstrip("+")))
@@ -99,9 +101,10 @@ class Composer:
         for text in overrides:
             if "=" not in text:
                 raise ValueError(f"override {text!r} is not of the form key=value")
-            key, value = text.split("=", 1)
-            if not self.is_group(key.lstrip("+")):
-                OmegaConf.update(cfg, key.lstrip("+"), yaml.safe_load(value), merge=False)
+            key = text.split("=", 1)[0].lstrip("+")
+            if not self.is_group(key):  # values read by Hydra's own grammar: what Hydra refuses fails here too
+                (override,) = self._parser.parse_overrides([text])
+                OmegaConf.update(cfg, key, override.value(), merge=False)
         return cfg
 
 
