@@ -129,3 +129,44 @@ def test_the_readme_shows_the_composability_matrix_as_task_list_prints_it():
     shown = readme.split("<!-- composability matrix: begin -->\n")[1].split("\n<!-- composability matrix: end -->")[0]
     sources = SOURCES.names()
     assert shown == matrix_markdown(method_matrix(model_names(), method_names(), sources), method_names(), sources)
+
+
+def _combinations() -> list[tuple[str, str, str]]:
+    from lightcnn.methods import method_names
+
+    return [(m, k, s) for m in model_names() for k in method_names() for s in ("cifar10", "mnist")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("model", "method", "shape"), _combinations())
+def test_every_combination_smoke_trains_or_is_refused_up_front(run_config, model, method, shape):
+    """The composability matrix, trained: each model × method on synthetic data of each real data
+    set's input shape either trains (2 batches) with the counts the matrix measured, or is refused
+    before anything runs with the matrix's one-line reason."""
+    from lightcnn.data.sources import SOURCES
+    from lightcnn.errors import UserError
+    from lightcnn.results.matching import SMOKE_METHOD_OVERRIDES
+    from lightcnn.tasks.listing import SMALLEST, combination, fitted_values
+
+    source = SOURCES.get(shape).target
+    spec = InputSpec(source.channels, source.image_size, source.image_size, source.num_classes)
+    expected = combination(model, method, spec)
+    depth = [f"model.{k}={v}" for k, v in SMALLEST.items() if k in model_config(model).__dataclass_fields__]
+    refused = expected.startswith("n/a: ")
+    built = None if refused else build_model(model_config(model, **dict(SMALLEST if depth else {})), spec)
+    values = {} if refused else fitted_values(method, built)
+    overrides = [f"model={model}", *depth, f"method={method}", *(f"method.{k}={v}" for k, v in values.items()),
+                 *SMOKE_METHOD_OVERRIDES.get(method, ()), "dataset=synthetic", f"dataset.channels={source.channels}",
+                 f"dataset.image_size={source.image_size}", "dataset.num_train=64", "dataset.num_test=16",
+                 "dataset.val_fraction=0.25", "profile=smoke", "trainer.accelerator=cpu"]  # fmt: skip
+    if refused:
+        with pytest.raises(UserError) as error:
+            run_config(*overrides)
+        assert str(error.value).split("; the data set gives")[0] in expected
+        return
+    torch.set_num_threads(1)
+    record = run_config(*overrides)
+    assert record["status"] == "ok" and record["test_acc"] is not None, record.get("error")
+    if expected == "ok":  # the trained network is the one the matrix counted
+        profiled = run_config(*overrides, "task=profile", name="profile")
+        assert (record["params"], record["flops_conv"]) == (profiled["params"], profiled["flops_conv"])

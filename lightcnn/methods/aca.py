@@ -180,10 +180,10 @@ class ACAConv2d(torch.nn.Conv2d):
         self.last_ranks = result.rank
         approx = result.reconstruct().to(d.dtype)
         d_hat = d + (approx - d).detach()  # straight-through
-        y = self.weight.view(self.out_channels, -1) @ d_hat
+        y = self.weight.reshape(self.out_channels, -1) @ d_hat  # reshape: the weight may be channels_last
         if self.bias is not None:
             y = y + self.bias[:, None]
-        return y.view(n, self.out_channels, h_out, w_out)
+        return y.reshape(n, self.out_channels, h_out, w_out)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + (f", approximate=True, eps={self.eps}" if self.approximate else "")

@@ -46,10 +46,15 @@ class ConvBNAct(Unit):
 
     @torch.no_grad()
     def fold(self) -> nn.Module:
-        conv = copy.deepcopy(self.conv)
-        weight, bias = fold_bn(conv.weight, None, self.bn)
+        source = self.conv
+        # a conv that keeps part of its filters elsewhere (templated: fixed + trained) folds its full weight
+        full = source.full_weight() if hasattr(source, "full_weight") else source.weight
+        groups = getattr(source, "groups", 1)
+        conv = nn.Conv2d(full.shape[1] * groups, full.shape[0], tuple(full.shape[-2:]), source.stride,
+                         source.padding, source.dilation, groups, bias=True).to(full)  # fmt: skip
+        weight, bias = fold_bn(full, None, self.bn)
         conv.weight.copy_(weight)
-        conv.bias = nn.Parameter(bias)
+        conv.bias.copy_(bias)
         return FoldedUnit(conv, copy.deepcopy(self.act))
 
 
