@@ -134,6 +134,8 @@ class RunRecord(TypedDict, total=False):
     rl_episodes: list
     rl_steps: list  # every step of every episode: Fig. 2's points
     rl_note: str
+    rl_skip_convs: int  # 1x1 convs put on identity shortcuts before the search (method.skip_convs)
+    rl_params_searched: int  # parameters of the network the search started from (rl_chosen.reduction's base)
 
 
 def _type_ok(value: Any, hint: Any) -> bool:

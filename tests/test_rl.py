@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lightcnn.engine.profiling import count_params
+from lightcnn.errors import ConfigValueError
 from lightcnn.methods.pruning.r2d2 import (
     R2D2Learner,
     RecurrentQNet,
@@ -221,6 +222,48 @@ def test_a_target_reduction_stops_masking_and_chooses_the_most_accurate_episode_
         {"reduction": 0.6, "accuracy": 0.1, "return": 9}, {"reduction": 0.5, "accuracy": 0.2, "return": 0}, 0.5
     )
     assert better({"reduction": 0.1, "accuracy": 0, "return": 2}, {"reduction": 0.2, "accuracy": 1, "return": 1}, None)
+
+
+# identity shortcuts: ResNet-18 two of 64 channels and one each of 128, 256, 512; ResNet-20 three of 16,
+# two of 32, two of 64 (c² conv weights + 2c BN parameters each)
+@pytest.mark.parametrize(
+    ("name", "values", "added", "params"), [("resnet18", {}, 5, 354_304), ("resnet", {"depth": 20}, 7, 11_488)]
+)
+def test_skip_convs_leave_the_trained_function_unchanged_at_insertion(name, values, added, params):
+    from lightcnn.models.resnet import add_skip_convs
+
+    torch.manual_seed(0)
+    model = build_model(model_config(name, **values), CIFAR)
+    for module in model.modules():  # a "trained" network: statistics and affine parameters off their init
+        if isinstance(module, torch.nn.BatchNorm2d):
+            torch.nn.init.uniform_(module.running_var, 0.5, 2.0)
+            torch.nn.init.normal_(module.running_mean)
+            torch.nn.init.normal_(module.bias)
+    images = torch.randn(2, 3, 32, 32)
+    before = model.eval()(images)
+    unchanged = count_params(model)[0]
+    assert add_skip_convs(model) == added  # every identity shortcut (projections and zero-pads are not)
+    torch.testing.assert_close(model.eval()(images), before, rtol=1e-5, atol=1e-5)
+    assert count_params(model)[0] - unchanged == params
+
+
+def test_prune_rl_with_skip_convs_searches_the_network_they_are_in(run_config):
+    record = run_config("model=resnet", "model.depth=20", "method=prune_rl", "method.skip_convs=true",
+                        "method.skip_conv_batches=2", "method.actors=1", "method.episodes_per_actor=1",
+                        "method.retrain_batches=1", "method.eval_batches=1", "method.batch_size=16",
+                        "method.replay_batch=1", "method.updates_per_episode=1", "dataset=synthetic",
+                        "dataset.val_fraction=0.05", "profile=smoke", "trainer.accelerator=cpu")  # fmt: skip
+    unpruned = count_params(build_model(model_config("resnet", depth=20), CIFAR))[0]
+    assert record["status"] == "ok" and record["rl_skip_convs"] == 7
+    assert record["rl_params_searched"] == unpruned + 11_488  # the seven skip convs
+    assert len(record["rl_steps"]) == 19 + 7  # the inserted convs are searched too
+    assert 1 - record["params"] / record["rl_params_searched"] == pytest.approx(record["rl_chosen"]["reduction"])
+    profiled = run_config("model=resnet", "model.depth=20", "method=prune_rl", "method.skip_convs=true",
+                          "dataset=synthetic", "task=profile", name="profile")  # fmt: skip
+    assert profiled["params"] == record["rl_params_searched"] and profiled["rl_skip_convs"] == 7
+    with pytest.raises(ConfigValueError, match="method.skip_convs=True is not allowed: false for a model without"):
+        run_config("model=vgg16", "method=prune_rl", "method.skip_convs=true", "dataset=synthetic", "task=profile",
+                   name="vgg")  # fmt: skip
 
 
 def test_filter_groups_put_the_weakest_filters_first():

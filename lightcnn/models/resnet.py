@@ -115,6 +115,32 @@ class CifarResNet(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
+def identity_conv(channels: int) -> nn.Sequential:
+    """1×1 conv + BN that computes the identity (in eval mode): weight I, BN γ=1, β=0, μ=0,
+    σ² = 1 − ε, so that √(σ² + ε) = 1."""
+    conv, bn = nn.Conv2d(channels, channels, 1, bias=False), nn.BatchNorm2d(channels)
+    with torch.no_grad():
+        conv.weight.copy_(torch.eye(channels).view(channels, channels, 1, 1))
+        bn.running_var.fill_(1.0 - bn.eps)
+    return nn.Sequential(conv, bn)
+
+
+def add_skip_convs(model: nn.Module) -> int:
+    """Put :func:`identity_conv` on every identity shortcut of the model's basic blocks (the
+    pruning report's step for recognisers with skip connections); returns how many. The model's
+    function is unchanged at insertion; training then moves them."""
+    added = 0
+    for block in model.modules():
+        if isinstance(block, BasicBlock) and is_identity(block.shortcut):
+            block.shortcut = identity_conv(block.conv2.out_channels).to(block.conv2.weight)
+            added += 1
+    return added
+
+
+def is_identity(module: nn.Module) -> bool:
+    return isinstance(module, nn.Identity) or (isinstance(module, nn.Sequential) and len(module) == 0)
+
+
 def init_weights(model: nn.Module) -> None:
     """Kaiming-normal convs and linears, as the reference CIFAR ResNet code does."""
     for module in model.modules():

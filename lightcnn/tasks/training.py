@@ -86,8 +86,9 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
     module.val_stages = ["epoch_test" if split == "test" else split for split in datamodule.eval_splits]
     precision = training_precision(tcfg.precision, tcfg.accelerator, net)
     loggers = make_loggers(ctx.run_dir, cfg.logger, ctx.run_id, flat_params(ctx.config_container))
+    epochs = f"{tcfg.max_epochs} epoch{'s' if tcfg.max_epochs != 1 else ''}"
     plan = (f"{cfg.model.name} on {cfg.dataset.name} ({training_images(cfg.dataset):,} training images), "
-            f"{tcfg.max_epochs} epochs of batch {tcfg.batch_size}, on {device_type(tcfg.accelerator)}, {precision}, "
+            f"{epochs} of batch {tcfg.batch_size}, on {device_type(tcfg.accelerator)}, {precision}, "
             f"{torch.get_num_threads()} CPU threads")  # fmt: skip
     trainer, throughput, checkpoint = make_trainer(
         tcfg, ctx.run_dir, datamodule.has_val, bool(datamodule.eval_splits), method_context.callbacks, precision,

@@ -34,10 +34,14 @@ environments, each with its own copy of the recogniser; after each round the lea
 ``updates_per_episode`` steps on prioritised whole-episode sequences. The report runs episodes
 until they number twice the actors (``episodes_per_actor=2``), holds out 5% of the training set
 (``dataset.val_fraction=0.05``) and fine-tunes 50 epochs at the end (``trainer.max_epochs=50``).
-Where the recogniser has residual connections, the report adds convs to the skip connections;
-here the convs that write into the residual stream compute only their kept filters instead
-(:class:`~lightcnn.methods.pruning.surgery.ScatterChannels`), so every conv can be masked without
-changing the architecture.
+Where the recogniser has residual connections, the report adds convs to the skip connections
+and fine-tunes before the search: ``method.skip_convs=true`` puts a 1×1 conv + BN on every
+identity shortcut of the loaded baseline (initialised to the identity, so the baseline's function
+is unchanged at insertion), trains the whole recogniser ``method.skip_conv_batches`` SGD steps,
+and searches the inserted convs with the rest; ``rl_chosen.reduction`` is then counted against
+that network (``rl_params_searched``). Without them, the convs that write into the residual stream
+compute only their kept filters (:class:`~lightcnn.methods.pruning.surgery.ScatterChannels`), so
+every conv can be masked without changing the architecture.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ from lightcnn.methods.pruning.importance import l1_norm
 from lightcnn.methods.pruning.r2d2 import R2D2Learner, RecurrentQNet, Sequence, SequenceReplay, actor_epsilons
 from lightcnn.methods.pruning.surgery import PrunableConv, params_after, prunable_convs, remove_filters
 from lightcnn.methods.registry import MethodContext, register_method
+from lightcnn.models.resnet import add_skip_convs
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +93,10 @@ class PruneRLConfig(PretrainedMethodConfig):
     updates_per_episode: int = 8  # learner steps after each round of episodes
     target_period: int = 20  # learner steps between target-network copies
     device: str = "auto"  # where the search runs: auto (cuda if available) | cpu | cuda
+    # the report, for recognisers with skip connections: a 1x1 conv + BN on every identity shortcut
+    # (identity at insertion), fine-tuned skip_conv_batches SGD steps before the search, searched with the rest
+    skip_convs: bool = False
+    skip_conv_batches: int = 200
 
     def __post_init__(self) -> None:
         for key in ("actors", "episodes_per_actor", "retrain_batches", "batch_size", "n_step",
@@ -105,6 +114,7 @@ class PruneRLConfig(PretrainedMethodConfig):
         require(self.retrain_lr > 0, "retrain_lr", self.retrain_lr, "a learning rate > 0")
         require(self.learning_rate > 0, "learning_rate", self.learning_rate, "a learning rate > 0")
         require(self.device in ("auto", "cpu", "cuda"), "device", self.device, "auto, cpu or cuda")
+        require(self.skip_conv_batches >= 0, "skip_conv_batches", self.skip_conv_batches, "an integer >= 0")
         require(self.target_reduction is None or 0 < self.target_reduction < 1, "target_reduction",
                 self.target_reduction, "null or a share of the parameters in (0, 1)")  # fmt: skip
 
@@ -218,14 +228,7 @@ class PruningEnvs:
     # ------------------------------------------------------------------ recogniser
 
     def retrain(self, net: nn.Module, optimizer: torch.optim.Optimizer) -> None:
-        images, labels = self.data["train"]
-        net.train()
-        for _ in range(self.cfg.retrain_batches):
-            index = torch.randint(len(labels), (self.cfg.batch_size,), device=labels.device, generator=self.generator)
-            loss = nn.functional.cross_entropy(net(self.data["transform"](images[index], True)), labels[index])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        sgd_steps(net, optimizer, self.data, self.cfg.retrain_batches, self.cfg.batch_size, self.generator)
 
     @torch.no_grad()
     def accuracy(self, net: nn.Module) -> float:
@@ -235,6 +238,28 @@ class PruningEnvs:
         for chunk, target in zip(images.split(self.cfg.batch_size), labels.split(self.cfg.batch_size), strict=True):
             correct += int((net(self.data["transform"](chunk, False)).argmax(1) == target).sum())
         return correct / len(labels)
+
+
+def sgd_steps(net: nn.Module, optimizer, data: dict, steps: int, batch_size: int, generator) -> None:
+    """``steps`` SGD steps of ``net`` on random batches of the training split (augmented)."""
+    images, labels = data["train"]
+    net.train()
+    for _ in range(steps):
+        index = torch.randint(len(labels), (batch_size,), device=labels.device, generator=generator)
+        loss = nn.functional.cross_entropy(net(data["transform"](images[index], True)), labels[index])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+
+def insert_skip_convs(model: nn.Module) -> int:
+    """The report's 1×1 convs on the identity shortcuts (:func:`~lightcnn.models.resnet.add_skip_convs`)."""
+    added = add_skip_convs(model)
+    if added == 0:
+        raise ConfigValueError(
+            "skip_convs", True, "false for a model without identity shortcuts (resnet, resnet18, resnet34 have them)"
+        )
+    return added
 
 
 def _zero_out(mask: torch.Tensor):
@@ -335,8 +360,10 @@ def run_search(envs: PruningEnvs, cfg: PruneRLConfig, seed: int) -> tuple[dict, 
 def prune_rl(model: nn.Module, cfg: PruneRLConfig, context: MethodContext) -> nn.Module:
     if context.input_shape is None:
         raise UserError("method=prune_rl reads the model's graph from one forward pass: it needs the input shape")
-    units = prunable_convs(model, context.input_shape)
+    units = prunable_convs(model, context.input_shape)  # a model with nothing to prune is refused here
     if context.datamodule is None:  # task=profile: which filters go is the search's result
+        if cfg.skip_convs:  # the counts are those of the network the search starts from
+            context.fields["rl_skip_convs"] = insert_skip_convs(model)
         context.fields["rl_note"] = "no search without data: counts of the network before pruning"
         context.fields["counts_final"] = False  # tables must not read these counts as the pruned network's
         return model
@@ -345,7 +372,16 @@ def prune_rl(model: nn.Module, cfg: PruneRLConfig, context: MethodContext) -> nn
         raise ConfigValueError("device", cfg.device, "auto or cpu: no CUDA device here")
     device = torch.device("cuda" if cfg.device != "cpu" and torch.cuda.is_available() else "cpu")
     seed = int(torch.initial_seed()) % 2**31
-    envs = PruningEnvs(model.to(device), units, search_data(context, cfg, device), cfg, seed)
+    data = search_data(context, cfg, device)
+    model.to(device)
+    if cfg.skip_convs:
+        context.fields["rl_skip_convs"] = insert_skip_convs(model)
+        generator = torch.Generator(device=device).manual_seed(seed)
+        optimizer = torch.optim.SGD(model.parameters(), lr=cfg.retrain_lr, momentum=0.9, weight_decay=5e-4)
+        sgd_steps(model, optimizer, data, cfg.skip_conv_batches, cfg.batch_size, generator)
+        units = prunable_convs(model, context.input_shape)  # the inserted convs are searched with the rest
+    context.fields["rl_params_searched"] = sum(p.numel() for p in model.parameters())
+    envs = PruningEnvs(model, units, data, cfg, seed)
     best, episodes, steps = run_search(envs, cfg, seed)
     model.load_state_dict(best["weights"])
     for unit, keep in zip(units, best["kept"], strict=True):
