@@ -110,11 +110,11 @@ def test_masked_recogniser_equals_the_pruned_one(name, values):
     generator = torch.Generator().manual_seed(1)
     while not envs.done:
         envs.step([int(torch.randint(cfg.actions, (), generator=generator))])
-    net = envs.nets[0].eval()
+    net = envs.bank.module(0).eval()
     images = torch.randn(2, 3, 32, 32)
     masked = net(images)
     pruned = copy.deepcopy(model)
-    pruned.load_state_dict(net.state_dict())
+    pruned.load_state_dict(envs.bank.state_dict(0))
     for unit, keep in zip(units, envs.kept_indices(0), strict=True):
         remove_filters(pruned, unit, keep)
     torch.testing.assert_close(pruned.eval()(images), masked, rtol=1e-4, atol=1e-4)
@@ -264,6 +264,37 @@ def test_prune_rl_with_skip_convs_searches_the_network_they_are_in(run_config):
     with pytest.raises(ConfigValueError, match="method.skip_convs=True is not allowed: false for a model without"):
         run_config("model=vgg16", "method=prune_rl", "method.skip_convs=true", "dataset=synthetic", "task=profile",
                    name="vgg")  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "values"), [("resnet", {"depth": 20}), ("oct_resnet", {"depth": 20})])
+def test_the_batched_recognisers_compute_what_the_sequential_ones_do(name, values):
+    """Two actors, different masks, an SGD step on the same random batches: the stacked model
+    (vmap: grouped convolutions) and the per-actor modules end with the same accuracies, and the
+    same weights and BN statistics up to float rounding (at most 5e-6 here; later steps on random
+    weights amplify it, as any change of summation order would)."""
+    torch.manual_seed(0)
+    model = build_model(model_config(name, **values), CIFAR)
+    units = prunable_convs(model, (3, 32, 32))
+    envs = {}
+    for batched in (False, True):
+        cfg = PruneRLConfig(
+            actors=2, retrain_batches=1, batch_size=8, recognisers="stacked" if batched else "sequential"
+        )
+        envs[batched] = PruningEnvs(model, units, fake_data(), cfg, seed=0)
+        envs[batched].reset()
+        _, rewards = envs[batched].step([0b00000011, 0b11000000])
+    sequential, batched = envs[False], envs[True]
+    assert (
+        type(sequential.bank).__name__ == "SequentialRecognisers"
+        and type(batched.bank).__name__ == "BatchedRecognisers"
+    )
+    assert sequential.accuracies == batched.accuracies and sequential.reductions == batched.reductions
+    assert sequential.kept_indices(0)[0].tolist() != sequential.kept_indices(1)[0].tolist()
+    for actor in (0, 1):
+        one, other = sequential.bank.state_dict(actor), batched.bank.state_dict(actor)
+        assert one.keys() == other.keys() == model.state_dict().keys()
+        for key in one:
+            torch.testing.assert_close(other[key], one[key], rtol=1e-4, atol=1e-5, msg=key)
 
 
 def test_filter_groups_put_the_weakest_filters_first():

@@ -89,7 +89,7 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
     epochs = f"{tcfg.max_epochs} epoch{'s' if tcfg.max_epochs != 1 else ''}"
     plan = (f"{cfg.model.name} on {cfg.dataset.name} ({training_images(cfg.dataset):,} training images), "
             f"{epochs} of batch {tcfg.batch_size}, on {device_type(tcfg.accelerator)}, {precision}, "
-            f"{torch.get_num_threads()} CPU threads")  # fmt: skip
+            f"{torch.get_num_threads()} CPU thread{'s' if torch.get_num_threads() != 1 else ''}")  # fmt: skip
     trainer, throughput, checkpoint = make_trainer(
         tcfg, ctx.run_dir, datamodule.has_val, bool(datamodule.eval_splits), method_context.callbacks, precision,
         loggers, plan,
