@@ -421,7 +421,7 @@ def render_report(
             lines.append(text.replace("](", f"]({paper}/").replace(f"]({paper}/http", "](http"))
             counted += sum(r.status == COUNTS_ONLY for r in results)
             run += sum(r.measured and r.status != COUNTS_ONLY for r in results)
-            missing += sum(not r.measured for r in results)
+            missing += sum(not r.measured and r.status != PUBLISHED_ONLY for r in results)  # never ours to run
         write_text_atomic(page, "\n".join(lines))
         written.append(page)
         index.append(f"| [{paper}]({paper}.md) | {len(entries)} | {run} | {counted} | {missing} |")
