@@ -62,6 +62,7 @@ class Job:
     after: list[int] = field(default_factory=list)  # jobs of this plan that must finish ok first
     train_macs: float | None = None  # estimated multiply-accumulates of the whole run
     config: object = None  # the composed config (DictConfig), kept: composing costs 0.15 s
+    need_overrides: tuple[str, ...] = ()  # what makes the run it needs
     status: str = "pending"
     reason: str = ""
     seconds: float = 0.0
@@ -117,6 +118,13 @@ def plan_jobs(specs, args) -> list[Job]:
     first: dict[str, Job] = {}
     for job in jobs:  # rows of several tables may be one configuration: run it once
         first.setdefault(job.config_hash, job)
+    from lightcnn.record import find_ok_record
+
+    for job in list(first.values()):  # a run some row needs but no row is (a census of a trained net): a job too
+        if job.needs and job.needs not in first and find_ok_record(args.results, job.needs) is None:
+            needed = Job(job.label.rsplit(" (", 1)[0] + " (train, needed)", job.need_overrides)
+            link_dependency(needed, compose)
+            first.setdefault(needed.config_hash, needed)
     jobs = list(first.values())
     by_hash = {job.config_hash: index for index, job in enumerate(jobs)}
     for job in jobs:
@@ -156,6 +164,7 @@ def link_dependency(job: Job, compose) -> None:
     if need is not None:
         job.needs = config_hash(compose(need.overrides))
         job.need_command = "lightcnn " + shown(need.overrides)
+        job.need_overrides = need.overrides
 
 
 def dependency_order(jobs: list[Job]) -> list[Job]:

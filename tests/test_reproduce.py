@@ -308,3 +308,24 @@ def test_a_latency_job_runs_alone_whatever_jobs_says():
     assert all(job.status == "ok" for job in jobs)
     assert [seen for seen in overlaps if "latency" in seen] == [["latency"]]
     assert max(len(seen) for seen in overlaps) >= 2  # the training jobs did run side by side
+
+
+CENSUS = """
+title: A census of a trained net that no row trains
+overrides: ["dataset=mnist", "model=template_cnn", "task.checkpoint=auto"]
+tasks: [reuse]
+columns:
+  - {key: reuse.fixed8.distinct, label: Distinct, digits: 1, diff: none}
+rows:
+  - {label: census, overrides: ["method=none"]}
+"""
+
+
+def test_a_run_a_row_needs_but_no_row_is_joins_the_plan_before_it(tmp_path, capsys):
+    spec = tmp_path / "toy" / "census.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(CENSUS)
+    assert reproduce_in_process(tmp_path, spec, "--profile", "smoke", "--dry-run") == 0
+    plan = [line for line in capsys.readouterr().out.splitlines() if line.startswith("#")]
+    assert plan[0].startswith("#1   todo  [toy/census] census (train, needed)")
+    assert plan[1].startswith("#2   todo  [toy/census] census (reuse) after #1")
