@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -24,6 +25,13 @@ def save_png(figure, path: Path) -> None:
     plt.close(figure)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(buffer.getvalue())
+
+
+def fitted(title: str, width: int = 72) -> str:
+    """A title wrapped onto lines that fit a 6.4-inch figure at 10 pt (a smoke prefix makes them long)."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(title, width)) or title
 
 
 def scatter_plot(numeric: pd.DataFrame, plot: Plot, title: str, path: Path) -> bool:
@@ -50,7 +58,7 @@ def scatter_plot(numeric: pd.DataFrame, plot: Plot, title: str, path: Path) -> b
             axis_format(FormatStrFormatter("%g"))  # 2, 3, 10 rather than 2×10⁰
     axes.set_xlabel(plot.xlabel or plot.x)
     axes.set_ylabel(plot.ylabel or plot.y)
-    axes.set_title(title, fontsize=10)
+    axes.set_title(fitted(title), fontsize=10)
     axes.grid(True, alpha=0.3)
     if missing:
         figure.text(0.01, 0.01, "not measured: " + ", ".join(missing), fontsize=7)
@@ -122,12 +130,17 @@ def curves_plot(series: dict[str, list[dict]], curves: Curves, title: str, path:
         return False
     if history:
         axes.set_xlabel("epoch")
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        low, high = axes.get_xlim()
+        epochs = range(int(np.ceil(low)), int(np.floor(high)) + 1)
+        if len(epochs) <= 12:  # whole epochs only, even for one point (a smoke run's single epoch)
+            axes.set_xticks(list(epochs))
+        else:
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_ylabel(f"{curves.stage.replace('_', ' ')} accuracy (%)")
     else:
         axes.set_xlabel(curves.xlabel or curves.x)
         axes.set_ylabel(curves.ylabel or curves.y)
-    axes.set_title(curves.title or title, fontsize=10)
+    axes.set_title(fitted(curves.title or title), fontsize=10)
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize=7)
     if missing:
@@ -178,7 +191,7 @@ def pareto_figure(runs: pd.DataFrame, title: str):
     axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes: never over a point
     axes.set_xlabel("conv + linear multiply-accumulates per image (log scale)")
     axes.set_ylabel("test top-1 (%)")
-    axes.set_title(title, fontsize=10)
+    axes.set_title(fitted(title), fontsize=10)
     axes.grid(True, alpha=0.3)
     figure.tight_layout()
     return figure
