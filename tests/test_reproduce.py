@@ -207,13 +207,18 @@ rows:
 """
 
 
+def dry_run_plan(tmp_path, capsys, text: str, name: str, profile: str) -> list[str]:
+    """The job lines of ``--dry-run`` for a toy spec ``toy/<name>.yaml`` holding ``text``."""
+    spec = tmp_path / "toy" / f"{name}.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(text)
+    assert reproduce_in_process(tmp_path, spec, "--profile", profile, "--dry-run") == 0
+    return [line for line in capsys.readouterr().out.splitlines() if line.startswith("#")]
+
+
 def test_a_row_with_seeds_runs_once_per_seed_and_its_latency_once(tmp_path, capsys):
     """Every row at its first seed comes before any second seed: one whole comparison early."""
-    spec = tmp_path / "toy" / "seeds.yaml"
-    spec.parent.mkdir(parents=True)
-    spec.write_text(SEEDED)
-    assert reproduce_in_process(tmp_path, spec, "--profile", "quick", "--dry-run") == 0
-    plan = [line for line in capsys.readouterr().out.splitlines() if line.startswith("#")]
+    plan = dry_run_plan(tmp_path, capsys, SEEDED, "seeds", "quick")
     assert [line.split("]", 1)[1].split("[")[0].strip() for line in plan] == [
         "fp32 (train, seed=0)", "fp32 (latency)", "one seed (train, seed=7)", "fp32 (train, seed=1)"]  # fmt: skip
     bad = tmp_path / "toy" / "bad.yaml"
@@ -322,10 +327,6 @@ rows:
 
 
 def test_a_run_a_row_needs_but_no_row_is_joins_the_plan_before_it(tmp_path, capsys):
-    spec = tmp_path / "toy" / "census.yaml"
-    spec.parent.mkdir(parents=True)
-    spec.write_text(CENSUS)
-    assert reproduce_in_process(tmp_path, spec, "--profile", "smoke", "--dry-run") == 0
-    plan = [line for line in capsys.readouterr().out.splitlines() if line.startswith("#")]
+    plan = dry_run_plan(tmp_path, capsys, CENSUS, "census", "smoke")
     assert plan[0].startswith("#1   todo  [toy/census] census (train, needed)")
     assert plan[1].startswith("#2   todo  [toy/census] census (reuse) after #1")
