@@ -81,9 +81,7 @@ class PruneRLConfig(PretrainedMethodConfig):
     eval_batches: int | None = None  # validation batches behind the accuracy (null: the whole split, the report's)
     batch_size: int = 128
     reward_reduction: float = 1.0
-    # steering to an operating point: an actor stops masking once its reduction reaches this share of
-    # the parameters, and the chosen episode is the most accurate one that reached it (null: highest return)
-    target_reduction: float | None = None
+    target_reduction: float | None = None  # stop masking at this share of params; the most accurate run that got there
     reward_accuracy: float = 10.0  # accuracy as a fraction: a 1-point drop costs 0.1
     gamma: float = 0.99
     n_step: int = 5
@@ -94,13 +92,9 @@ class PruneRLConfig(PretrainedMethodConfig):
     updates_per_episode: int = 8  # learner steps after each round of episodes
     target_period: int = 20  # learner steps between target-network copies
     device: str = "auto"  # where the search runs: auto (cuda if available) | cpu | cuda
-    # the report, for recognisers with skip connections: a 1x1 conv + BN on every identity shortcut
-    # (identity at insertion), fine-tuned skip_conv_batches SGD steps before the search, searched with the rest
-    skip_convs: bool = False
-    skip_conv_batches: int = 200
-    # the actors' recognisers: stacked (one model, torch.func.vmap) | sequential (one after another) | auto
-    # (stacked on a GPU; sequential on the CPU, where stacked measured 0.81x with 2 actors, 0.64x with 4)
-    recognisers: str = "auto"
+    skip_convs: bool = False  # identity-initialised 1x1 conv + BN on every identity shortcut, searched with the rest
+    skip_conv_batches: int = 200  # SGD steps of the whole recogniser after adding them, before the search
+    recognisers: str = "auto"  # stacked (torch.func.vmap) | sequential | auto: stacked on a GPU, sequential on the CPU
 
     def __post_init__(self) -> None:
         for key in ("actors", "episodes_per_actor", "retrain_batches", "batch_size", "n_step",
