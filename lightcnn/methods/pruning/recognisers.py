@@ -61,6 +61,12 @@ def cross_entropy_steps(forward, optimizer, data: dict, indices: torch.Tensor, a
         optimizer.step()
 
 
+def module_steps(net: nn.Module, optimizer, data: dict, indices: torch.Tensor, actors: slice | int) -> None:
+    """:func:`cross_entropy_steps` for one ordinary module (batches of ``indices[:, actors]``)."""
+    net.train()
+    cross_entropy_steps(lambda x: net(x.flatten(0, 1)).unflatten(0, x.shape[:2]), optimizer, data, indices, actors)
+
+
 class SequentialRecognisers:
     """``N`` masked copies, trained and evaluated one after another."""
 
@@ -80,9 +86,7 @@ class SequentialRecognisers:
 
     def train(self, data: dict, indices: torch.Tensor) -> None:
         for actor, (net, optimizer) in enumerate(zip(self.nets, self.optimizers, strict=True)):
-            net.train()
-            cross_entropy_steps(lambda x, net=net: net(x.flatten(0, 1)).unflatten(0, x.shape[:2]), optimizer, data,
-                                indices, slice(actor, actor + 1))  # fmt: skip
+            module_steps(net, optimizer, data, indices, slice(actor, actor + 1))
 
     @torch.no_grad()
     def accuracies(self, data: dict, batch_size: int) -> list[float]:

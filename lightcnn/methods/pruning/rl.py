@@ -57,7 +57,7 @@ from lightcnn.errors import ConfigValueError, UserError
 from lightcnn.methods.pretrained import PretrainedMethodConfig, load_pretrained
 from lightcnn.methods.pruning.importance import l1_norm
 from lightcnn.methods.pruning.r2d2 import R2D2Learner, RecurrentQNet, Sequence, SequenceReplay, actor_epsilons
-from lightcnn.methods.pruning.recognisers import BatchedRecognisers, SequentialRecognisers
+from lightcnn.methods.pruning.recognisers import BatchedRecognisers, SequentialRecognisers, module_steps
 from lightcnn.methods.pruning.surgery import PrunableConv, params_after, prunable_convs, remove_filters
 from lightcnn.methods.registry import MethodContext, register_method
 from lightcnn.models.resnet import add_skip_convs
@@ -226,15 +226,11 @@ class PruningEnvs:
 
 
 def sgd_steps(net: nn.Module, optimizer, data: dict, steps: int, batch_size: int, generator) -> None:
-    """``steps`` SGD steps of ``net`` on random batches of the training split (augmented)."""
-    images, labels = data["train"]
-    net.train()
-    for _ in range(steps):
-        index = torch.randint(len(labels), (batch_size,), device=labels.device, generator=generator)
-        loss = nn.functional.cross_entropy(net(data["transform"](images[index], True)), labels[index])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    """``steps`` SGD steps of ``net`` on random batches of the training split (augmented): the
+    recognisers' steps (:func:`~lightcnn.methods.pruning.recognisers.module_steps`)."""
+    labels = data["train"][1]
+    indices = torch.randint(len(labels), (steps, 1, batch_size), device=labels.device, generator=generator)
+    module_steps(net, optimizer, data, indices, slice(None))
 
 
 def insert_skip_convs(model: nn.Module) -> int:
