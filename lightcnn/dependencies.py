@@ -77,14 +77,19 @@ def shown(overrides: tuple[str, ...]) -> str:
     return " ".join(f'"{o}"' if any(c in o for c in " []'()*+") else o for o in overrides)
 
 
+def finished_runs(results_dir: Path, wanted: str) -> tuple[list[dict], dict | None]:
+    """The ok runs of config ``wanted``, newest first, and the newest of them that kept its
+    checkpoint (``profile=smoke`` keeps none unless asked), or None."""
+    runs = sorted(ok_records(results_dir, wanted), key=lambda r: r.get("finished_at") or "", reverse=True)
+    return runs, next((r for r in runs if (Path(r["run_dir"]) / CHECKPOINT).is_file()), None)
+
+
 def resolve(need: Need, results_dir: Path) -> dict:
     """The finished run that ``need`` names: ``{key, run_id, config_hash, checkpoint, checkpoint_sha256}``."""
     from lightcnn.composition import compose_config
 
     wanted = config_hash(compose_config(need.overrides))
-    # the newest ok run of that config that kept its checkpoint (profile=smoke keeps none unless asked)
-    runs = sorted(ok_records(results_dir, wanted), key=lambda r: r.get("finished_at") or "", reverse=True)
-    record = next((r for r in runs if (Path(r["run_dir"]) / CHECKPOINT).is_file()), None)
+    runs, record = finished_runs(results_dir, wanted)
     if record is None and runs:
         again = (*_without(need.overrides, ("trainer.checkpoint", "skip_existing"), ()),
                  "trainer.checkpoint=true", "skip_existing=false")  # fmt: skip

@@ -137,14 +137,13 @@ def plan_jobs(specs, args) -> list[Job]:
 def keep_checkpoint(job: Job, results: Path) -> None:
     """A run whose weights another job loads keeps its checkpoint whatever the profile says
     (``profile=smoke`` keeps none); one that finished without it runs again."""
-    from lightcnn.dependencies import CHECKPOINT
-    from lightcnn.record import ok_records
+    from lightcnn.dependencies import finished_runs
 
     if "trainer.checkpoint=true" in job.overrides:
         return
     job.overrides = (*job.overrides, "trainer.checkpoint=true")
-    runs = ok_records(results, job.config_hash)
-    if runs and not any((Path(r["run_dir"]) / CHECKPOINT).is_file() for r in runs):
+    runs, with_checkpoint = finished_runs(results, job.config_hash)
+    if runs and with_checkpoint is None:
         job.overrides = (*job.overrides, "skip_existing=false")
 
 
