@@ -204,7 +204,8 @@ def estimated_macs(cfg) -> float | None:
     images = training_images(typed.dataset)
     if tcfg.limit_train_batches:
         images = min(images, tcfg.limit_train_batches * tcfg.batch_size)
-    return 3.0 * forward * images * tcfg.max_epochs + forward * 10_000
+    tested = 10_000 if tcfg.limit_eval_batches is None else min(10_000, tcfg.limit_eval_batches * tcfg.eval_batch_size)
+    return 3.0 * forward * images * tcfg.max_epochs + forward * tested
 
 
 def validated(cfg):
@@ -213,9 +214,28 @@ def validated(cfg):
     return validate(cfg)
 
 
+def recorded_macs_per_s(results: Path) -> dict[tuple[str, ...], float]:
+    """This machine's training speed in multiply-accumulates per second, from the finished
+    trainings under ``results``, per ``(model, method)`` and per ``(model,)``: the median over the
+    records of 3 × forward MACs × images per second (what each run measured, at its precision,
+    with whatever shared the cores)."""
+    import statistics
+
+    from lightcnn.record import device_name, iter_records
+
+    here, rates = device_name(), {}
+    for record in iter_records(results):
+        if record["status"] == Status.OK and record.get("task") == "train" and record.get("device") == here:
+            if record.get("images_per_s") and record.get("flops"):
+                rate = 3.0 * record["flops"] * record["images_per_s"]
+                for key in ((record.get("model"), record.get("method")), (record.get("model"),)):
+                    rates.setdefault(key, []).append(rate)
+    return {key: statistics.median(values) for key, values in rates.items()}
+
+
 def measured_macs_per_s() -> float:
     """Training speed of this machine in multiply-accumulates per second: a few steps of
-    ResNet-20 at batch 64 on CIFAR-sized input (the estimate's yardstick)."""
+    ResNet-20 at batch 64 on CIFAR-sized input (the yardstick of a model no record has timed)."""
     import torch
     import torch.nn.functional as F
 
@@ -267,19 +287,27 @@ def job_done(job: Job, results: Path) -> bool:
 
 
 def print_plan(jobs: list[Job], args) -> None:
-    rate = measured_macs_per_s()
+    """The plan, each job's state and its estimated minutes: its training MACs at the speed this
+    machine's records measured for its model, else at the yardstick's (measured now)."""
+    recorded = recorded_macs_per_s(args.results)
+    yardstick = measured_macs_per_s()
     out = [
-        f"plan: {len(jobs)} jobs at profile={args.profile}; yardstick {rate / 1e9:.1f} GMAC/s (training, this machine)"
+        f"plan: {len(jobs)} jobs at profile={args.profile}; speed per model from the records under {args.results} "
+        f"(models timed: {len({key[0] for key in recorded})}), "
+        f"else the yardstick: {yardstick / 1e9:.1f} GMAC/s (training, measured now)"
     ]
     total = 0.0
     from lightcnn.composition import compose_config
 
     for index, job in enumerate(jobs):
         done = job_done(job, args.results)
-        job.train_macs = estimated_macs(compose_config(job.overrides))
-        minutes = job.train_macs / rate / 60 if job.train_macs else None
+        cfg = compose_config(job.overrides)
+        job.train_macs = estimated_macs(cfg)
+        timed = recorded.get((cfg.model.name, cfg.method.name)) or recorded.get((cfg.model.name,))
+        minutes = job.train_macs / (timed or yardstick) / 60 if job.train_macs else None
         total += 0 if done or minutes is None else minutes
-        cost = f"{job.train_macs:.2e} MAC ≈ {minutes:.1f} min" if minutes is not None else "counts only"
+        source = "" if timed else ", yardstick"
+        cost = f"{job.train_macs:.2e} MAC ≈ {minutes:.1f} min{source}" if minutes is not None else "counts only"
         after = f" after #{', #'.join(str(a + 1) for a in job.after)}" if job.after else ""
         needs = f" needs {job.needs}" if job.needs and not job.after else ""
         out.append(f"#{index + 1:<3} {'done' if done else 'todo'}  {job.label}{after}{needs}  [{cost}]")

@@ -179,8 +179,9 @@ def test_dry_run_prints_the_plan_in_dependency_order(tmp_path, capsys):
     spec.write_text(DEPENDENT)
     assert reproduce_in_process(tmp_path, spec, "--profile", "quick", "--dry-run") == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("plan: 2 jobs at profile=quick; yardstick ")
-    assert out[1].startswith("#1   todo  [toy/pruning] baseline (train)  [") and "MAC ≈" in out[1]
+    assert out[0].startswith("plan: 2 jobs at profile=quick; speed per model from the records under ")
+    assert "(models timed: 0), else the yardstick: " in out[0]
+    assert out[1].startswith("#1   todo  [toy/pruning] baseline (train)  [") and "min, yardstick]" in out[1]
     assert out[3].startswith("#2   todo  [toy/pruning] pruned (train) after #1  [")
     assert "lightcnn dataset=mnist model=resnet model.depth=20 method=none task=train profile=quick" in out[2]
     assert out[2].endswith(" trainer.checkpoint=true") and "trainer.checkpoint" not in out[4]  # weights others load
@@ -193,6 +194,18 @@ def test_dry_run_prints_the_plan_in_dependency_order(tmp_path, capsys):
     macs = float(out[1].rsplit("[", 1)[1].split(" MAC")[0])
     assert macs == pytest.approx(3 * forward * 60_000 * 30 + forward * 10_000, rel=1e-2)
     assert not (tmp_path / "results").exists()
+    # a finished training of the model on this machine times it: 1,000 images/s of 2 MMAC each
+    from lightcnn.record import device_name
+
+    timed = {"status": "ok", "task": "train", "model": "resnet", "device": device_name(), "images_per_s": 1000.0,
+             "flops": 2e6}  # fmt: skip
+    (tmp_path / "results" / "run").mkdir(parents=True)
+    (tmp_path / "results" / "run" / "result.json").write_text(json.dumps(timed))
+    assert reproduce_in_process(tmp_path, spec, "--profile", "quick", "--dry-run") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "(models timed: 1)" in out[0]
+    minutes = float(out[1].split(" MAC ≈ ")[1].split(" min")[0])
+    assert minutes == pytest.approx(macs / (3 * 2e6 * 1000.0) / 60, rel=1e-2) and "yardstick" not in out[1]
 
 
 SEEDED = """
@@ -330,3 +343,29 @@ def test_a_run_a_row_needs_but_no_row_is_joins_the_plan_before_it(tmp_path, caps
     plan = dry_run_plan(tmp_path, capsys, CENSUS, "census", "smoke")
     assert plan[0].startswith("#1   todo  [toy/census] census (train, needed)")
     assert plan[1].startswith("#2   todo  [toy/census] census (reuse) after #1")
+
+
+RL_ROW = """
+title: An RL row with a long fine-tuning
+overrides: ["dataset=cifar10", "dataset.val_fraction=0.05", "model=resnet", "model.depth=20"]
+columns:
+  - {key: test_acc, label: Top-1, digits: 2, diff: none}
+rows:
+  - {label: base, overrides: ["method=none"]}
+  - label: rl
+    overrides: ["method=prune_rl", "method.pretrained=auto", "method.skip_convs=true", "trainer.max_epochs=50"]
+"""
+
+
+def test_a_smoke_rl_row_searches_and_fine_tunes_a_few_steps_whatever_its_schedule(tmp_path, capsys):
+    """The row's 50 epochs and the skip convs' 200 SGD steps would take minutes of a smoke run."""
+    spec = tmp_path / "toy" / "rl.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(RL_ROW)
+    assert reproduce_in_process(tmp_path, spec, "--profile", "smoke", "--dry-run") == 0
+    lines = capsys.readouterr().out.splitlines()
+    job = next(i for i, line in enumerate(lines) if line.startswith("#") and "] rl (train)" in line)
+    words = lines[job + 1].split()
+    # the smoke overrides come after the row's: Hydra applies the last value of a key
+    assert words.index("trainer.max_epochs=1") > words.index("trainer.max_epochs=50")
+    assert "method.skip_conv_batches=2" in words and "method.actors=2" in words

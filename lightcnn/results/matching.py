@@ -24,7 +24,8 @@ SMOKE_TASK_OVERRIDES = {
     "reuse": ("task.images=2",),
     "im2col": ("task.images=8",),
 }
-# per method, what keeps a smoke training small (the RL search: two actors, one batch per step)
+# per method, what keeps a smoke training small (the RL search: two actors, one batch per step,
+# two steps of the skip convs' fine-tune; one epoch of fine-tuning whatever the row's schedule)
 SMOKE_METHOD_OVERRIDES = {
     "prune_hrank": ("method.batches=1", "method.batch_size=16"),
     "prune_rl": (
@@ -34,6 +35,8 @@ SMOKE_METHOD_OVERRIDES = {
         "method.batch_size=16",
         "method.replay_batch=2",
         "method.updates_per_episode=1",
+        "method.skip_conv_batches=2",
+        "trainer.max_epochs=1",
     ),  # fmt: skip
 }
 RUNTIME_OVERRIDES = ("trainer.progress_bar=false",)
