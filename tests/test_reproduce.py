@@ -174,11 +174,7 @@ def test_dependents_wait_for_their_baseline_and_are_blocked_when_it_fails(tmp_pa
 
 
 def test_dry_run_prints_the_plan_in_dependency_order(tmp_path, capsys):
-    spec = tmp_path / "toy" / "pruning.yaml"
-    spec.parent.mkdir(parents=True)
-    spec.write_text(DEPENDENT)
-    assert reproduce_in_process(tmp_path, spec, "--profile", "quick", "--dry-run") == 0
-    out = capsys.readouterr().out.splitlines()
+    out = dry_run_output(tmp_path, capsys, DEPENDENT, "pruning", "quick")
     assert out[0].startswith("plan: 2 jobs at profile=quick; speed per model from the records under ")
     assert "(models timed: 0), else the yardstick: " in out[0]
     assert out[1].startswith("#1   todo  [toy/pruning] baseline (train)  [") and "min, yardstick]" in out[1]
@@ -201,8 +197,7 @@ def test_dry_run_prints_the_plan_in_dependency_order(tmp_path, capsys):
              "flops": 2e6}  # fmt: skip
     (tmp_path / "results" / "run").mkdir(parents=True)
     (tmp_path / "results" / "run" / "result.json").write_text(json.dumps(timed))
-    assert reproduce_in_process(tmp_path, spec, "--profile", "quick", "--dry-run") == 0
-    out = capsys.readouterr().out.splitlines()
+    out = dry_run_output(tmp_path, capsys, DEPENDENT, "pruning", "quick")
     assert "(models timed: 1)" in out[0]
     minutes = float(out[1].split(" MAC ≈ ")[1].split(" min")[0])
     assert minutes == pytest.approx(macs / (3 * 2e6 * 1000.0) / 60, rel=1e-2) and "yardstick" not in out[1]
@@ -220,13 +215,18 @@ rows:
 """
 
 
-def dry_run_plan(tmp_path, capsys, text: str, name: str, profile: str) -> list[str]:
-    """The job lines of ``--dry-run`` for a toy spec ``toy/<name>.yaml`` holding ``text``."""
+def dry_run_output(tmp_path, capsys, text: str, name: str, profile: str) -> list[str]:
+    """The lines ``--dry-run`` prints for a toy spec ``toy/<name>.yaml`` holding ``text``."""
     spec = tmp_path / "toy" / f"{name}.yaml"
-    spec.parent.mkdir(parents=True)
+    spec.parent.mkdir(parents=True, exist_ok=True)
     spec.write_text(text)
     assert reproduce_in_process(tmp_path, spec, "--profile", profile, "--dry-run") == 0
-    return [line for line in capsys.readouterr().out.splitlines() if line.startswith("#")]
+    return capsys.readouterr().out.splitlines()
+
+
+def dry_run_plan(tmp_path, capsys, text: str, name: str, profile: str) -> list[str]:
+    """The job lines of ``--dry-run`` (one per job, without their commands)."""
+    return [line for line in dry_run_output(tmp_path, capsys, text, name, profile) if line.startswith("#")]
 
 
 def test_a_row_with_seeds_runs_once_per_seed_and_its_latency_once(tmp_path, capsys):
@@ -359,11 +359,7 @@ rows:
 
 def test_a_smoke_rl_row_searches_and_fine_tunes_a_few_steps_whatever_its_schedule(tmp_path, capsys):
     """The row's 50 epochs and the skip convs' 200 SGD steps would take minutes of a smoke run."""
-    spec = tmp_path / "toy" / "rl.yaml"
-    spec.parent.mkdir(parents=True)
-    spec.write_text(RL_ROW)
-    assert reproduce_in_process(tmp_path, spec, "--profile", "smoke", "--dry-run") == 0
-    lines = capsys.readouterr().out.splitlines()
+    lines = dry_run_output(tmp_path, capsys, RL_ROW, "rl", "smoke")
     job = next(i for i, line in enumerate(lines) if line.startswith("#") and "] rl (train)" in line)
     words = lines[job + 1].split()
     # the smoke overrides come after the row's: Hydra applies the last value of a key
