@@ -387,7 +387,9 @@ def test_the_pareto_plot_has_a_marker_and_colour_per_model_and_draws_its_front()
     labels = [t.get_text() for t in axes.get_legend().get_texts()]
     assert labels == ["mobilenet", "oct_resnet", "resnet", "Pareto front"]
     front = axes.lines[0]
-    assert list(front.get_xdata()) == [1.0e7, 4.0e7, 8.5e7] and list(front.get_ydata()) == [85.0, 90.0, 93.0]
+    assert list(front.get_xdata()) == [10.0, 40.0, 85.0] and list(front.get_ydata()) == [85.0, 90.0, 93.0]
+    minor_labels = [axes.xaxis.get_minor_formatter()(x) for x in (20.0, 30.0, 50.0, 200.0)]
+    assert "millions" in axes.get_xlabel() and minor_labels == ["20", "", "50", "200"]  # 1-2-5: no crowded decade
     styles = {model_style(i)["color"] + model_style(i)["marker"] for i in range(11)}
     assert len(styles) == 11  # every registered model tells apart by colour and marker
     assert axes.get_title() == "cifar10, profile cpu: 4 training runs" and axes.get_xscale() == "log"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
 import matplotlib
@@ -11,7 +12,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import FormatStrFormatter, MaxNLocator  # noqa: E402
+from matplotlib.ticker import FormatStrFormatter, FuncFormatter, MaxNLocator  # noqa: E402
 
 from lightcnn.results.specs import Curves, Plot  # noqa: E402
 
@@ -65,6 +66,15 @@ def scatter_plot(numeric: pd.DataFrame, plot: Plot, title: str, path: Path) -> b
     figure.tight_layout()
     save_png(figure, path)
     return True
+
+
+def one_two_five(value: float, _position: object = None) -> str:
+    """A log axis's tick label only at 1, 2 and 5 times a power of ten (``20``, ``50``, ``100``),
+    so the labels of a decade's minor ticks do not run into each other."""
+    if value <= 0:
+        return ""
+    mantissa = round(value / 10 ** math.floor(math.log10(value)), 6)
+    return f"{value:g}" if mantissa in (1, 2, 5) else ""
 
 
 def label_rows(points: list[tuple[float, float, str]], log_x: bool) -> list[int]:
@@ -182,14 +192,17 @@ def pareto_figure(runs: pd.DataFrame, title: str):
     order = {name: index for index, name in enumerate(model_names())}
     for model, group in sorted(usable.groupby("model"), key=lambda g: g[0]):
         style = model_style(order.get(model, len(order)))
-        axes.scatter(group["flops_conv"], group["test_acc"], s=28, label=model, zorder=3, **style)
-    front = pareto_front(list(zip(usable["flops_conv"].astype(float), usable["test_acc"].astype(float), strict=True)))
+        axes.scatter(group["flops_conv"] / 1e6, group["test_acc"], s=28, label=model, zorder=3, **style)
+    macs_m = usable["flops_conv"].astype(float) / 1e6  # millions: tick labels 20, 30, 200 rather than 2×10⁷
+    front = pareto_front(list(zip(macs_m, usable["test_acc"].astype(float), strict=True)))
     xs, ys = [p[0] for p in front], [p[1] for p in front]
     axes.step(xs, ys, where="post", color="black", linewidth=1.2, label="Pareto front", zorder=2)
     axes.plot(xs, ys, linestyle="none", marker="o", markersize=9, markerfacecolor="none", color="black", zorder=4)
     axes.set_xscale("log")
+    for axis_format in (axes.xaxis.set_major_formatter, axes.xaxis.set_minor_formatter):
+        axis_format(FuncFormatter(one_two_five))
     axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes: never over a point
-    axes.set_xlabel("conv + linear multiply-accumulates per image (log scale)")
+    axes.set_xlabel("conv + linear multiply-accumulates per image (millions, log scale)")
     axes.set_ylabel("test top-1 (%)")
     axes.set_title(fitted(title), fontsize=10)
     axes.grid(True, alpha=0.3)
