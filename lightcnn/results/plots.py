@@ -189,12 +189,12 @@ def pareto_figure(runs: pd.DataFrame, title: str):
 
     figure, axes = plt.subplots(figsize=(7.0, 4.8))
     usable = runs.dropna(subset=["flops_conv", "test_acc"])
+    usable = usable.assign(macs_m=usable["flops_conv"].astype(float) / 1e6)  # millions: ticks 20, 200, not 2×10⁷
     order = {name: index for index, name in enumerate(model_names())}
     for model, group in sorted(usable.groupby("model"), key=lambda g: g[0]):
         style = model_style(order.get(model, len(order)))
-        axes.scatter(group["flops_conv"] / 1e6, group["test_acc"], s=28, label=model, zorder=3, **style)
-    macs_m = usable["flops_conv"].astype(float) / 1e6  # millions: tick labels 20, 30, 200 rather than 2×10⁷
-    front = pareto_front(list(zip(macs_m, usable["test_acc"].astype(float), strict=True)))
+        axes.scatter(group["macs_m"], group["test_acc"], s=28, label=model, zorder=3, **style)
+    front = pareto_front(list(zip(usable["macs_m"], usable["test_acc"].astype(float), strict=True)))
     xs, ys = [p[0] for p in front], [p[1] for p in front]
     axes.step(xs, ys, where="post", color="black", linewidth=1.2, label="Pareto front", zorder=2)
     axes.plot(xs, ys, linestyle="none", marker="o", markersize=9, markerfacecolor="none", color="black", zorder=4)
