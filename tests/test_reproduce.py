@@ -345,6 +345,24 @@ def test_a_run_a_row_needs_but_no_row_is_joins_the_plan_before_it(tmp_path, caps
     assert plan[1].startswith("#2   todo  [toy/census] census (reuse) after #1")
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "quick", "paper"])
+def test_every_shipped_run_that_reads_weights_reads_a_row_that_trains_them(tmp_path, profile):
+    """A census or a pruned row reads the weights a table row trains, at every profile: no
+    ``(train, needed)`` job, i.e. no training that no table shows (the Tables 2-3 census once
+    trained its own 30-epoch copy of Table 1's CIFAR-10 rows)."""
+    from types import SimpleNamespace
+
+    from lightcnn.reproduce import plan_jobs
+    from lightcnn.results.tables import load_specs
+
+    specs = load_specs(sorted((ROOT / "experiments").rglob("*.yaml")))
+    args = SimpleNamespace(task=None, profile=profile, results=tmp_path, override=[])
+    jobs = plan_jobs(specs, args)
+    assert [job.label for job in jobs if job.label.endswith("needed)")] == []
+    assert sum(bool(job.after) for job in jobs) >= 20  # the censuses and pruned rows are in the plan
+
+
 RL_ROW = """
 title: An RL row with a long fine-tuning
 overrides: ["dataset=cifar10", "dataset.val_fraction=0.05", "model=resnet", "model.depth=20"]
