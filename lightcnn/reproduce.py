@@ -235,30 +235,42 @@ def recorded_macs_per_s(results: Path) -> dict[tuple[str, ...], float]:
 
 def measured_macs_per_s() -> float:
     """Training speed of this machine in multiply-accumulates per second: a few steps of
-    ResNet-20 at batch 64 on CIFAR-sized input (the yardstick of a model no record has timed)."""
+    ResNet-20 on CIFAR-sized input at the default batch, in the precision and memory format the
+    trainer picks for it here (bf16 autocast and NHWC on a CPU with AVX-512 BF16 or AMX): the
+    yardstick of a model no record has timed."""
+    import contextlib
+
     import torch
     import torch.nn.functional as F
 
     from lightcnn.composition import compose_config
+    from lightcnn.data.datasets import input_spec
+    from lightcnn.engine.module import use_channels_last
+    from lightcnn.engine.precision import BF16, training_precision
     from lightcnn.models import build_model
     from lightcnn.tasks.profile import count_config
 
     cfg = validated(compose_config(["model=resnet", "model.depth=20", "task=profile", "dataset=cifar10"]))
-    from lightcnn.data.datasets import input_spec
-
     net = build_model(cfg.model, input_spec(cfg.dataset))
+    batch = cfg.trainer.batch_size
+    images, labels = torch.randn(batch, 3, 32, 32), torch.randint(0, 10, (batch,))
+    if use_channels_last(cfg.trainer, net):
+        net, images = net.to(memory_format=torch.channels_last), images.contiguous(memory_format=torch.channels_last)
+    bf16 = training_precision(cfg.trainer.precision, "cpu", net) == BF16
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
-    images, labels = torch.randn(64, 3, 32, 32), torch.randint(0, 10, (64,))
     steps, started = 0, 0.0
     for step in range(6):
         if step == 2:
             started = time.perf_counter()
         optimizer.zero_grad()
-        F.cross_entropy(net(images), labels).backward()
+        with autocast:
+            loss = F.cross_entropy(net(images), labels)
+        loss.backward()
         optimizer.step()
         steps += step >= 2
     elapsed = time.perf_counter() - started
-    return 3.0 * count_config(cfg)[0]["flops"] * 64 * steps / elapsed
+    return 3.0 * count_config(cfg)[0]["flops"] * batch * steps / elapsed
 
 
 # ------------------------------------------------------------------------------------- state
