@@ -286,9 +286,15 @@ def test_point_curves_draw_one_line_per_episode(tmp_path):
         {"episode": e, "reduction": r, "accuracy": a} for e in (0, 1) for r, a in ((0.1, 0.9), (0.5, 0.8 - e / 10))
     ]
     figure, axes = plt.subplots()
-    assert _point_lines(axes, "RL", points, curves, "C0")
+    assert _point_lines(axes, "RL", points, curves, "C0", alone=False)
     lines = [list(line.get_ydata()) for line in axes.get_lines()]
     assert len(lines) == 2 and lines[0] == pytest.approx([0.9, 0.8]) and lines[1] == pytest.approx([0.9, 0.7])
+    assert len({line.get_color() for line in axes.get_lines()}) == 1  # beside other rows: the row's colour
+    plt.close(figure)
+    figure, axes = plt.subplots()
+    assert _point_lines(axes, "RL", points, curves, "C0", alone=True)  # alone: each episode its shade and name
+    assert [line.get_label() for line in axes.get_lines()] == ["RL: episode 0", "episode 1"]
+    assert len({tuple(line.get_color()) for line in axes.get_lines()}) == 2
     plt.close(figure)
     assert curves_plot({"RL": points, "none": []}, curves, "t", tmp_path / "fig2.png")
     assert (tmp_path / "fig2.png").read_bytes()[:4] == b"\x89PNG"

@@ -109,22 +109,30 @@ def _history_lines(axes, label: str, history: list[dict], stage: str, colour: st
     return True
 
 
-def _point_lines(axes, label: str, points: list[dict], curves: Curves, colour: str) -> bool:
-    """``y`` against ``x``, one line (in the row's colour) per value of ``by``; False when empty."""
+def _point_lines(axes, label: str, points: list[dict], curves: Curves, colour: str, alone: bool) -> bool:
+    """``y`` against ``x``, one line per value of ``by``: in the row's colour, or, when the row is
+    ``alone`` in the plot, each line its own shade, labelled by its ``by`` value. False when empty."""
     lines: dict = {}
     for point in points:
         if point.get(curves.x) is not None and point.get(curves.y) is not None:
             lines.setdefault(point.get(curves.by) if curves.by else None, []).append((point[curves.x], point[curves.y]))
-    for number, line in enumerate(lines.values()):  # in the order the record lists them
+    shaded = alone and curves.by is not None and len(lines) > 1
+    shades = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(lines))) if shaded else None
+    for number, (value, line) in enumerate(lines.items()):  # in the order the record lists them
         xs, ys = zip(*line, strict=True)
-        first = label if number == 0 else None
-        axes.plot(xs, ys, "-o", color=colour, markersize=2, linewidth=0.8, alpha=0.7, label=first)
+        if shaded:
+            tag = f"{label}: {curves.by} {value}" if number == 0 else f"{curves.by} {value}"
+            axes.plot(xs, ys, "-o", color=shades[number], markersize=2, linewidth=0.9, alpha=0.85, label=tag)
+        else:
+            first = label if number == 0 else None
+            axes.plot(xs, ys, "-o", color=colour, markersize=2, linewidth=0.8, alpha=0.7, label=first)
     return bool(lines)
 
 
 def curves_plot(series: dict[str, list[dict]], curves: Curves, title: str, path: Path) -> bool:
-    """One colour per row: its per-epoch accuracy (``field=history``) or its points' ``y``
-    against ``x`` (any other list field). No row with points: no file (returns False)."""
+    """One colour per row (a row alone in the plot: one shade per line): its per-epoch accuracy
+    (``field=history``) or its points' ``y`` against ``x`` (any other list field). No row with
+    points: no file (returns False)."""
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
     history = curves.field == "history"
     missing = []
@@ -132,7 +140,7 @@ def curves_plot(series: dict[str, list[dict]], curves: Curves, title: str, path:
         if history:
             drawn = _history_lines(axes, label, points, curves.stage, f"C{index}")
         else:
-            drawn = _point_lines(axes, label, points, curves, f"C{index}")
+            drawn = _point_lines(axes, label, points, curves, f"C{index}", alone=len(series) == 1)
         if not drawn:
             missing.append(label)
     if len(missing) == len(series):
