@@ -98,6 +98,8 @@ def test_seeds_aggregate_missing_and_failed_are_marked(tmp_path, spec_path):
     assert "| R56  |" in text and "failed" in text
     assert "| R110 |" in text and "not run" in text
     assert "Not measured (marked, not filled): R56, R110." in text
+    # the runs behind a ± (the table's one mean over several runs), in seed order
+    assert "Each run, Top-1 (%): R20 91.00 (seed 0), 92.00 (seed 1), 93.00 (seed 2)." in text
     lines = csv.read_text().splitlines()
     assert lines[0].startswith("row,params_paper,params_ours,params_std,params_diff,test_acc_paper")
     r20 = dict(zip(lines[0].split(","), lines[1].split(","), strict=True))

@@ -225,6 +225,7 @@ def render_table(
     for heading, names in split_columns(groups, list(display[0]) if display else []):
         table = pd.DataFrame(display)[names].to_markdown(index=False, disable_numparse=True)
         lines += ([f"**{heading}**", ""] if heading else []) + [table, ""]
+    lines += each_run(frame, results, spec.columns)
     lines += provenance(frame, results)
     if spec.notes:
         lines += ["", spec.notes.strip()]
@@ -269,6 +270,27 @@ def split_columns(groups: dict[str, tuple[bool, list[str]]], names: list[str]) -
     if not accuracy:  # seeds and status go with the first cost table
         tables[0] = (tables[0][0], [*tables[0][1], *tail])
     return tables
+
+
+def each_run(frame: pd.DataFrame, results: list[RowResult], columns: tuple[Column, ...]) -> list[str]:
+    """The values behind a mean over several runs, each with its seed, in the first accuracy
+    column that has such a mean (a ± is only as good as the runs behind it): one line, or none."""
+    for column in (c for c in columns if is_accuracy(c) and not c.drop):
+        parts = []
+        for result in results:
+            cell = result.cells[column.id]
+            key = column.record_key(result.row)
+            if cell.n < 2 or key not in frame:
+                continue
+            runs = frame[frame["run_id"].isin(result.runs) & pd.to_numeric(frame[key], errors="coerce").notna()]
+            runs = runs.sort_values(["seed", "run_id"], kind="stable")
+            values = ", ".join(
+                f"{_fmt(float(value), column)} (seed {int(seed)})" for value, seed in zip(runs[key], runs["seed"], strict=True)
+            )
+            parts.append(f"{result.row.label} {values}")
+        if parts:
+            return [f"Each run, {column.label}: {'; '.join(parts)}.", ""]
+    return []
 
 
 def provenance(frame: pd.DataFrame, results: list[RowResult]) -> list[str]:
