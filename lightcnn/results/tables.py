@@ -284,9 +284,8 @@ def each_run(frame: pd.DataFrame, results: list[RowResult], columns: tuple[Colum
                 continue
             runs = frame[frame["run_id"].isin(result.runs) & pd.to_numeric(frame[key], errors="coerce").notna()]
             runs = runs.sort_values(["seed", "run_id"], kind="stable")
-            values = ", ".join(
-                f"{_fmt(float(value), column)} (seed {int(seed)})" for value, seed in zip(runs[key], runs["seed"], strict=True)
-            )
+            pairs = zip(runs[key], runs["seed"], strict=True)
+            values = ", ".join(f"{_fmt(float(value), column)} (seed {int(seed)})" for value, seed in pairs)
             parts.append(f"{result.row.label} {values}")
         if parts:
             return [f"Each run, {column.label}: {'; '.join(parts)}.", ""]
