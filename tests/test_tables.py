@@ -109,6 +109,16 @@ def test_seeds_aggregate_missing_and_failed_are_marked(tmp_path, spec_path):
     assert r56["status"] == "failed" and r56["test_acc_ours"] == ""
 
 
+def test_repeated_runs_of_a_seed_name_the_precision_each_trained_in(tmp_path, spec_path):
+    """``precision=auto`` is one configuration that trains in float32 on one CPU and bf16 on another."""
+    results = tmp_path / "results"
+    runs = [record("a", 20, 0, 91.0), record("b", 20, 0, 92.0)]
+    runs[0]["precision"], runs[1]["precision"] = "32-true", "bf16-mixed"
+    write_records(results, runs)
+    md, _ = render_specs([spec_path], results, tmp_path / "out")
+    assert "Each run, Top-1 (%): R20 91.00 (seed 0, float32), 92.00 (seed 0, bf16 autocast)." in md.read_text()
+
+
 def test_counts_a_method_could_not_compute_without_data_stay_out_of_the_table(tmp_path, spec_path):
     """An RL profile record counts the network before the search: it must not fill the row."""
     before_search = {**record("p", 20, 0, None, params=999_999, task="profile"), "counts_final": False}

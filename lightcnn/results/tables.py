@@ -272,6 +272,9 @@ def split_columns(groups: dict[str, tuple[bool, list[str]]], names: list[str]) -
     return tables
 
 
+PRECISION_NAMES = {"32-true": "float32", "bf16-mixed": "bf16 autocast", "16-mixed": "float16 autocast"}
+
+
 def each_run(frame: pd.DataFrame, results: list[RowResult], columns: tuple[Column, ...]) -> list[str]:
     """The values behind a mean over several runs, each with its seed, in the first accuracy
     column that has such a mean (a ± is only as good as the runs behind it): one line, or none."""
@@ -284,8 +287,13 @@ def each_run(frame: pd.DataFrame, results: list[RowResult], columns: tuple[Colum
                 continue
             runs = frame[frame["run_id"].isin(result.runs) & pd.to_numeric(frame[key], errors="coerce").notna()]
             runs = runs.sort_values(["seed", "run_id"], kind="stable")
-            pairs = zip(runs[key], runs["seed"], strict=True)
-            values = ", ".join(f"{_fmt(float(value), column)} (seed {int(seed)})" for value, seed in pairs)
+            # runs that trained in different precisions (``auto`` on different machines) name theirs
+            mixed = "precision" in runs and runs["precision"].nunique() > 1
+            values = ", ".join(
+                f"{_fmt(float(run[key]), column)} (seed {int(run['seed'])}"
+                + (f", {PRECISION_NAMES.get(run['precision'], run['precision'])})" if mixed else ")")
+                for _, run in runs.iterrows()
+            )
             parts.append(f"{result.row.label} {values}")
         if parts:
             return [f"Each run, {column.label}: {'; '.join(parts)}.", ""]
