@@ -2,6 +2,7 @@
 method end to end."""
 
 import copy
+import logging
 
 import pytest
 import torch
@@ -309,15 +310,18 @@ def test_filter_groups_put_the_weakest_filters_first():
     assert len(filter_groups(scores, 8)) == 5  # never more groups than filters
 
 
-def test_prune_rl_plays_two_episodes_and_records_them(run_config):
-    record = run_config("model=resnet", "model.depth=20", "method=prune_rl", "method.actors=1",
-                        "method.episodes_per_actor=2", "method.retrain_batches=1", "method.eval_batches=1",
-                        "method.batch_size=16", "method.replay_batch=2", "method.updates_per_episode=1",
-                        "dataset=synthetic", "dataset.val_fraction=0.05", "profile=smoke",
-                        "trainer.accelerator=cpu")  # fmt: skip
+def test_prune_rl_plays_two_episodes_and_records_them(run_config, caplog):
+    with caplog.at_level(logging.INFO, logger="lightcnn.methods.pruning.rl"):
+        record = run_config("model=resnet", "model.depth=20", "method=prune_rl", "method.actors=1",
+                            "method.episodes_per_actor=2", "method.retrain_batches=1", "method.eval_batches=1",
+                            "method.batch_size=16", "method.replay_batch=2", "method.updates_per_episode=1",
+                            "dataset=synthetic", "dataset.val_fraction=0.05", "profile=smoke",
+                            "trainer.accelerator=cpu")  # fmt: skip
     assert record["status"] == "ok" and record["test_acc"] is not None
     assert [e["episode"] for e in record["rl_episodes"]] == [0, 1]
     assert len(record["rl_steps"]) == 2 * 19 and record["rl_steps"][-1]["step"] == 19
+    progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("search round")]
+    assert len(progress) == 2 * 19 and progress[-1].startswith("search round 2/2, conv 19/19, 0:0")  # a line a step
     chosen = record["rl_chosen"]
     assert chosen["return"] == max(e["return"] for e in record["rl_episodes"])
     unpruned = count_params(build_model(model_config("resnet", depth=20), CIFAR))[0]

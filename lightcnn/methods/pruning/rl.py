@@ -47,12 +47,14 @@ every conv can be masked without changing the architecture.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from lightcnn.config import require
+from lightcnn.engine.callbacks import hms
 from lightcnn.errors import ConfigValueError, UserError
 from lightcnn.methods.pretrained import PretrainedMethodConfig, load_pretrained
 from lightcnn.methods.pruning.importance import l1_norm
@@ -289,6 +291,7 @@ def run_search(envs: PruningEnvs, cfg: PruneRLConfig, seed: int) -> tuple[dict, 
     generator = torch.Generator().manual_seed(seed)
     best: dict = {"return": -float("inf")}
     episodes, steps = [], []
+    started = time.perf_counter()
     for round_index in range(cfg.episodes_per_actor):
         observations, state = envs.reset(), None
         seen, taken, rewards = [], [], []
@@ -309,6 +312,10 @@ def run_search(envs: PruningEnvs, cfg: PruneRLConfig, seed: int) -> tuple[dict, 
             for actor in range(cfg.actors):
                 steps.append({"episode": round_index * cfg.actors + actor, "actor": actor, "step": envs.step_index,
                               "reduction": envs.reductions[actor], "accuracy": envs.accuracies[actor]})  # fmt: skip
+            log.info("search round %d/%d, conv %d/%d, %s: reduction %s, accuracy %s", round_index + 1,
+                     cfg.episodes_per_actor, envs.step_index, len(envs.units), hms(time.perf_counter() - started),
+                     " ".join(f"{r:.2f}" for r in envs.reductions),
+                     " ".join(f"{a:.3f}" for a in envs.accuracies))  # fmt: skip
         seen_t, taken_t, rewards_t = torch.stack(seen, 1), torch.stack(taken, 1), torch.stack(rewards, 1)
         for actor in range(cfg.actors):
             replay.add(Sequence(seen_t[actor], taken_t[actor], rewards_t[actor].float()))
