@@ -54,7 +54,6 @@ import torch
 from torch import nn
 
 from lightcnn.config import require
-from lightcnn.engine.callbacks import hms
 from lightcnn.errors import ConfigValueError, UserError
 from lightcnn.methods.pretrained import PretrainedMethodConfig, load_pretrained
 from lightcnn.methods.pruning.importance import l1_norm
@@ -283,6 +282,8 @@ def better(episode: dict, best: dict, target: float | None) -> bool:
 def run_search(envs: PruningEnvs, cfg: PruneRLConfig, seed: int) -> tuple[dict, list[dict], list[dict]]:
     """Play ``episodes_per_actor`` rounds; returns the best episode (highest return, with its
     masks and recogniser weights), every episode's summary and every step's trajectory point."""
+    from lightcnn.engine.callbacks import hms  # Lightning: not imported when a config is composed
+
     torch.manual_seed(seed)
     net = RecurrentQNet(envs.observation_size, cfg.actions, cfg.hidden)
     learner = R2D2Learner(net, cfg.gamma, cfg.n_step, cfg.learning_rate, cfg.target_period)
