@@ -286,10 +286,17 @@ def test_long_epochs_log_an_estimate_and_step_lines_without_a_progress_bar(compo
         run(compose, tmp_path, "long", "trainer.max_epochs=1", "dataset.num_train=800", "trainer.batch_size=8")
     messages = [r.getMessage() for r in caplog.records if r.name == "lightcnn.progress"]
     estimate = next(m for m in messages if m.startswith("estimate: "))
-    assert "per epoch, about " in estimate and "for 1 epochs (steps 2-10 of the first epoch timed)" in estimate
+    assert "per epoch, about " in estimate and "for 1 epochs (median of steps 2-10 of the first epoch)" in estimate
     steps = [m for m in messages if " step " in m]
     assert [m.split("  ")[1] for m in steps] == ["step 20/100", "step 40/100", "step 60/100", "step 80/100"]
     assert all(" loss " in m and " acc " in m for m in steps)
+
+
+def test_one_stalled_step_does_not_set_the_duration_estimate():
+    from lightcnn.engine.callbacks import median_step_s
+
+    ends = [0.0, 0.2, 0.4, 3.4, 3.6, 3.8, 4.0, 4.2, 4.4, 4.6]  # step 4 stalls 3 s (a recompilation)
+    assert median_step_s(ends) == pytest.approx(0.2)  # the mean would say 0.51
 
 
 def test_the_live_bar_draws_only_on_a_terminal_and_on_stderr(monkeypatch, tmp_path):
