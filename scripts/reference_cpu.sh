@@ -18,9 +18,9 @@ DATA=${DATA:-./data}
 RESULTS=${RESULTS:-./results-cpu}
 PYTHON=${PYTHON:-.venv/bin/python}
 # in order: the training-path anchor and the Pointwise OctConv claims at depth 20, float32 against bf16
-# autocast, the kernel templates, ACA im2col, the MobileNet study, the pruning report on ResNet-20 (each
+# autocast, the kernel templates (and their reuse census), ACA im2col, the MobileNet study, the pruning report on ResNet-20 (each
 # spec's profiles.cpu, or its comments, say how it is sized for this machine)
-DEFAULT_SPECS="experiments/octconv/resnet20.yaml experiments/resnet/precision.yaml experiments/templates/table1.yaml experiments/aca/table4_1.yaml experiments/mobilenet/study.yaml experiments/pruning/resnet20.yaml"
+DEFAULT_SPECS="experiments/octconv/resnet20.yaml experiments/resnet/precision.yaml experiments/templates/table1.yaml experiments/templates/table2_3.yaml experiments/aca/table4_1.yaml experiments/mobilenet/study.yaml experiments/pruning/resnet20.yaml"
 read -r -a SPECS <<< "${SPECS:-$DEFAULT_SPECS}"
 
 mkdir -p "$RESULTS/committed"
