@@ -57,6 +57,22 @@ def test_zero_matrices_and_zero_rows():
     assert result.rank.item() == 3 and result.relative_error(d).item() < 1e-5
 
 
+@pytest.mark.parametrize("stop", ["exact", "estimate"])
+def test_a_batch_gives_what_each_matrix_gives_alone(stop):
+    """Ranks 1..20 in one batch: finished matrices leave the working batch and the cross slots
+    grow while the others go on; neither may change any matrix's result."""
+    gen = torch.Generator().manual_seed(0)
+    d = torch.stack([torch.randn(40, r, generator=gen) @ torch.randn(r, 50, generator=gen) for r in range(1, 21)])
+    d = d + 1e-5 * torch.randn(d.shape, generator=gen)
+    batched = aca(d, 0.01, stop=stop)
+    alone = [aca(d[i], 0.01, stop=stop) for i in range(len(d))]
+    extra = int(stop == "estimate")  # the textbook criterion keeps the cross that showed it was done
+    assert batched.rank.tolist() == [a.rank.item() for a in alone] == [r + extra for r in range(1, 21)]
+    assert batched.u.shape == (20, 40, batched.rank.max().item())
+    for i, a in enumerate(alone):
+        torch.testing.assert_close(batched.reconstruct()[i], a.reconstruct()[0], atol=1e-4, rtol=1e-4)
+
+
 def test_max_rank_caps_and_estimate_rule_can_overshoot():
     torch.manual_seed(0)
     d = torch.rand(4, 27, 200)
