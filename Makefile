@@ -18,8 +18,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
-test: install  ## the default suite (slow tests excluded): what CI runs
-	$(BIN)/pytest -q -m "not slow"
+test: install  ## the default suite (slow tests excluded), one worker per core: what CI runs
+	$(BIN)/pytest -q -n auto -m "not slow"
 
 test-slow: install  ## only the slow tests (end-to-end subprocesses, the wheel, DDP, every kill point of resume): CI runs them after `make test`
 	$(BIN)/pytest -q -m slow
