@@ -194,6 +194,32 @@ def test_non_finite_weights_are_diverged_not_ok(compose, tmp_path, monkeypatch):
     assert rec["status"] == "diverged" and rec["test_acc"] is None and "non-finite" in rec["error"]
 
 
+@pytest.mark.parametrize("signal_first", [True, False])
+def test_a_failure_after_sigterm_is_an_interruption_and_without_one_a_failure(compose, tmp_path, monkeypatch, signal_first):
+    """SIGTERM to the process group also kills the inductor's compiler: the step then fails with a
+    compile error, and the record must say interrupted (resumable), not failed."""
+    import os
+    import signal
+
+    from lightcnn.engine import module as module_file
+
+    def step(self, batch, batch_idx):
+        if signal_first:
+            os.kill(os.getpid(), signal.SIGTERM)
+        raise RuntimeError("CppCompileError: C++ compile error\ng++ killed")
+
+    monkeypatch.setattr(module_file.LitClassifier, "training_step", step)
+    if not signal_first:
+        with pytest.raises(RuntimeError, match="CppCompileError"):
+            run(compose, tmp_path, "f", "trainer.max_epochs=1")
+        record = json.loads((tmp_path / "results/f/result.json").read_text())
+        assert record["status"] == "failed" and record["error"].startswith("RuntimeError: CppCompileError")
+        return
+    rec = run(compose, tmp_path, "t", "trainer.max_epochs=1")
+    assert rec["status"] == "interrupted"
+    assert rec["error"] == "interrupted by SIGTERM (RuntimeError in the step it ended: CppCompileError: C++ compile error)"
+
+
 def test_one_progress_line_per_epoch_whatever_the_terminal(compose, tmp_path, caplog):
     import logging
 

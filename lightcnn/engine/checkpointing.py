@@ -64,3 +64,8 @@ class EpochCheckpoint(Checkpoint):
 
     def state_dict(self) -> dict:
         return {}
+
+
+def received_signal(trainer: pl.Trainer) -> int | None:
+    """The SIGINT/SIGTERM the run's :class:`EpochCheckpoint` received, if any."""
+    return next((c.signal for c in trainer.callbacks if isinstance(c, EpochCheckpoint) and c.signal), None)

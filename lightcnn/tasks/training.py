@@ -17,6 +17,7 @@ from lightcnn.config import Config
 from lightcnn.data.datamodule import ImageDataModule
 from lightcnn.data.datasets import training_images
 from lightcnn.engine.checkpoint_io import RunInterrupted, load_checkpoint
+from lightcnn.engine.checkpointing import received_signal
 from lightcnn.engine.module import LitClassifier
 from lightcnn.engine.precision import device_type, training_precision
 from lightcnn.engine.profiling import count_params, model_fields
@@ -108,10 +109,17 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
     exit_code = 0
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
-    except (RunInterrupted, SIGTERMException) as stop:  # Lightning stops on SIGTERM itself
-        signum = getattr(stop, "signum", signal.SIGTERM)
-        log.warning("stopped by %s: run the same config again to resume", signal.Signals(signum).name)
-        fields.update(status=Status.INTERRUPTED, error=f"interrupted by {signal.Signals(signum).name}")
+    except Exception as stop:
+        # our stop after the step, Lightning's own on SIGTERM, or any failure once a signal came: a signal sent
+        # to the process group also ends the run's children (the inductor's C++ compiler, data workers)
+        stopped = isinstance(stop, (RunInterrupted, SIGTERMException))
+        signum = getattr(stop, "signum", None) or (signal.SIGTERM if stopped else received_signal(trainer))
+        if signum is None:
+            raise
+        cause = "" if stopped else f" ({type(stop).__name__} in the step it ended: {str(stop).splitlines()[0][:200]})"
+        name = signal.Signals(signum).name
+        log.warning("stopped by %s%s: run the same config again to resume", name, cause)
+        fields.update(status=Status.INTERRUPTED, error=f"interrupted by {name}{cause}")
         exit_code = 128 + signum
     if count_params(module.net) != (size_fields["params"], size_fields["trainable_params"]):
         size_fields, _ = model_fields(module.net, shape)  # the method changed the architecture during training
