@@ -109,7 +109,7 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
     exit_code = 0
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
-    except Exception as stop:
+    except (Exception, SIGTERMException) as stop:  # Lightning's SIGTERMException is a SystemExit
         # our stop after the step, Lightning's own on SIGTERM, or any failure once a signal came: a signal sent
         # to the process group also ends the run's children (the inductor's C++ compiler, data workers)
         stopped = isinstance(stop, (RunInterrupted, SIGTERMException))
