@@ -197,28 +197,36 @@ def test_non_finite_weights_are_diverged_not_ok(compose, tmp_path, monkeypatch):
 @pytest.mark.parametrize("signal_first", [True, False])
 def test_a_failure_after_sigterm_is_an_interruption_without_one_a_failure(compose, tmp_path, monkeypatch, signal_first):
     """SIGTERM to the process group also kills the inductor's compiler: the step then fails with a
-    compile error, and the record must say interrupted (resumable), not failed."""
+    compile error, and the record must say interrupted (resumable), not failed. Either way the
+    half-written object the error names is removed from torch's compile cache (nothing outside it)."""
     import os
     import signal
 
     from lightcnn.engine import module as module_file
 
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "cache/p2").mkdir(parents=True)
+    (tmp_path / "cache/p2/k.main.so").write_bytes(b"\x7fELF")
+    (tmp_path / "elsewhere.so").write_bytes(b"\x7fELF")
+
     def step(self, batch, batch_idx):
         if signal_first:
             os.kill(os.getpid(), signal.SIGTERM)
-        raise RuntimeError("CppCompileError: C++ compile error\ng++ killed")
+        raise RuntimeError(f"CppCompileError: C++ compile error\ng++ {tmp_path}/k.cpp -o {tmp_path}/cache/p2/k.main.so "
+                           f"-L{tmp_path}/elsewhere.so")  # fmt: skip
 
     monkeypatch.setattr(module_file.LitClassifier, "training_step", step)
-    if not signal_first:
+    overrides = ("trainer.max_epochs=1", "trainer.compile=default")
+    if signal_first:
+        rec = run(compose, tmp_path, "t", *overrides)
+        cause = "RuntimeError in the step it ended: CppCompileError: C++ compile error"
+        assert rec["status"] == "interrupted" and rec["error"] == f"interrupted by SIGTERM ({cause})"
+    else:
         with pytest.raises(RuntimeError, match="CppCompileError"):
-            run(compose, tmp_path, "f", "trainer.max_epochs=1")
+            run(compose, tmp_path, "f", *overrides)
         record = json.loads((tmp_path / "results/f/result.json").read_text())
         assert record["status"] == "failed" and record["error"].startswith("RuntimeError: CppCompileError")
-        return
-    rec = run(compose, tmp_path, "t", "trainer.max_epochs=1")
-    assert rec["status"] == "interrupted"
-    cause = "RuntimeError in the step it ended: CppCompileError: C++ compile error"
-    assert rec["error"] == f"interrupted by SIGTERM ({cause})"
+    assert not (tmp_path / "cache/p2/k.main.so").exists() and (tmp_path / "elsewhere.so").exists()
 
 
 def test_one_progress_line_per_epoch_whatever_the_terminal(compose, tmp_path, caplog):

@@ -18,6 +18,7 @@ from lightcnn.data.datamodule import ImageDataModule
 from lightcnn.data.datasets import training_images
 from lightcnn.engine.checkpoint_io import RunInterrupted, load_checkpoint
 from lightcnn.engine.checkpointing import received_signal
+from lightcnn.engine.compile_cache import discard_named_objects
 from lightcnn.engine.module import LitClassifier
 from lightcnn.engine.precision import device_type, training_precision
 from lightcnn.engine.profiling import count_params, model_fields
@@ -114,6 +115,8 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
         # to the process group also ends the run's children (the inductor's C++ compiler, data workers)
         stopped = isinstance(stop, (RunInterrupted, SIGTERMException))
         signum = getattr(stop, "signum", None) or (signal.SIGTERM if stopped else received_signal(trainer))
+        if not stopped and tcfg.compile != "none":
+            discard_named_objects(stop)  # what a killed g++ left half-written
         if signum is None:
             raise
         cause = "" if stopped else f" ({type(stop).__name__} in the step it ended: {str(stop).splitlines()[0][:200]})"
