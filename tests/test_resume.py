@@ -104,11 +104,17 @@ def test_killed_run_resumes_to_the_uninterrupted_record(compose, tmp_path, unint
         assert json.loads((killed_dir / "result.json").read_text())["status"] == "interrupted"
         assert json.loads(killed.stdout.splitlines()[-1])["status"] == "interrupted"
     assert (killed_dir / "checkpoints" / "last.ckpt").is_file()
+    # the checkpoint carries the training time up to it; say it was 1000 s to see it counted
+    checkpoint = torch.load(killed_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    assert 0 < checkpoint["callbacks"]["EpochCheckpoint"]["train_time_s"] < 300
+    checkpoint["callbacks"]["EpochCheckpoint"]["train_time_s"] = 1000.0
+    torch.save(checkpoint, killed_dir / "checkpoints" / "last.ckpt")
 
     resumed = run_in_process(compose, results, "again")
     assert not (results / "again").exists()  # continued in the killed run's directory
     assert json.loads((killed_dir / "result.json").read_text())["run_id"] == resumed["run_id"]
     assert resumed["status"] == "ok" and resumed["resumed_from"] == str(killed_dir / "checkpoints" / "last.ckpt")
+    assert 1000 < resumed["train_time_s"] < 1300  # the attempts before the checkpoint, then this one
     assert_same_record(resumed, uninterrupted)
 
 

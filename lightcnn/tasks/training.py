@@ -6,7 +6,6 @@ import logging
 import math
 import resource
 import signal
-import time
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -17,7 +16,7 @@ from lightcnn.config import Config
 from lightcnn.data.datamodule import ImageDataModule
 from lightcnn.data.datasets import training_images
 from lightcnn.engine.checkpoint_io import RunInterrupted, load_checkpoint
-from lightcnn.engine.checkpointing import received_signal
+from lightcnn.engine.checkpointing import epoch_checkpoint, received_signal
 from lightcnn.engine.compile_cache import discard_named_objects
 from lightcnn.engine.module import LitClassifier
 from lightcnn.engine.precision import device_type, training_precision
@@ -104,7 +103,6 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
         log.warning("%s", note)
     if resume is not None:
         log.info("resuming from %s", resume)
-    started = time.perf_counter()
     fields = {"resumed_from": str(resume) if resume else None, "resume_notes": list(ctx.resume_notes),
               "precision": precision}  # fmt: skip
     exit_code = 0
@@ -129,7 +127,7 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
     fields.update(
         **size_fields,
         epochs=trainer.current_epoch,
-        train_time_s=round(time.perf_counter() - started, 3),
+        train_time_s=round(epoch_checkpoint(trainer).train_time_s(), 3),  # every attempt's, up to its checkpoint
         images_per_s=throughput.images_per_s,
     )
     if exit_code:
