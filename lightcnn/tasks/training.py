@@ -117,7 +117,8 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
             discard_named_objects(stop)  # what a killed g++ left half-written
         if signum is None:
             raise
-        cause = "" if stopped else f" ({type(stop).__name__} in the step it ended: {str(stop).splitlines()[0][:200]})"
+        message = (str(stop).splitlines() or [""])[0][:200]  # a message may be empty
+        cause = "" if stopped else f" ({type(stop).__name__} in the step it ended: {message})"
         name = signal.Signals(signum).name
         log.warning("stopped by %s%s: run the same config again to resume", name, cause)
         fields.update(status=Status.INTERRUPTED, error=f"interrupted by {name}{cause}")
