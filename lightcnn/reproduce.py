@@ -214,11 +214,29 @@ def validated(cfg):
     return validate(cfg)
 
 
-def recorded_macs_per_s(results: Path) -> dict[tuple[str, ...], float]:
+def speed_keys(model: str, method: str, config: dict) -> list[tuple]:
+    """The keys a training's speed is filed under, most specific first: the same model, method
+    configuration (an ACA layer set or stop rule changes the cost of a MAC tenfold), data set,
+    precision and compilation; the same model and method configuration; the same model and
+    method; the same model."""
+    import json
+
+    trainer = config.get("trainer") or {}
+    method_config = json.dumps(config.get("method"), sort_keys=True)
+    dataset = (config.get("dataset") or {}).get("name")
+    return [
+        (model, method_config, dataset, trainer.get("precision"), trainer.get("compile")),
+        (model, method_config),
+        (model, method),
+        (model,),
+    ]
+
+
+def recorded_macs_per_s(results: Path) -> dict[tuple, float]:
     """This machine's training speed in multiply-accumulates per second, from the finished
-    trainings under ``results``, per ``(model, method)`` and per ``(model,)``: the median over the
-    records of 3 × forward MACs × images per second (what each run measured, at its precision,
-    with whatever shared the cores)."""
+    trainings under ``results``, under each of their ``speed_keys``: the median over the records
+    of 3 × forward MACs × images per second (what each run measured, with whatever shared the
+    cores)."""
     import statistics
 
     from lightcnn.record import device_name, iter_records
@@ -228,7 +246,7 @@ def recorded_macs_per_s(results: Path) -> dict[tuple[str, ...], float]:
         if record["status"] == Status.OK and record.get("task") == "train" and record.get("device") == here:
             if record.get("images_per_s") and record.get("flops"):
                 rate = 3.0 * record["flops"] * record["images_per_s"]
-                for key in ((record.get("model"), record.get("method")), (record.get("model"),)):
+                for key in speed_keys(record.get("model"), record.get("method"), record.get("config") or {}):
                     rates.setdefault(key, []).append(rate)
     return {key: statistics.median(values) for key, values in rates.items()}
 
@@ -300,7 +318,8 @@ def job_done(job: Job, results: Path) -> bool:
 
 def print_plan(jobs: list[Job], args) -> None:
     """The plan, each job's state and its estimated minutes: its training MACs at the speed this
-    machine's records measured for its model, else at the yardstick's (measured now)."""
+    machine's records measured for the closest configuration (``speed_keys``), else at the
+    yardstick's (measured now)."""
     recorded = recorded_macs_per_s(args.results)
     yardstick = measured_macs_per_s()
     out = [
@@ -309,13 +328,16 @@ def print_plan(jobs: list[Job], args) -> None:
         f"else the yardstick: {yardstick / 1e9:.1f} GMAC/s (training, measured now)"
     ]
     total = 0.0
+    from omegaconf import OmegaConf
+
     from lightcnn.composition import compose_config
 
     for index, job in enumerate(jobs):
         done = job_done(job, args.results)
         cfg = compose_config(job.overrides)
         job.train_macs = estimated_macs(cfg)
-        timed = recorded.get((cfg.model.name, cfg.method.name)) or recorded.get((cfg.model.name,))
+        keys = speed_keys(cfg.model.name, cfg.method.name, OmegaConf.to_container(cfg, resolve=True))
+        timed = next((recorded[key] for key in keys if key in recorded), None)
         minutes = job.train_macs / (timed or yardstick) / 60 if job.train_macs else None
         total += 0 if done or minutes is None else minutes
         source = "" if timed else ", yardstick"

@@ -193,14 +193,28 @@ def test_dry_run_prints_the_plan_in_dependency_order(tmp_path, capsys):
     # a finished training of the model on this machine times it: 1,000 images/s of 2 MMAC each
     from lightcnn.record import device_name
 
-    timed = {"status": "ok", "task": "train", "model": "resnet", "device": device_name(), "images_per_s": 1000.0,
-             "flops": 2e6}  # fmt: skip
+    timed = {"status": "ok", "task": "train", "model": "resnet", "method": "none", "device": device_name(),
+             "images_per_s": 1000.0, "flops": 2e6}  # fmt: skip
     (tmp_path / "results" / "run").mkdir(parents=True)
     (tmp_path / "results" / "run" / "result.json").write_text(json.dumps(timed))
     out = dry_run_output(tmp_path, capsys, DEPENDENT, "pruning", "quick")
     assert "(models timed: 1)" in out[0]
     minutes = float(out[1].split(" MAC ≈ ")[1].split(" min")[0])
     assert minutes == pytest.approx(macs / (3 * 2e6 * 1000.0) / 60, rel=1e-2) and "yardstick" not in out[1]
+    # a record of the same method configuration times a job before one of the model alone: an
+    # ACA layer set or a pruning rate changes what a MAC costs
+    from omegaconf import OmegaConf
+
+    pruned = OmegaConf.to_container(compose_config(["dataset=mnist", "model=resnet", "method=prune_hrank",
+                                                    "method.pretrained=auto"]), resolve=True)  # fmt: skip
+    for name, rate, method in (("same", 500.0, pruned["method"]), ("other", 100.0, {**pruned["method"], "batches": 9})):
+        record = {**timed, "method": "prune_hrank", "images_per_s": rate, "config": {**pruned, "method": method}}
+        (tmp_path / "results" / name).mkdir()
+        (tmp_path / "results" / name / "result.json").write_text(json.dumps(record))
+    out = dry_run_output(tmp_path, capsys, DEPENDENT, "pruning", "quick")
+    pruned_macs, pruned_minutes = (float(x) for x in re.findall(r"\[(\S+) MAC ≈ (\S+) min", out[3])[0])
+    assert pruned_minutes == pytest.approx(pruned_macs / (3 * 2e6 * 500.0) / 60, rel=1e-2)
+    assert float(out[1].split(" MAC ≈ ")[1].split(" min")[0]) == pytest.approx(minutes, rel=1e-2)  # method=none
 
 
 SEEDED = """
