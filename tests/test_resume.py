@@ -39,14 +39,16 @@ CONFIG = [
 COMPARED = ("history", "best_val_acc", "final_val_acc", "test_acc", "test_acc5", "test_acc_at_best_val", "epochs")
 
 
-def run_in_process(compose, results: Path, name: str, *extra: str) -> dict:
-    overrides = [*CONFIG, f"results_dir={results}", *extra]
+def run_in_process(compose, results: Path, name: str, *extra: str, config: list[str] = CONFIG) -> dict:
+    overrides = [*config, f"results_dir={results}", *extra]
     run_dir = results / name
     run_dir.mkdir(parents=True)
     return execute(compose(*overrides), run_dir, overrides).record
 
 
-def killed_run(results: Path, point: str, signal_name: str) -> subprocess.CompletedProcess:
+def killed_run(
+    results: Path, point: str, signal_name: str, *extra: str, config: list[str] = CONFIG
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
     return subprocess.run(
         [
@@ -54,8 +56,9 @@ def killed_run(results: Path, point: str, signal_name: str) -> subprocess.Comple
             str(ROOT / "tests" / "helpers" / "kill_run.py"),
             point,
             signal_name,
-            *CONFIG,
+            *config,
             f"results_dir={results}",
+            *extra,
         ],
         cwd=ROOT,
         capture_output=True,
@@ -65,9 +68,9 @@ def killed_run(results: Path, point: str, signal_name: str) -> subprocess.Comple
     )
 
 
-def killed_dir_of(results: Path, point: str, signal_name: str = "KILL") -> Path:
+def killed_dir_of(results: Path, point: str, signal_name: str = "KILL", **config) -> Path:
     """Kill a run at ``point`` and return its directory (the only run under ``results``)."""
-    killed_run(results, point, signal_name)
+    killed_run(results, point, signal_name, **config)
     (run_dir,) = [p.parent for p in results.rglob("run.json")]
     return run_dir
 
@@ -143,6 +146,24 @@ def test_no_intact_checkpoint_starts_again_in_the_same_directory(compose, tmp_pa
         and resumed["run_id"] == json.loads((killed_dir / "run.json").read_text())["run_id"]
     )  # started again in the same directory, under the same run id
     assert_same_record(resumed, uninterrupted)
+
+
+# HRank one conv at a time (template_cnn has three): conv 1 goes at epoch 0, conv 2 at 1, conv 3 at 2
+LAYERWISE = [*(o for o in CONFIG if not o.startswith(("model", "trainer.max_epochs"))), "model=template_cnn",
+             "method=prune_hrank", "method.mode=layerwise", "method.layer_epochs=1", "method.batches=1",
+             "method.batch_size=16", "trainer.max_epochs=4"]  # fmt: skip
+
+
+def test_a_run_that_prunes_during_training_resumes_in_its_pruned_architecture(compose, tmp_path):
+    whole = run_in_process(compose, tmp_path / "whole", "whole", config=LAYERWISE)
+    results = tmp_path / "results"
+    killed_dir = killed_dir_of(results, "batch:2:1", config=LAYERWISE)  # from the end of epoch 1: conv 3 to go
+    state = torch.load(killed_dir / "checkpoints" / "last.ckpt", weights_only=True)["callbacks"]["PruningSchedule"]
+    assert [(epoch, index) for epoch, index, _ in state["pruned"]] == [(0, 0), (1, 1)] and len(state["scores"]) == 3
+    resumed = run_in_process(compose, results, "again", config=LAYERWISE)
+    assert resumed["resumed_from"] == str(killed_dir / "checkpoints" / "last.ckpt") and resumed["resume_notes"] == []
+    assert_same_record(resumed, whole)  # the third conv went on the ranks of the unpruned net, as in one go
+    assert (resumed["params"], resumed["flops"]) == (whole["params"], whole["flops"])
 
 
 class Planted:

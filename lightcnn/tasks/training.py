@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import resource
@@ -55,12 +56,32 @@ def check_batches(cfg: Config, datamodule: ImageDataModule) -> None:
         )
 
 
-def fits_checkpoint(module: LitClassifier, path: Path) -> bool:
-    """Whether the checkpoint's weights have this model's shapes (a run that pruned during
-    training checkpoints a smaller architecture than the one it starts from)."""
-    state = load_checkpoint(path)["state_dict"]
-    own = module.state_dict()
-    return state.keys() == own.keys() and all(state[k].shape == own[k].shape for k in own)
+def fits_checkpoint(module: LitClassifier, path: Path, callbacks: list) -> bool:
+    """Whether the checkpoint's weights have this model's shapes. A run that pruned during
+    training checkpoints a smaller architecture than the one it starts from: the callbacks that
+    pruned (those with ``restore_architecture``) rebuild it on a copy of the net from their
+    checkpointed state, and the module takes the copy when its shapes are the checkpoint's."""
+    checkpoint = load_checkpoint(path)
+
+    def fits(state: dict) -> bool:
+        return checkpoint["state_dict"].keys() == state.keys() and all(
+            checkpoint["state_dict"][k].shape == v.shape for k, v in state.items()
+        )
+
+    if fits(module.state_dict()):
+        return True
+    states = checkpoint.get("callbacks") or {}
+    rebuilders = [c for c in callbacks if hasattr(c, "restore_architecture") and c.state_key in states]
+    if not rebuilders:
+        return False
+    net = copy.deepcopy(module.net)
+    for callback in rebuilders:
+        callback.restore_architecture(net, states[callback.state_key])
+    others = {k: v for k, v in module.state_dict().items() if not k.startswith("net.")}
+    if not fits({**others, **{f"net.{k}": v for k, v in net.state_dict().items()}}):
+        return False
+    module.net = net
+    return True
 
 
 def finite_weights(module: LitClassifier) -> bool:
@@ -96,8 +117,8 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
         loggers, plan,
     )  # fmt: skip
     resume = ctx.resume_from
-    if resume is not None and not fits_checkpoint(module, resume):
-        ctx.resume_notes.append(f"{resume} holds another architecture (pruned during training): started again")
+    if resume is not None and not fits_checkpoint(module, resume, method_context.callbacks):
+        ctx.resume_notes.append(f"{resume} holds another architecture than this run builds: started again")
         resume = None
     for note in ctx.resume_notes:
         log.warning("%s", note)

@@ -123,11 +123,17 @@ def choose_filters(scores: torch.Tensor | None, keep: int) -> torch.Tensor:
     return torch.sort(torch.argsort(-scores.cpu(), stable=True)[:keep]).values
 
 
-def prune_by_rank(model: nn.Module, units: list[PrunableConv], rates: list[float], scores: list | None) -> None:
-    """Keep each unit's highest-ranked filters (the first ones without scores)."""
+def prune_by_rank(
+    model: nn.Module, units: list[PrunableConv], rates: list[float], scores: list | None
+) -> list[torch.Tensor]:
+    """Keep each unit's highest-ranked filters (the first ones without scores); returns the
+    indices each unit kept."""
+    kept = []
     for index, unit in enumerate(units):
         keep = kept_filters(model.get_submodule(unit.conv).out_channels, rates[index])
-        remove_filters(model, unit, choose_filters(scores[index] if scores else None, keep))
+        kept.append(choose_filters(scores[index] if scores else None, keep))
+        remove_filters(model, unit, kept[-1])
+    return kept
 
 
 def pruning_steps(cfg: PruneHRankConfig, units: int) -> dict[int, list[int]]:

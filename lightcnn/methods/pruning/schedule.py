@@ -14,20 +14,26 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 
 from lightcnn.errors import ConfigValueError
 from lightcnn.methods.pruning.hrank import feature_map_ranks, prune_by_rank
-from lightcnn.methods.pruning.surgery import PrunableConv
+from lightcnn.methods.pruning.surgery import PrunableConv, remove_filters
 
 log = logging.getLogger(__name__)
 
 
 class PruningSchedule(pl.Callback):
     """Prunes ``steps`` (epoch → unit indices) at the start of those epochs, ranking every unit
-    once before the first, then rebuilds the optimizer (and its schedule) for the smaller model."""
+    once before the first, then rebuilds the optimizer (and its schedule) for the smaller model.
+
+    Its checkpointed state (the ranks and the filters each step kept, in order) lets a resumed
+    run rebuild the architecture its checkpoint was written with (``restore_architecture``)
+    before the weights load; Lightning then restores the state itself, and the run goes on with
+    the steps still to come, on the same ranks."""
 
     def __init__(
         self, steps: dict[int, list[int]], units: list[PrunableConv], rates: list[float], batches, key: str
     ) -> None:
         self.steps, self.units, self.rates, self.batches, self.key = steps, units, rates, batches, key
         self.scores: list | None = None
+        self.pruned: list[tuple[int, int, list[int]]] = []  # (epoch, unit index, kept filters), in order
 
     def on_fit_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         last = max(self.steps)
@@ -39,17 +45,33 @@ class PruningSchedule(pl.Callback):
             )
 
     def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        chosen = self.steps.get(trainer.current_epoch)
-        if not chosen:
+        epoch = trainer.current_epoch
+        chosen = self.steps.get(epoch)
+        if not chosen:  # (a checkpoint comes at the end of an epoch: a resumed run starts after its prunings)
             return
         if self.scores is None:
             batches = [b.to(module.device) for b in self.batches]
             self.scores = feature_map_ranks(module.net, self.units, batches)
-        units, rates = [self.units[i] for i in chosen], [self.rates[i] for i in chosen]
-        prune_by_rank(module.net, units, rates, [self.scores[i] for i in chosen])
+        units, rates, scores = ([values[i] for i in chosen] for values in (self.units, self.rates, self.scores))
+        kept = prune_by_rank(module.net, units, rates, scores)
+        self.pruned += [(epoch, index, filters.tolist()) for index, filters in zip(chosen, kept, strict=True)]
         trainer.strategy.setup_optimizers(trainer)
         forget_best_checkpoints(trainer)
-        log.info("pruned %d conv(s) at epoch %d", len(chosen), trainer.current_epoch)
+        log.info("pruned %d conv(s) at epoch %d", len(chosen), epoch)
+
+    def state_dict(self) -> dict:
+        scores = None if self.scores is None else [s.detach().cpu() for s in self.scores]
+        return {"scores": scores, "pruned": [list(step) for step in self.pruned]}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.scores = state_dict["scores"]
+        self.pruned = [(epoch, index, list(kept)) for epoch, index, kept in state_dict["pruned"]]
+
+    def restore_architecture(self, net: torch.nn.Module, state_dict: dict) -> None:
+        """Prune ``net`` (as built, unpruned) as the checkpointed run had when it wrote
+        ``state_dict``: the same filters of the same units, in the same order."""
+        for _, index, kept in state_dict["pruned"]:
+            remove_filters(net, self.units[index], torch.tensor(kept, dtype=torch.long))
 
 
 def forget_best_checkpoints(trainer: pl.Trainer) -> None:
