@@ -136,6 +136,7 @@ class RunRecord(TypedDict, total=False):
     rl_note: str
     rl_skip_convs: int  # 1x1 convs put on identity shortcuts before the search (method.skip_convs)
     rl_params_searched: int  # parameters of the network the search started from (rl_chosen.reduction's base)
+    rl_rounds_resumed: int  # search rounds taken from the progress an interrupted attempt of the run saved
 
 
 def _type_ok(value: Any, hint: Any) -> bool:

@@ -356,3 +356,41 @@ def test_prune_rl_bad_input(run_config, overrides, message):
 
     with pytest.raises(UserError, match=message):
         run_config("method=prune_rl", "dataset=synthetic", "profile=smoke", "trainer.accelerator=cpu", *overrides)
+
+
+def test_a_search_interrupted_after_a_round_continues_to_the_uninterrupted_search(tmp_path, monkeypatch):
+    from lightcnn.methods.pruning import rl
+
+    torch.set_num_threads(1)
+    cfg = PruneRLConfig(actors=2, episodes_per_actor=3, retrain_batches=1, batch_size=8, replay_batch=2,
+                        updates_per_episode=2, target_period=3, hidden=16)  # fmt: skip
+
+    def search(progress):
+        torch.manual_seed(123)  # the same recogniser each time (a run loads its baseline)
+        model = build_model(model_config("resnet", depth=20), CIFAR)
+        envs = PruningEnvs(model, prunable_convs(model, (3, 32, 32)), fake_data(), cfg, seed=0)
+        return rl.run_search(envs, cfg, 0, progress)
+
+    whole = search(None)
+    path = tmp_path / "checkpoints" / "rl_search.pt"
+    save = rl.SearchProgress.save
+
+    def save_then_stop(self, rounds, *args):
+        save(self, rounds, *args)
+        if rounds == 1:
+            raise KeyboardInterrupt  # killed after the first round was saved
+
+    monkeypatch.setattr(rl.SearchProgress, "save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        search(rl.SearchProgress(path))
+    monkeypatch.setattr(rl.SearchProgress, "save", save)
+    progress = rl.SearchProgress(path)
+    resumed = search(progress)
+    assert progress.rounds_taken == 1
+    assert resumed[1] == whole[1] and resumed[2] == whole[2]  # every episode and every step
+    assert [t.tolist() for t in resumed[0]["kept"]] == [t.tolist() for t in whole[0]["kept"]]
+    assert all(torch.equal(resumed[0]["weights"][k], v) for k, v in whole[0]["weights"].items())
+    # run again once the search has finished (killed during the fine-tuning): no round is played
+    monkeypatch.setattr(PruningEnvs, "step", lambda *_: pytest.fail("a finished search played again"))
+    done = rl.SearchProgress(path)
+    assert search(done)[1] == whole[1] and done.rounds_taken == 3

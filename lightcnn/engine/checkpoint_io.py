@@ -52,6 +52,16 @@ def fsync_file(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
+def save_state_atomic(state: dict, path: Path) -> None:
+    """``torch.save`` of tensors and plain containers to ``path`` atomically (temporary file, fsync,
+    rename): a long method's progress between epochs (the RL search's, after each round)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    fsync_file(tmp)
+    os.replace(tmp, path)
+
+
 def save_atomic(trainer: pl.Trainer, directory: Path) -> Path:
     """Write the trainer's checkpoint to ``directory/last.ckpt`` atomically (see module doc)."""
     target, tmp = directory / LAST, directory / f".{LAST}.tmp"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -19,12 +20,15 @@ class MethodContext:
     """What a method may need beyond the model, and what it may hand back: the data module
     (training only), the input shape ``(C, H, W)``, a finder of the checkpoint of the same model
     trained without a method (training only), a list to which it may add Lightning callbacks (a
-    stage that runs during training, e.g. deferred pruning), and ``fields`` it adds to the run
-    record (the task merges them after it has run, so a callback may still fill them in)."""
+    stage that runs during training, e.g. deferred pruning), ``fields`` it adds to the run
+    record (the task merges them after it has run, so a callback may still fill them in), and
+    the run's checkpoint directory, where a long method keeps its progress so that the run, run
+    again after an interruption, continues it (training only: the RL search)."""
 
     datamodule: Any = None
     input_shape: tuple[int, int, int] | None = None
     find_baseline: Callable[[], Any] | None = None
+    checkpoint_dir: Path | None = None
     callbacks: list = field(default_factory=list)
     fields: dict = field(default_factory=dict)
 

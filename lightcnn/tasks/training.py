@@ -16,7 +16,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from lightcnn.config import Config
 from lightcnn.data.datamodule import ImageDataModule
 from lightcnn.data.datasets import training_images
-from lightcnn.engine.checkpoint_io import RunInterrupted, load_checkpoint
+from lightcnn.engine.checkpoint_io import CHECKPOINT_DIR, RunInterrupted, load_checkpoint
 from lightcnn.engine.checkpointing import epoch_checkpoint, received_signal
 from lightcnn.engine.compile_cache import discard_named_objects
 from lightcnn.engine.module import LitClassifier
@@ -98,7 +98,8 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
     spec = datamodule.spec
     shape = (spec.channels, spec.height, spec.width)
     baseline = Path(ctx.dependency["checkpoint"]) if ctx.dependency else None
-    method_context = MethodContext(datamodule=datamodule, input_shape=shape, find_baseline=lambda: baseline)
+    method_context = MethodContext(datamodule=datamodule, input_shape=shape, find_baseline=lambda: baseline,
+                                   checkpoint_dir=ctx.run_dir / CHECKPOINT_DIR)  # fmt: skip
     net = apply_method(build_model(cfg.model, spec), cfg.method, method_context)
     size_fields, _ = model_fields(net, shape)  # before training: a model fvcore cannot trace fails early
 

@@ -122,6 +122,15 @@ class SequenceReplay:
         for index, priority in zip(indices, priorities.tolist(), strict=True):
             self.priorities[index] = priority
 
+    def state_dict(self) -> dict:
+        return {"items": [vars(item) for item in self.items], "priorities": list(self.priorities),
+                "next": self.next, "generator": self.generator.get_state()}  # fmt: skip
+
+    def load_state_dict(self, state: dict) -> None:
+        self.items = [Sequence(**item) for item in state["items"]]
+        self.priorities, self.next = list(state["priorities"]), state["next"]
+        self.generator.set_state(state["generator"])
+
 
 class R2D2Learner:
     """Online and target Q-networks, and one learning step on a prioritised batch."""
@@ -161,3 +170,13 @@ class R2D2Learner:
         if self.updates % self.target_period == 0:
             self.target.load_state_dict(self.online.state_dict())
         return float(loss.detach())
+
+    def state_dict(self) -> dict:
+        return {"online": self.online.state_dict(), "target": self.target.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "updates": self.updates}  # fmt: skip
+
+    def load_state_dict(self, state: dict) -> None:
+        self.online.load_state_dict(state["online"])
+        self.target.load_state_dict(state["target"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.updates = state["updates"]

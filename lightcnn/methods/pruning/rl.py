@@ -42,18 +42,24 @@ and searches the inserted convs with the rest; ``rl_chosen.reduction`` is then c
 that network (``rl_params_searched``). Without them, the convs that write into the residual stream
 compute only their kept filters (:class:`~lightcnn.methods.pruning.surgery.ScatterChannels`), so
 every conv can be masked without changing the architecture.
+
+The search's state is saved after each round in the run's checkpoint directory
+(:class:`SearchProgress`): an interrupted run, run again, continues from the last whole round.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from lightcnn.config import require
+from lightcnn.engine.checkpoint_io import CorruptCheckpoint, load_checkpoint, save_state_atomic
 from lightcnn.errors import ConfigValueError, UserError
 from lightcnn.methods.pretrained import PretrainedMethodConfig, load_pretrained
 from lightcnn.methods.pruning.importance import l1_norm
@@ -67,6 +73,7 @@ log = logging.getLogger(__name__)
 
 
 SELECTIONS = ("controller", "l1")
+SEARCH_PROGRESS = "rl_search.pt"  # in the run's checkpoint directory
 RECOGNISERS = ("auto", "stacked", "sequential")
 
 
@@ -279,11 +286,60 @@ def better(episode: dict, best: dict, target: float | None) -> bool:
     return episode["accuracy"] > best["accuracy"] if reached else episode["return"] > best["return"]
 
 
-def run_search(envs: PruningEnvs, cfg: PruneRLConfig, seed: int) -> tuple[dict, list[dict], list[dict]]:
+class SearchProgress:
+    """The search's state after each round, in ``path`` (the run's ``checkpoints/rl_search.pt``):
+    the controller, its replay, every random generator the rounds draw from and what the rounds
+    found. A run started again after an interruption continues from the last whole round and ends
+    with the search the uninterrupted run makes; one run again after the search has finished
+    (killed during its fine-tuning) takes the search's result without searching."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.rounds_taken = 0  # rounds the run took from a saved search
+
+    def save(self, rounds: int, learner, replay, generator, envs, found: tuple[dict, list, list]) -> None:
+        if self.path is None:
+            return
+        device = envs.data["device"]
+        state = {"rounds": rounds, "learner": learner.state_dict(), "replay": replay.state_dict(),
+                 "generator": generator.get_state(), "envs_generator": envs.generator.get_state(),
+                 "torch_rng": torch.get_rng_state(), "found": found,
+                 "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}  # fmt: skip
+        save_state_atomic(state, self.path)
+
+    def restore(self, learner, replay, generator, envs) -> tuple[int, tuple[dict, list, list] | None]:
+        """The rounds already played and what they found, the search's state set as after them;
+        ``(0, None)`` without saved progress (an unreadable file is set aside, with a warning)."""
+        if self.path is None or not self.path.is_file():
+            return 0, None
+        try:
+            state = load_checkpoint(self.path)
+        except CorruptCheckpoint as err:
+            os.replace(self.path, self.path.with_name(self.path.name + ".corrupt"))
+            log.warning("%s; the search starts again", err)
+            return 0, None
+        learner.load_state_dict(state["learner"])
+        replay.load_state_dict(state["replay"])
+        generator.set_state(state["generator"])
+        envs.generator.set_state(state["envs_generator"])
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], envs.data["device"])
+        self.rounds_taken = state["rounds"]
+        log.info("search: %d round(s) taken from %s", self.rounds_taken, self.path)
+        return state["rounds"], state["found"]
+
+
+def run_search(
+    envs: PruningEnvs, cfg: PruneRLConfig, seed: int, progress: SearchProgress | None = None
+) -> tuple[dict, list[dict], list[dict]]:
     """Play ``episodes_per_actor`` rounds; returns the best episode (highest return, with its
-    masks and recogniser weights), every episode's summary and every step's trajectory point."""
+    masks and recogniser weights), every episode's summary and every step's trajectory point.
+    With ``progress``, the state after each round is saved, and rounds saved before are not
+    played again."""
     from lightcnn.engine.callbacks import hms  # Lightning: not imported when a config is composed
 
+    progress = progress or SearchProgress(None)
     torch.manual_seed(seed)
     net = RecurrentQNet(envs.observation_size, cfg.actions, cfg.hidden)
     learner = R2D2Learner(net, cfg.gamma, cfg.n_step, cfg.learning_rate, cfg.target_period)
@@ -292,8 +348,11 @@ def run_search(envs: PruningEnvs, cfg: PruneRLConfig, seed: int) -> tuple[dict, 
     generator = torch.Generator().manual_seed(seed)
     best: dict = {"return": -float("inf")}
     episodes, steps = [], []
+    played, found = progress.restore(learner, replay, generator, envs)
+    if found is not None:
+        best, episodes, steps = found
     started = time.perf_counter()
-    for round_index in range(cfg.episodes_per_actor):
+    for round_index in range(played, cfg.episodes_per_actor):
         observations, state = envs.reset(), None
         seen, taken, rewards = [], [], []
         while not envs.done:
@@ -335,6 +394,7 @@ def run_search(envs: PruningEnvs, cfg: PruneRLConfig, seed: int) -> tuple[dict, 
         losses = [learner.step(replay, cfg.replay_batch) for _ in range(cfg.updates_per_episode)]
         log.info("round %d: best return %.3f, reduction %.3f, accuracy %.4f, loss %.4f", round_index,
                  best["return"], best["reduction"], best["accuracy"], sum(losses) / len(losses))  # fmt: skip
+        progress.save(round_index + 1, learner, replay, generator, envs, (best, episodes, steps))
     return best, episodes, steps
 
 
@@ -364,7 +424,9 @@ def prune_rl(model: nn.Module, cfg: PruneRLConfig, context: MethodContext) -> nn
         units = prunable_convs(model, context.input_shape)  # the inserted convs are searched with the rest
     context.fields["rl_params_searched"] = sum(p.numel() for p in model.parameters())
     envs = PruningEnvs(model, units, data, cfg, seed)
-    best, episodes, steps = run_search(envs, cfg, seed)
+    progress = SearchProgress(context.checkpoint_dir / SEARCH_PROGRESS if context.checkpoint_dir else None)
+    best, episodes, steps = run_search(envs, cfg, seed, progress)
+    context.fields["rl_rounds_resumed"] = progress.rounds_taken
     model.load_state_dict(best["weights"])
     for unit, keep in zip(units, best["kept"], strict=True):
         remove_filters(model, unit, keep)
