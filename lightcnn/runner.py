@@ -147,7 +147,7 @@ def resume_point(cfg, run_dir: Path, results_dir: Path, chash: str) -> tuple[Pat
         return run_dir, None, []
     checkpoint, notes = newest_intact(unfinished / CHECKPOINT_DIR)
     if checkpoint is None:
-        notes.append("no intact checkpoint: starting again from scratch")
+        notes.append("no intact training checkpoint: training starts again from its first epoch")
     return unfinished, checkpoint, notes
 
 

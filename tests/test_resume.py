@@ -140,7 +140,8 @@ def test_no_intact_checkpoint_starts_again_in_the_same_directory(compose, tmp_pa
     killed_dir = killed_dir_of(results, "epoch:1")
     (killed_dir / "checkpoints" / "last.ckpt").write_bytes(b"not a checkpoint")
     resumed = run_in_process(compose, results, "again")
-    assert resumed["resumed_from"] is None and "starting again from scratch" in resumed["resume_notes"][-1]
+    assert resumed["resumed_from"] is None
+    assert resumed["resume_notes"][-1] == "no intact training checkpoint: training starts again from its first epoch"
     assert (
         not (killed_dir.parent / "again").exists()
         and resumed["run_id"] == json.loads((killed_dir / "run.json").read_text())["run_id"]

@@ -372,7 +372,7 @@ def test_a_search_interrupted_after_a_round_continues_to_the_uninterrupted_searc
         return rl.run_search(envs, cfg, 0, progress)
 
     whole = search(None)
-    path = tmp_path / "checkpoints" / "rl_search.pt"
+    path = tmp_path / "checkpoints" / "rl_search.ckpt"
     save = rl.SearchProgress.save
 
     def save_then_stop(self, rounds, *args):
@@ -394,3 +394,31 @@ def test_a_search_interrupted_after_a_round_continues_to_the_uninterrupted_searc
     monkeypatch.setattr(PruningEnvs, "step", lambda *_: pytest.fail("a finished search played again"))
     done = rl.SearchProgress(path)
     assert search(done)[1] == whole[1] and done.rounds_taken == 3
+
+
+def test_a_run_killed_during_its_search_continues_the_search_in_its_directory(compose, tmp_path, monkeypatch):
+    from lightcnn.methods.pruning import rl
+    from lightcnn.runner import execute
+
+    results = tmp_path / "results"
+    overrides = ("model=resnet", "model.depth=20", "method=prune_rl", "method.actors=1", "method.episodes_per_actor=2",
+                 "method.retrain_batches=1", "method.eval_batches=1", "method.batch_size=16", "method.replay_batch=1",
+                 "method.updates_per_episode=1", "dataset=synthetic", "dataset.val_fraction=0.05", "profile=smoke",
+                 "trainer.accelerator=cpu", "trainer.progress_bar=false", f"results_dir={results}")  # fmt: skip
+    save = rl.SearchProgress.save
+
+    def save_then_stop(self, rounds, *args):
+        save(self, rounds, *args)
+        raise KeyboardInterrupt  # killed after the first round was saved
+
+    monkeypatch.setattr(rl.SearchProgress, "save", save_then_stop)
+    (results / "first").mkdir(parents=True)
+    with pytest.raises(KeyboardInterrupt):
+        execute(compose(*overrides), results / "first", overrides)
+    assert (results / "first" / "checkpoints" / "rl_search.ckpt").is_file()
+    monkeypatch.setattr(rl.SearchProgress, "save", save)
+    (results / "again").mkdir()
+    record = execute(compose(*overrides), results / "again", overrides).record
+    assert not (results / "again").exists() and (results / "first" / "result.json").is_file()  # continued there
+    assert record["status"] == "ok" and record["rl_rounds_resumed"] == 1 and len(record["rl_episodes"]) == 2
+    assert record["resume_notes"] == ["no intact training checkpoint: training starts again from its first epoch"]

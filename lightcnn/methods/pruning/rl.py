@@ -73,7 +73,7 @@ log = logging.getLogger(__name__)
 
 
 SELECTIONS = ("controller", "l1")
-SEARCH_PROGRESS = "rl_search.pt"  # in the run's checkpoint directory
+SEARCH_PROGRESS = "rl_search.ckpt"  # in the run's checkpoint directory: a run with one is unfinished, resumable
 RECOGNISERS = ("auto", "stacked", "sequential")
 
 
@@ -287,7 +287,7 @@ def better(episode: dict, best: dict, target: float | None) -> bool:
 
 
 class SearchProgress:
-    """The search's state after each round, in ``path`` (the run's ``checkpoints/rl_search.pt``):
+    """The search's state after each round, in ``path`` (the run's ``checkpoints/rl_search.ckpt``):
     the controller, its replay, every random generator the rounds draw from and what the rounds
     found. A run started again after an interruption continues from the last whole round and ends
     with the search the uninterrupted run makes; one run again after the search has finished
