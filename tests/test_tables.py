@@ -109,6 +109,20 @@ def test_seeds_aggregate_missing_and_failed_are_marked(tmp_path, spec_path):
     assert r56["status"] == "failed" and r56["test_acc_ours"] == ""
 
 
+def test_rows_with_several_seeds_are_compared_with_the_first_in_the_mean_and_seed_by_seed(tmp_path, spec_path):
+    runs = [record("a", 20, 0, 91.0), record("b", 20, 1, 92.0), record("c", 20, 2, 93.0),
+            record("e", 56, 1, 94.0), record("f", 56, 2, 96.0)]  # fmt: skip
+    write_records(tmp_path / "results", runs)
+    md, _ = render_specs([spec_path], tmp_path / "results", tmp_path / "out")
+    assert (
+        "Against R20, Top-1 (%): R56 +3.00 in the mean (its standard deviation 1.41, R20's 1.00), "
+        "run by run +2.00 (seed 1), +3.00 (seed 2)."
+    ) in md.read_text()
+    write_records(tmp_path / "one", runs[:3])  # one row with a mean: nothing to compare
+    md, _ = render_specs([spec_path], tmp_path / "one", tmp_path / "out1")
+    assert "Against" not in md.read_text()
+
+
 def test_repeated_runs_of_a_seed_name_the_precision_each_trained_in(tmp_path, spec_path):
     """``precision=auto`` is one configuration that trains in float32 on one CPU and bf16 on another."""
     results = tmp_path / "results"

@@ -277,9 +277,10 @@ PRECISION_NAMES = {"32-true": "float32", "bf16-mixed": "bf16 autocast", "16-mixe
 
 def each_run(frame: pd.DataFrame, results: list[RowResult], columns: tuple[Column, ...]) -> list[str]:
     """The values behind a mean over several runs, each with its seed, in the first accuracy
-    column that has such a mean (a ± is only as good as the runs behind it): one line, or none."""
+    column that has such a mean (a ± is only as good as the runs behind it): one line, or none;
+    then, where two or more rows have such means, each against the first (``compared``)."""
     for column in (c for c in columns if is_accuracy(c) and not c.drop):
-        parts = []
+        parts, rows = [], []
         for result in results:
             cell = result.cells[column.id]
             key = column.record_key(result.row)
@@ -289,15 +290,38 @@ def each_run(frame: pd.DataFrame, results: list[RowResult], columns: tuple[Colum
             runs = runs.sort_values(["seed", "run_id"], kind="stable")
             # runs that trained in different precisions (``auto`` on different machines) name theirs
             mixed = "precision" in runs and runs["precision"].nunique() > 1
-            values = ", ".join(
-                f"{_fmt(float(run[key]), column)} (seed {int(run['seed'])}"
-                + (f", {PRECISION_NAMES.get(run['precision'], run['precision'])})" if mixed else ")")
-                for _, run in runs.iterrows()
-            )
-            parts.append(f"{result.row.label} {values}")
+            named = [(run_name(run, mixed), float(run[key])) for _, run in runs.iterrows()]
+            parts.append(f"{result.row.label} {', '.join(f'{_fmt(v, column)} ({name})' for name, v in named)}")
+            rows.append((result, named))
         if parts:
-            return [f"Each run, {column.label}: {'; '.join(parts)}.", ""]
+            return [f"Each run, {column.label}: {'; '.join(parts)}.", "", *compared(rows, column)]
     return []
+
+
+def run_name(run: pd.Series, mixed_precision: bool) -> str:
+    """How ``each_run`` names a run among its row's: its seed, and its precision where they differ."""
+    precision = f", {PRECISION_NAMES.get(run['precision'], run['precision'])}" if mixed_precision else ""
+    return f"seed {int(run['seed'])}{precision}"
+
+
+def compared(rows: list[tuple[RowResult, list[tuple[str, float]]]], column: Column) -> list[str]:
+    """Each row's mean against the first row's, with both standard deviations, and the
+    differences run by run where both rows have a run of the same name (seed, precision): one
+    line, or none with fewer than two rows."""
+    if len(rows) < 2:
+        return []
+    (first, first_runs), parts = rows[0], []
+    for result, runs in rows[1:]:
+        ours, theirs = result.cells[column.id], first.cells[column.id]
+        diff = (ours.mean - theirs.mean) * column.scale
+        text = (f"{result.row.label} {diff:+.{column.digits}f} in the mean (its standard deviation "
+                f"{_fmt(ours.std, column)}, {first.row.label}'s {_fmt(theirs.std, column)})")  # fmt: skip
+        base = dict(first_runs)
+        same = [(name, (value - base[name]) * column.scale) for name, value in runs if name in base]
+        if len(dict(runs)) == len(runs) and len(base) == len(first_runs) and same:  # names identify the runs
+            text += ", run by run " + ", ".join(f"{d:+.{column.digits}f} ({name})" for name, d in same)
+        parts.append(text)
+    return [f"Against {first.row.label}, {column.label}: {'; '.join(parts)}.", ""]
 
 
 def provenance(frame: pd.DataFrame, results: list[RowResult]) -> list[str]:
