@@ -106,6 +106,9 @@ def test_gradient_rule_is_straight_through():
     reference(x2).sum().backward()
     assert torch.allclose(x.grad, x2.grad)  # input gradient: that of the exact im2col
     assert not torch.allclose(conv.weight.grad, reference.weight.grad)  # weight gradient: the approximated D
+    approx = aca(conv.im2col(x.detach()), 0.5).reconstruct()  # D ≈ U V, (2, 18, 36)
+    by_hand = torch.ones(2, 4, 36) @ approx.transpose(1, 2)  # Σ_b ∂L/∂Y_b · (U_b V_b)ᵀ, ∂L/∂Y = 1
+    torch.testing.assert_close(conv.weight.grad, by_hand.sum(0).reshape(4, 2, 3, 3))
 
 
 def test_method_replaces_the_marked_convolutions():

@@ -174,7 +174,9 @@ class ACAConv2d(torch.nn.Conv2d):
 
     **Gradient rule** (straight-through): the approximation error ``U_i V_i − D_i`` is treated as
     a constant, so the weight gradient uses the approximated D_i (the matrix the forward pass
-    really multiplied) and the input gradient is that of the exact im2col.
+    really multiplied) and the input gradient is that of the exact im2col. The forward pass
+    multiplies the factors, never D_i itself, and takes the input gradient from the native
+    convolution (whose value cancels), not from backpropagating through im2col.
     """
 
     def __init__(
@@ -217,15 +219,21 @@ class ACAConv2d(torch.nn.Conv2d):
         kh, kw = self.kernel_size
         h_out = (h + 2 * self.padding[0] - self.dilation[0] * (kh - 1) - 1) // self.stride[0] + 1
         w_out = (w + 2 * self.padding[1] - self.dilation[1] * (kw - 1) - 1) // self.stride[1] + 1
-        d = self.im2col(x)
-        result = aca(d.detach().float(), self.eps, self.max_rank, self.stop)
+        with torch.no_grad():
+            result = aca(self.im2col(x).float(), self.eps, self.max_rank, self.stop)
         self.last_ranks = result.rank
-        approx = result.reconstruct().to(d.dtype)
-        d_hat = d + (approx - d).detach()  # straight-through
-        y = self.weight.reshape(self.out_channels, -1) @ d_hat  # reshape: the weight may be channels_last
+        # (W U) V: out·r·(m + n) MACs per image instead of out·m·n, and the weight gradient of the
+        # approximated D; U and V are constants (reshape: the weight may be channels_last)
+        w = self.weight.reshape(self.out_channels, -1)
+        y = (w @ result.u.to(w.dtype)) @ result.v.to(w.dtype)
         if self.bias is not None:
             y = y + self.bias[:, None]
-        return y.reshape(n, self.out_channels, h_out, w_out)
+        y = y.reshape(n, self.out_channels, h_out, w_out)
+        if not (x.requires_grad and torch.is_grad_enabled()):  # the first layer, evaluation
+            return y
+        # the input gradient is the exact convolution's (straight-through): its value cancels out
+        exact = self._conv_forward(x, self.weight.detach(), None)
+        return y + (exact - exact.detach())
 
     def extra_repr(self) -> str:
         return super().extra_repr() + (f", approximate=True, eps={self.eps}" if self.approximate else "")
