@@ -56,8 +56,9 @@ def check_batches(cfg: Config, datamodule: ImageDataModule) -> None:
         )
 
 
-def fits_checkpoint(module: LitClassifier, path: Path, callbacks: list) -> bool:
-    """Whether the checkpoint's weights have this model's shapes. A run that pruned during
+def fit_to_checkpoint(module: LitClassifier, path: Path, callbacks: list) -> bool:
+    """Whether the checkpoint's weights have this model's shapes, after rebuilding the model's
+    architecture where it can (the only case that changes ``module``). A run that pruned during
     training checkpoints a smaller architecture than the one it starts from: the callbacks that
     pruned (those with ``restore_architecture``) rebuild it on a copy of the net from their
     checkpointed state, and the module takes the copy when its shapes are the checkpoint's."""
@@ -118,7 +119,7 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
         loggers, plan,
     )  # fmt: skip
     resume = ctx.resume_from
-    if resume is not None and not fits_checkpoint(module, resume, method_context.callbacks):
+    if resume is not None and not fit_to_checkpoint(module, resume, method_context.callbacks):
         ctx.resume_notes.append(f"{resume} holds another architecture than this run builds: started again")
         resume = None
     for note in ctx.resume_notes:
