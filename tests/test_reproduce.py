@@ -397,3 +397,14 @@ def test_a_smoke_rl_row_searches_and_fine_tunes_a_few_steps_whatever_its_schedul
     # the smoke overrides come after the row's: Hydra applies the last value of a key
     assert words.index("trainer.max_epochs=1") > words.index("trainer.max_epochs=50")
     assert "method.skip_conv_batches=2" in words and "method.actors=2" in words
+
+
+def test_the_counts_only_reproduction_of_every_shipped_spec_is_ok(tmp_path, capsys):
+    """The whole counts-only command, as a user runs it: every row of every shipped spec (pruning
+    rows trace their graph with autograd although counting runs under ``no_grad``)."""
+    code = reproduce_in_process(tmp_path, "--task", "profile", "--jobs", "2")
+    err = capsys.readouterr().err
+    summary = [line for line in err.splitlines() if " jobs in " in line]
+    assert code == 0 and summary and summary[-1].endswith("; 0 not ok"), err[-3000:]
+    records = [json.loads(p.read_text()) for p in (tmp_path / "results").rglob("result.json")]
+    assert len(records) > 90 and all(r["status"] == "ok" for r in records)

@@ -93,7 +93,8 @@ class ModelGraph:
         try:
             model.eval()
             example = torch.zeros(1, *input_shape, device=parameter.device, dtype=parameter.dtype)
-            self.graph = tp.DependencyGraph().build_dependency(model, example_inputs=example, verbose=False)
+            with torch.enable_grad():  # the graph is read off autograd: callers may count under no_grad
+                self.graph = tp.DependencyGraph().build_dependency(model, example_inputs=example, verbose=False)
         finally:
             model.train(was_training)
             for handle in handles:
