@@ -34,7 +34,8 @@ from lightcnn.methods.pretrained import PretrainedMethodConfig, load_pretrained
 from lightcnn.methods.pruning.importance import feature_map_ranks
 from lightcnn.methods.pruning.rates import kept_filters, parse_rates
 from lightcnn.methods.pruning.replacement import replace_filters
-from lightcnn.methods.pruning.surgery import PrunableConv, all_convs, prunable_convs, remove_filters
+from lightcnn.methods.pruning.selection import prune_by_scores
+from lightcnn.methods.pruning.surgery import PrunableConv, all_convs, prunable_convs
 from lightcnn.methods.registry import MethodContext, register_method
 
 log = logging.getLogger(__name__)
@@ -115,27 +116,6 @@ def hrank_count_fields(model: nn.Module, rates: list[float], input_shape: tuple[
     return {"params_hrank_count": params, "flops_hrank_count": flops}
 
 
-def choose_filters(scores: torch.Tensor | None, keep: int) -> torch.Tensor:
-    """The ``keep`` highest-ranked filters in index order (ties keep the lower index); the first
-    ``keep`` without scores."""
-    if scores is None:
-        return torch.arange(keep)
-    return torch.sort(torch.argsort(-scores.cpu(), stable=True)[:keep]).values
-
-
-def prune_by_rank(
-    model: nn.Module, units: list[PrunableConv], rates: list[float], scores: list | None
-) -> list[torch.Tensor]:
-    """Keep each unit's highest-ranked filters (the first ones without scores); returns the
-    indices each unit kept."""
-    kept = []
-    for index, unit in enumerate(units):
-        keep = kept_filters(model.get_submodule(unit.conv).out_channels, rates[index])
-        kept.append(choose_filters(scores[index] if scores else None, keep))
-        remove_filters(model, unit, kept[-1])
-    return kept
-
-
 def pruning_steps(cfg: PruneHRankConfig, units: int) -> dict[int, list[int]]:
     """Epoch → the units pruned at its start."""
     if cfg.mode == "oneshot":
@@ -158,14 +138,14 @@ def prune_hrank(model: nn.Module, cfg: PruneHRankConfig, context: MethodContext)
     }
     batches = rank_batches(context, cfg)
     if not batches:  # no data (task=profile): the counts do not depend on which filters go
-        prune_by_rank(model, units, rates, None)
+        prune_by_scores(model, units, rates, None)
         return model
     if cfg.replacement != "none":
         for unit, scores in zip(units, feature_map_ranks(model, units, batches), strict=True):
             replace_filters(model, unit, scores, cfg.replace_ratio, cfg.replacement)
     steps = pruning_steps(cfg, len(units))
     if list(steps) == [0]:  # one shot, before training
-        prune_by_rank(model, units, rates, feature_map_ranks(model, units, batches))
+        prune_by_scores(model, units, rates, feature_map_ranks(model, units, batches))
     else:
         key = "method.layer_epochs" if cfg.mode == "layerwise" else "method.retrain_epochs"
         from lightcnn.methods.pruning.schedule import PruningSchedule  # Lightning: imported when training

@@ -13,7 +13,8 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from lightcnn.errors import ConfigValueError
-from lightcnn.methods.pruning.hrank import feature_map_ranks, prune_by_rank
+from lightcnn.methods.pruning.importance import feature_map_ranks
+from lightcnn.methods.pruning.selection import prune_by_scores
 from lightcnn.methods.pruning.surgery import PrunableConv, remove_filters
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class PruningSchedule(pl.Callback):
             batches = [b.to(module.device) for b in self.batches]
             self.scores = feature_map_ranks(module.net, self.units, batches)
         units, rates, scores = ([values[i] for i in chosen] for values in (self.units, self.rates, self.scores))
-        kept = prune_by_rank(module.net, units, rates, scores)
+        kept = prune_by_scores(module.net, units, rates, scores)
         self.pruned += [(epoch, index, filters.tolist()) for index, filters in zip(chosen, kept, strict=True)]
         trainer.strategy.setup_optimizers(trainer)
         forget_best_checkpoints(trainer)
