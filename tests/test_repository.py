@@ -2,6 +2,7 @@
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 from conftest import ROOT
@@ -41,18 +42,14 @@ def test_the_readme_shows_the_committed_smoke_reports_index():
 def test_the_import_contract_refuses_a_cycle_made_by_a_function_level_import(tmp_path):
     """``make lint``'s acyclic contract, as pyproject.toml declares it, applied to a toy package
     whose two modules import each other, one of them inside a function."""
-    import sys
-    import tomllib
-
-    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
-    (acyclic,) = [c for c in contracts if c["type"] == "acyclic_siblings"]
+    assert 'type = "acyclic_siblings"\nancestors = ["lightcnn"]' in (ROOT / "pyproject.toml").read_text()
     package = tmp_path / "toy"
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "a.py").write_text("from toy.b import g\n\ndef f():\n    return g()\n")
     (package / "b.py").write_text("def g():\n    from toy.a import f\n\n    return f\n")
     (tmp_path / ".importlinter").write_text(
-        f"[importlinter]\nroot_package = toy\n\n[importlinter:contract:acyclic]\nname = {acyclic['name']}\n"
+        "[importlinter]\nroot_package = toy\n\n[importlinter:contract:acyclic]\nname = cycles\n"
         "type = acyclic_siblings\nancestors = toy\n"
     )
     lint = Path(sys.executable).with_name("lint-imports")
