@@ -103,7 +103,8 @@ class RunRecord(TypedDict, total=False):
     resume_notes: list  # e.g. an unreadable checkpoint set aside
     epochs: int
     train_time_s: float
-    images_per_s: float | None
+    images_per_s: float | None  # images over training-epoch seconds, every attempt of a resumed run
+    images_per_s_last_attempt: float | None  # a resumed run: its last attempt's alone
     test_acc: float | None  # top-1, percent
     test_acc5: float | None
     test_loss: float | None

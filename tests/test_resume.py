@@ -111,6 +111,9 @@ def test_killed_run_resumes_to_the_uninterrupted_record(compose, tmp_path, unint
     checkpoint = torch.load(killed_dir / "checkpoints" / "last.ckpt", weights_only=False)
     assert 0 < checkpoint["callbacks"]["EpochCheckpoint"]["train_time_s"] < 300
     checkpoint["callbacks"]["EpochCheckpoint"]["train_time_s"] = 1000.0
+    # and that the epochs before it trained 200,000 images in 100 s: the rate covers every attempt
+    assert checkpoint["callbacks"]["Throughput"]["images"] > 0
+    checkpoint["callbacks"]["Throughput"].update(images=200_000, train_time_s=100.0)
     torch.save(checkpoint, killed_dir / "checkpoints" / "last.ckpt")
 
     resumed = run_in_process(compose, results, "again")
@@ -118,6 +121,8 @@ def test_killed_run_resumes_to_the_uninterrupted_record(compose, tmp_path, unint
     assert json.loads((killed_dir / "result.json").read_text())["run_id"] == resumed["run_id"]
     assert resumed["status"] == "ok" and resumed["resumed_from"] == str(killed_dir / "checkpoints" / "last.ckpt")
     assert 1000 < resumed["train_time_s"] < 1300  # the attempts before the checkpoint, then this one
+    attempt = resumed["images_per_s_last_attempt"]
+    assert attempt and 1000 < resumed["images_per_s"] < 2000 + attempt  # (200,000 + n) / (100 + t), t ≤ 100
     assert_same_record(resumed, uninterrupted)
 
 

@@ -15,11 +15,15 @@ log = logging.getLogger("lightcnn.progress")
 
 
 class Throughput(pl.Callback):
-    """Wall time of the training epochs and the images they processed (all ranks)."""
+    """Wall time of the training epochs and the images they processed (all ranks). Its state goes
+    into the checkpoint, so a resumed run's rate covers every attempt: total images over total
+    training-epoch time; the attempt's own rate is kept apart (:attr:`attempt_images_per_s`)."""
 
     def __init__(self) -> None:
-        self.train_time_s = 0.0
+        self.train_time_s = 0.0  # this attempt
         self.images = 0
+        self.time_before_s = 0.0  # the attempts up to the checkpoint this run resumed from
+        self.images_before = 0
         self._start = 0.0
 
     def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
@@ -33,8 +37,20 @@ class Throughput(pl.Callback):
         synchronize(module.device)
         self.train_time_s += time.perf_counter() - self._start
 
+    def state_dict(self) -> dict:
+        return {"images": self.images_before + self.images, "train_time_s": self.time_before_s + self.train_time_s}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.images_before, self.time_before_s = int(state_dict["images"]), float(state_dict["train_time_s"])
+
     @property
     def images_per_s(self) -> float | None:
+        """Every attempt's images over every attempt's training-epoch time."""
+        seconds = self.time_before_s + self.train_time_s
+        return (self.images_before + self.images) / seconds if seconds > 0 else None
+
+    @property
+    def attempt_images_per_s(self) -> float | None:
         return self.images / self.train_time_s if self.train_time_s > 0 else None
 
 

@@ -152,8 +152,10 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
         **size_fields,
         epochs=trainer.current_epoch,
         train_time_s=round(epoch_checkpoint(trainer).train_time_s(), 3),  # every attempt's, up to its checkpoint
-        images_per_s=throughput.images_per_s,
+        images_per_s=throughput.images_per_s,  # every attempt's, as train_time_s
     )
+    if resume:
+        fields["images_per_s_last_attempt"] = throughput.attempt_images_per_s
     if exit_code:
         pass
     elif module.diverged or not finite_weights(module):
