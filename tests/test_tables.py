@@ -133,6 +133,24 @@ def test_repeated_runs_of_a_seed_name_the_precision_each_trained_in(tmp_path, sp
     assert "Each run, Top-1 (%): R20 91.00 (seed 0, float32), 92.00 (seed 0, bf16 autocast)." in md.read_text()
 
 
+def test_a_table_whose_rows_trained_in_different_precisions_or_devices_says_so_row_by_row(tmp_path, spec_path):
+    runs = [record("a", 20, 0, 91.0), record("b", 56, 0, 92.0), record("c", 110, 0, 93.0)]
+    conditions = [("bf16-mixed", "cpu (A)"), ("32-true", "cpu (A)"), ("32-true", "cpu (B)")]
+    for run, (precision, device) in zip(runs, conditions, strict=True):
+        run.update(precision=precision, device=device)
+    write_records(tmp_path / "results", runs)
+    md, _ = render_specs([spec_path], tmp_path / "results", tmp_path / "out")
+    assert (
+        "Trained in different precisions or on different devices, row by row: R20: bf16 autocast on cpu (A) | "
+        "R56: float32 on cpu (A) | R110: float32 on cpu (B)."
+    ) in md.read_text()
+    for run in runs:
+        run.update(precision="32-true", device="cpu (A)")
+    write_records(tmp_path / "same", runs)
+    md, _ = render_specs([spec_path], tmp_path / "same", tmp_path / "out1")
+    assert "Trained in different" not in md.read_text()
+
+
 def test_counts_a_method_could_not_compute_without_data_stay_out_of_the_table(tmp_path, spec_path):
     """An RL profile record counts the network before the search: it must not fill the row."""
     before_search = {**record("p", 20, 0, None, params=999_999, task="profile"), "counts_final": False}

@@ -341,7 +341,25 @@ def provenance(frame: pd.DataFrame, results: list[RowResult]) -> list[str]:
     ]
     if missing:
         lines.append(f"Not measured (marked, not filled): {', '.join(missing)}.")
-    return lines
+    return lines + training_conditions(used, results)
+
+
+def training_conditions(used: pd.DataFrame, results: list[RowResult]) -> list[str]:
+    """One line naming, row by row, the precision and the device its trainings ran in, when the
+    table's trainings did not all run in one precision on one device (a comparison across rows
+    then compares those too); none when they did."""
+    if not {"task", "precision", "device"} <= set(used.columns):
+        return []
+    trained = used[(used["task"] == "train") & used["precision"].notna()]
+    condition = trained["precision"].map(lambda p: PRECISION_NAMES.get(p, p)) + " on " + trained["device"]
+    if condition.nunique() < 2:
+        return []
+    parts = []
+    for result in results:
+        mine = sorted(set(condition[trained["run_id"].isin(result.runs)]))
+        if mine:
+            parts.append(f"{result.row.label}: {'; '.join(mine)}")
+    return ["", f"Trained in different precisions or on different devices, row by row: {' | '.join(parts)}."]
 
 
 def row_points(frame: pd.DataFrame, row: Row, matcher: ConfigMatcher, field: str = "history") -> list[dict]:
