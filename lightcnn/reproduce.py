@@ -37,7 +37,7 @@ from pathlib import Path
 
 from lightcnn.composition import EXPERIMENTS_DIR
 from lightcnn.errors import UserError, fail
-from lightcnn.record import Status
+from lightcnn.record import Status, git_commit
 from lightcnn.results.matching import RUNTIME_OVERRIDES, task_overrides
 from lightcnn.results.tables import load_specs, render_report
 
@@ -506,6 +506,18 @@ def summary(jobs: list[Job]) -> str:
     return pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
 
 
+def require_clean_tree() -> None:
+    """Exit 2 unless this lightcnn checkout is a commit with no uncommitted change to a tracked file."""
+    commit = git_commit()
+    if commit is None:
+        fail("--clean-tree: this lightcnn is not a git checkout, so its records could not name their code")
+    if commit.endswith("+dirty"):
+        fail(
+            f"--clean-tree: the checkout has uncommitted changes (git_commit would be {commit}); commit them "
+            "first, or leave out --clean-tree for a local experiment (scripts/reference_cpu.sh: DIRTY_OK=1)"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("specs", nargs="*", type=Path)
@@ -520,6 +532,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--dry-run", action="store_true", help="print the plan (order, commands, state, cost); run nothing"
     )
+    parser.add_argument(
+        "--clean-tree",
+        action="store_true",
+        help="refuse to run from a checkout with uncommitted changes (every record then names recoverable code)",
+    )
     args = parser.parse_args(argv)
     args.results = args.results.resolve()
     args.out = args.out or Path("reports") / args.profile
@@ -533,6 +550,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.dry_run:
         print_plan(jobs, args)
         return
+    if args.clean_tree:
+        require_clean_tree()
     started = time.perf_counter()
     if args.task == "profile" and not args.launcher:
         count_all(jobs, max(args.jobs, os.cpu_count() or 1))

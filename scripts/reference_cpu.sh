@@ -2,6 +2,9 @@
 # The reference result set measured on a 2-core CPU (profile=cpu): the specs below, row by row,
 # through the reproduction runner (the runs are exactly the rows' configurations).
 #
+# It refuses to start from a checkout with uncommitted changes (every record must name code that
+# can be recovered); DIRTY_OK=1 lets a local experiment run anyway (its records say +dirty).
+#
 # Machines here are fresh at every session and a session ends its processes: start this first,
 # in the background, and commit what finished before the session ends. Records already committed
 # under docs/results/cpu/records count as done (they are copied into $RESULTS first); an unfinished
@@ -25,7 +28,9 @@ read -r -a SPECS <<< "${SPECS:-$DEFAULT_SPECS}"
 
 mkdir -p "$RESULTS/committed"
 cp -rn docs/results/cpu/records/. "$RESULTS/committed/" 2>/dev/null || true
+CLEAN=(--clean-tree)
+[[ "${DIRTY_OK:-0}" == 1 ]] && CLEAN=()
 echo "== $(date -u +%FT%TZ) reproduce --profile cpu ${SPECS[*]}"
-"$PYTHON" -m lightcnn.reproduce --profile cpu --results "$RESULTS" --out "$RESULTS/report" \
+"$PYTHON" -m lightcnn.reproduce --profile cpu --results "$RESULTS" --out "$RESULTS/report" "${CLEAN[@]}" \
     --override "data_dir=$DATA" "${SPECS[@]}"
 echo "== $(date -u +%FT%TZ) exit $?"

@@ -408,3 +408,18 @@ def test_the_counts_only_reproduction_of_every_shipped_spec_is_ok(tmp_path, caps
     assert code == 0 and summary and summary[-1].endswith("; 0 not ok"), err[-3000:]
     records = [json.loads(p.read_text()) for p in (tmp_path / "results").rglob("result.json")]
     assert len(records) > 90 and all(r["status"] == "ok" for r in records)
+
+
+def test_clean_tree_refuses_a_checkout_with_uncommitted_changes_before_any_job(tmp_path, capsys, monkeypatch):
+    import lightcnn.reproduce as reproduce
+
+    spec = tmp_path / "toy" / "table.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(SPEC)
+    monkeypatch.setattr(reproduce, "git_commit", lambda: "0123abc+dirty")
+    monkeypatch.setattr(reproduce, "run_jobs", None)  # nothing may run
+    assert reproduce_in_process(tmp_path, spec, "--profile", "smoke", "--clean-tree") == 2
+    err = capsys.readouterr().err
+    assert "error: --clean-tree: the checkout has uncommitted changes (git_commit would be 0123abc+dirty)" in err
+    assert not (tmp_path / "results").exists()
+    assert "--clean-tree" in (ROOT / "scripts" / "reference_cpu.sh").read_text()
