@@ -27,20 +27,18 @@ import time
 import warnings
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 import yaml
 from torch.utils.data import DataLoader, Dataset
 
 from lightcnn.config import AugmentConfig, DatasetConfig, TrainerConfig
-from lightcnn.data.datamodule import ImageDataModule
 from lightcnn.data.datasets import ImageData
 from lightcnn.engine.devices import synchronize
-from lightcnn.engine.module import LitClassifier
 from lightcnn.engine.precision import training_precision
 from lightcnn.models import InputSpec, build_model, model_config
 from lightcnn.record import device_name
+from lightcnn.step_timing import training_images_per_s
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 PAD = 4
@@ -102,22 +100,6 @@ def reference_images_per_s(model, images, labels, args, device) -> float:
     return args.steps * args.batch_size / (time.perf_counter() - start)
 
 
-class StepTimer(pl.Callback):
-    """Times training steps after the first ``warmup``."""
-
-    def __init__(self, warmup: int) -> None:
-        self.warmup, self.start, self.end = warmup, 0.0, 0.0
-
-    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
-        if trainer.global_step == self.warmup:
-            synchronize(module.device)
-            self.start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-        synchronize(module.device)
-        self.end = time.perf_counter()
-
-
 def ours_images_per_s(model, images, labels, args, device) -> float:
     tcfg = TrainerConfig(
         accelerator=device.type,
@@ -142,25 +124,7 @@ def ours_images_per_s(model, images, labels, args, device) -> float:
         STD,
         num_classes=10,
     )
-    datamodule = ImageDataModule(dcfg, None, args.batch_size, 1000, data=data)
-    timer = StepTimer(args.warmup)
-    trainer = pl.Trainer(
-        accelerator=device.type,
-        devices=1,
-        precision=args.precision,
-        max_steps=args.warmup + args.steps,
-        max_epochs=-1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[timer],
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-        use_distributed_sampler=False,
-    )
-    trainer.fit(LitClassifier(model, tcfg), datamodule=datamodule)
-    return args.steps * args.batch_size / (timer.end - timer.start)
+    return training_images_per_s(model, tcfg, dcfg, data, args.warmup, args.steps)
 
 
 # what ``make bench`` measures: the CIFAR ResNet, the Octave ResNet and the depthwise MobileNet

@@ -60,7 +60,7 @@ class Job:
     needs: str | None = None  # config hash of the run whose weights it takes
     need_command: str = ""
     after: list[int] = field(default_factory=list)  # jobs of this plan that must finish ok first
-    train_macs: float | None = None  # estimated multiply-accumulates of the whole run
+    estimated_minutes: float | None = None  # of its training on this machine (--dry-run)
     config: object = None  # the composed config (DictConfig), kept: composing costs 0.15 s
     need_overrides: tuple[str, ...] = ()  # what makes the run it needs
     status: str = "pending"
@@ -190,107 +190,6 @@ def dependency_order(jobs: list[Job]) -> list[Job]:
 # ------------------------------------------------------------------------------------- cost
 
 
-def estimated_macs(cfg) -> float | None:
-    """Multiply-accumulates a training run does: 3 × the forward MACs (forward and backward)
-    × training images × epochs, plus the test set once. None for other tasks."""
-    if cfg.task.name != "train":
-        return None
-    from lightcnn.data.datasets import training_images
-    from lightcnn.tasks.profile import count_config
-
-    typed = validated(cfg)
-    forward = count_config(typed)[0]["flops"]
-    tcfg = typed.trainer
-    images = training_images(typed.dataset)
-    if tcfg.limit_train_batches:
-        images = min(images, tcfg.limit_train_batches * tcfg.batch_size)
-    tested = 10_000 if tcfg.limit_eval_batches is None else min(10_000, tcfg.limit_eval_batches * tcfg.eval_batch_size)
-    return 3.0 * forward * images * tcfg.max_epochs + forward * tested
-
-
-def validated(cfg):
-    from lightcnn.config import validate
-
-    return validate(cfg)
-
-
-def speed_keys(model: str, method: str, config: dict) -> list[tuple]:
-    """The keys a training's speed is filed under, most specific first: the same model, method
-    configuration (an ACA layer set or stop rule changes the cost of a MAC tenfold), data set,
-    precision and compilation; the same model and method configuration; the same model and
-    method; the same model."""
-    import json
-
-    trainer = config.get("trainer") or {}
-    method_config = json.dumps(config.get("method"), sort_keys=True)
-    dataset = (config.get("dataset") or {}).get("name")
-    return [
-        (model, method_config, dataset, trainer.get("precision"), trainer.get("compile")),
-        (model, method_config),
-        (model, method),
-        (model,),
-    ]
-
-
-def recorded_macs_per_s(results: Path) -> dict[tuple, float]:
-    """This machine's training speed in multiply-accumulates per second, from the finished
-    trainings under ``results``, under each of their ``speed_keys``: the median over the records
-    of 3 × forward MACs × images per second (what each run measured, with whatever shared the
-    cores)."""
-    import statistics
-
-    from lightcnn.record import device_name, iter_records
-
-    here, rates = device_name(), {}
-    for record in iter_records(results):
-        if record["status"] == Status.OK and record.get("task") == "train" and record.get("device") == here:
-            if record.get("images_per_s") and record.get("flops"):
-                rate = 3.0 * record["flops"] * record["images_per_s"]
-                for key in speed_keys(record.get("model"), record.get("method"), record.get("config") or {}):
-                    rates.setdefault(key, []).append(rate)
-    return {key: statistics.median(values) for key, values in rates.items()}
-
-
-def measured_macs_per_s() -> float:
-    """Training speed of this machine in multiply-accumulates per second: a few steps of
-    ResNet-20 on CIFAR-sized input at the default batch, in the precision and memory format the
-    trainer picks for it here (bf16 autocast and NHWC on a CPU with AVX-512 BF16 or AMX): the
-    yardstick of a model no record has timed."""
-    import contextlib
-
-    import torch
-    import torch.nn.functional as F
-
-    from lightcnn.composition import compose_config
-    from lightcnn.data.datasets import input_spec
-    from lightcnn.engine.module import use_channels_last
-    from lightcnn.engine.precision import BF16, training_precision
-    from lightcnn.models import build_model
-    from lightcnn.tasks.profile import count_config
-
-    cfg = validated(compose_config(["model=resnet", "model.depth=20", "task=profile", "dataset=cifar10"]))
-    net = build_model(cfg.model, input_spec(cfg.dataset))
-    batch = cfg.trainer.batch_size
-    images, labels = torch.randn(batch, 3, 32, 32), torch.randint(0, 10, (batch,))
-    if use_channels_last(cfg.trainer, net):
-        net, images = net.to(memory_format=torch.channels_last), images.contiguous(memory_format=torch.channels_last)
-    bf16 = training_precision(cfg.trainer.precision, "cpu", net) == BF16
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
-    steps, started = 0, 0.0
-    for step in range(6):
-        if step == 2:
-            started = time.perf_counter()
-        optimizer.zero_grad()
-        with autocast:
-            loss = F.cross_entropy(net(images), labels)
-        loss.backward()
-        optimizer.step()
-        steps += step >= 2
-    elapsed = time.perf_counter() - started
-    return 3.0 * count_config(cfg)[0]["flops"] * batch * steps / elapsed
-
-
 # ------------------------------------------------------------------------------------- state
 
 
@@ -317,36 +216,40 @@ def job_done(job: Job, results: Path) -> bool:
 
 
 def print_plan(jobs: list[Job], args) -> None:
-    """The plan, each job's state and its estimated minutes: its training MACs at the speed this
-    machine's records measured for the closest configuration (``speed_keys``), else at the
-    yardstick's (measured now)."""
-    recorded = recorded_macs_per_s(args.results)
-    yardstick = measured_macs_per_s()
-    out = [
-        f"plan: {len(jobs)} jobs at profile={args.profile}; speed per model from the records under {args.results} "
-        f"(models timed: {len({key[0] for key in recorded})}), "
-        f"else the yardstick: {yardstick / 1e9:.1f} GMAC/s (training, measured now)"
-    ]
-    total = 0.0
+    """The plan, each job's state and its estimated minutes (:mod:`lightcnn.job_cost`: the speed
+    this machine's records measured for the same configuration, else a yardstick of the job's own
+    model timed now)."""
     from omegaconf import OmegaConf
 
     from lightcnn.composition import compose_config
+    from lightcnn.config import validate
+    from lightcnn.job_cost import Estimator
 
+    estimator = Estimator(args.results)
+    out = [
+        f"plan: {len(jobs)} jobs at profile={args.profile}; speeds from the trainings of the same configuration "
+        f"on this machine under {args.results} ({sum(map(len, estimator.recorded.values()))} records), "
+        "else a yardstick: a few steps of the job's own model, timed now"
+    ]
+    total = 0.0
     for index, job in enumerate(jobs):
         done = job_done(job, args.results)
         cfg = compose_config(job.overrides)
-        job.train_macs = estimated_macs(cfg)
-        keys = speed_keys(cfg.model.name, cfg.method.name, OmegaConf.to_container(cfg, resolve=True))
-        timed = next((recorded[key] for key in keys if key in recorded), None)
-        minutes = job.train_macs / (timed or yardstick) / 60 if job.train_macs else None
-        total += 0 if done or minutes is None else minutes
-        source = "" if timed else ", yardstick"
-        cost = f"{job.train_macs:.2e} MAC ≈ {minutes:.1f} min{source}" if minutes is not None else "counts only"
+        estimate = estimator.minutes(validate(cfg), OmegaConf.to_container(cfg, resolve=True))
+        cost = "no training"
+        if estimate is not None:
+            work, minutes, source = estimate
+            job.estimated_minutes = minutes
+            total += 0 if done else minutes
+            cost = f"{work.train_images:,} training images ≈ {minutes:.1f} min at {source}"
         after = f" after #{', #'.join(str(a + 1) for a in job.after)}" if job.after else ""
         needs = f" needs {job.needs}" if job.needs and not job.after else ""
         out.append(f"#{index + 1:<3} {'done' if done else 'todo'}  {job.label}{after}{needs}  [{cost}]")
         out.append(f"      {' '.join(['lightcnn', *job.overrides])}")
-    out.append(f"estimated time of what is left: {total:.0f} min on this machine (one job at a time)")
+    out.append(
+        f"estimated time of what is left: {total:.0f} min on this machine (one job at a time; "
+        "training only: searches, rankings and compilation come on top)"
+    )
     print("\n".join(out))
 
 

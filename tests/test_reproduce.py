@@ -173,48 +173,71 @@ def test_dependents_wait_for_their_baseline_and_are_blocked_when_it_fails(tmp_pa
     assert re.search(r"\| baseline again +\| failed", table)  # the same configuration, run once
 
 
-def test_dry_run_prints_the_plan_in_dependency_order(tmp_path, capsys):
+@pytest.fixture(autouse=True)
+def yardstick(monkeypatch):
+    """The dry-run's yardstick (seconds of real training steps per configuration) as a constant
+    1,000 images/s, counting its calls; ``test_the_yardstick_trains_the_jobs_own_model`` times it for real."""
+    import lightcnn.job_cost as job_cost
+
+    calls = []
+    monkeypatch.setattr(job_cost, "yardstick_images_per_s", lambda cfg: calls.append(cfg) or 1000.0)
+    return calls
+
+
+def test_dry_run_prints_the_plan_in_dependency_order(tmp_path, capsys, yardstick):
     out = dry_run_output(tmp_path, capsys, DEPENDENT, "pruning", "quick")
-    assert out[0].startswith("plan: 2 jobs at profile=quick; speed per model from the records under ")
-    assert "(models timed: 0), else the yardstick: " in out[0]
-    assert out[1].startswith("#1   todo  [toy/pruning] baseline (train)  [") and "min, yardstick]" in out[1]
+    assert out[0].startswith("plan: 2 jobs at profile=quick; speeds from the trainings of the same configuration ")
+    assert "(0 records), else a yardstick" in out[0]
+    # quick: 30 epochs of 60,000 images, at the yardstick's 1,000 img/s, plus the test set (a third of a step)
+    assert out[1].startswith("#1   todo  [toy/pruning] baseline (train)  [1,800,000 training images ≈ 30.1 min")
+    assert out[1].endswith("at 1,000 img/s, yardstick]")
     assert out[3].startswith("#2   todo  [toy/pruning] pruned (train) after #1  [")
     assert "lightcnn dataset=mnist model=resnet model.depth=20 method=none task=train profile=quick" in out[2]
     assert out[2].endswith(" trainer.checkpoint=true") and "trainer.checkpoint" not in out[4]  # weights others load
-    # quick: 30 epochs of 60,000 images, forward and backward (3 × the forward MACs), plus the test set
-    from lightcnn.composition import compose_config
-    from lightcnn.config import validate
-    from lightcnn.tasks.profile import count_config
-
-    forward = count_config(validate(compose_config(["dataset=mnist", "model=resnet", "model.depth=20"])))[0]["flops"]
-    macs = float(out[1].rsplit("[", 1)[1].split(" MAC")[0])
-    assert macs == pytest.approx(3 * forward * 60_000 * 30 + forward * 10_000, rel=1e-2)
-    assert not (tmp_path / "results").exists()
-    # a finished training of the model on this machine times it: 1,000 images/s of 2 MMAC each
-    from lightcnn.record import device_name
-
-    timed = {"status": "ok", "task": "train", "model": "resnet", "method": "none", "device": device_name(),
-             "images_per_s": 1000.0, "flops": 2e6}  # fmt: skip
-    (tmp_path / "results" / "run").mkdir(parents=True)
-    (tmp_path / "results" / "run" / "result.json").write_text(json.dumps(timed))
-    out = dry_run_output(tmp_path, capsys, DEPENDENT, "pruning", "quick")
-    assert "(models timed: 1)" in out[0]
-    minutes = float(out[1].split(" MAC ≈ ")[1].split(" min")[0])
-    assert minutes == pytest.approx(macs / (3 * 2e6 * 1000.0) / 60, rel=1e-2) and "yardstick" not in out[1]
-    # a record of the same method configuration times a job before one of the model alone: an
-    # ACA layer set or a pruning rate changes what a MAC costs
+    assert len(yardstick) == 2 and not (tmp_path / "results").exists()  # each configuration timed once
+    # a finished training of the same configuration on this machine times it: 500 images/s
     from omegaconf import OmegaConf
 
-    pruned = OmegaConf.to_container(compose_config(["dataset=mnist", "model=resnet", "method=prune_hrank",
-                                                    "method.pretrained=auto"]), resolve=True)  # fmt: skip
-    for name, rate, method in (("same", 500.0, pruned["method"]), ("other", 100.0, {**pruned["method"], "batches": 9})):
-        record = {**timed, "method": "prune_hrank", "images_per_s": rate, "config": {**pruned, "method": method}}
-        (tmp_path / "results" / name).mkdir()
-        (tmp_path / "results" / name / "result.json").write_text(json.dumps(record))
+    from lightcnn.composition import compose_config
+    from lightcnn.record import device_name
+
+    config = OmegaConf.to_container(compose_config(out[2].split()[1:]), resolve=True)
+    timed = {"status": "ok", "task": "train", "device": device_name(), "images_per_s": 500.0, "config": config}
+    for name, record in (
+        ("same", timed),
+        ("other device", {**timed, "device": "cpu (elsewhere)"}),
+        ("other depth", {**timed, "config": {**config, "model": {**config["model"], "depth": 56}}}),
+    ):
+        (tmp_path / "results" / name).mkdir(parents=True)
+        (tmp_path / "results" / name / "result.json").write_text(json.dumps(record))  # fmt: skip
     out = dry_run_output(tmp_path, capsys, DEPENDENT, "pruning", "quick")
-    pruned_macs, pruned_minutes = (float(x) for x in re.findall(r"\[(\S+) MAC ≈ (\S+) min", out[3])[0])
-    assert pruned_minutes == pytest.approx(pruned_macs / (3 * 2e6 * 500.0) / 60, rel=1e-2)
-    assert float(out[1].split(" MAC ≈ ")[1].split(" min")[0]) == pytest.approx(minutes, rel=1e-2)  # method=none
+    assert "(2 records)" in out[0] and "≈ 60.1 min at 500 img/s, 1 record(s)]" in out[1]
+    assert out[3].endswith("at 1,000 img/s, yardstick]")  # the pruned row: another method configuration
+
+
+def test_dry_run_estimates_the_committed_cpu_trainings_within_half_their_time(tmp_path, capsys, monkeypatch):
+    """On the machine the cpu reference set was measured on, the plan of the precision table
+    reads its records' speed, and lands within a factor of 1.5 of each run's training time."""
+    import lightcnn.job_cost as job_cost
+
+    records = ROOT / "docs" / "results" / "cpu" / "records"
+    epyc = "cpu (AMD EPYC, 2 cores, AVX-512 BF16)"
+    monkeypatch.setattr(job_cost, "device_name", lambda: epyc)
+    spec = ROOT / "experiments" / "resnet" / "precision.yaml"
+    from lightcnn.reproduce import main
+
+    main([str(spec), "--profile", "cpu", "--dry-run", "--results", str(records), "--out", str(tmp_path)])
+    plan = [line for line in capsys.readouterr().out.splitlines() if line.startswith("#")]
+    assert len(plan) == 8 and all("record(s)]" in line for line in plan)
+    minutes = {line.split("] ")[1].split(" (train, seed=")[0]: float(line.split("≈ ")[1].split(" min")[0])
+               for line in plan}  # fmt: skip
+    for path in records.glob("*/result.json"):
+        record = json.loads(path.read_text())
+        trainer = record["config"]["trainer"]
+        if record["device"] == epyc and record["model"] == "resnet" and record["images_per_s"]:
+            if trainer["max_epochs"] == 10 and trainer["precision"] in ("32", "bf16-mixed"):
+                label = "float32" if trainer["precision"] == "32" else "bf16 autocast"
+                assert 1 / 1.5 < minutes[label] * 60 / record["train_time_s"] < 1.5, (label, record["run_id"])
 
 
 SEEDED = """

@@ -1,0 +1,121 @@
+"""How long a planned training takes on this machine (``reproduce --dry-run``).
+
+A training's work is its training images (per epoch × epochs) and its evaluated images
+(validation each epoch, the test set at the end; a forward pass costs about a third of a
+training step). Its speed, in training images per second, comes from what was measured:
+
+1. the median ``images_per_s`` of the finished trainings of the same configuration on the same
+   device (model and method configurations, data set, batch size, requested precision and
+   compilation, and the record's ``device``: CPU model, cores and bf16 hardware, or the GPU);
+2. else the yardstick: a few steps of the job's own model after its method, on synthetic images
+   of its input shape, through lightcnn's trainer at the job's batch size, precision and memory
+   format (:func:`lightcnn.step_timing.training_images_per_s`), measured now.
+
+What neither counts: searches and rankings that come before the training (the RL search, HRank's
+ranks), and torch.compile's compilation (the yardstick runs uncompiled).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from lightcnn.record import Status, device_name, iter_records
+
+YARDSTICK_WARMUP, YARDSTICK_STEPS = 3, 5
+
+
+@dataclass(frozen=True)
+class Work:
+    train_images: int  # images through a training step, every epoch
+    eval_images: int  # images through a forward pass only: validation every epoch, the test set
+
+    def seconds(self, images_per_s: float) -> float:
+        return (self.train_images + self.eval_images / 3.0) / images_per_s
+
+
+def training_work(cfg) -> Work | None:
+    """The images a ``task=train`` run of the validated ``cfg`` processes; None for other tasks."""
+    from lightcnn.data.datasets import training_images
+
+    if cfg.task.name != "train":
+        return None
+    tcfg, dcfg = cfg.trainer, cfg.dataset
+    per_epoch = training_images(dcfg)
+    if tcfg.limit_train_batches:
+        per_epoch = min(per_epoch, tcfg.limit_train_batches * tcfg.batch_size)
+    validation = training_images(replace(dcfg, val_fraction=0.0)) - training_images(dcfg)
+    tested = 10_000
+    if tcfg.limit_eval_batches is not None:
+        validation = min(validation, tcfg.limit_eval_batches * tcfg.eval_batch_size)
+        tested = min(tested, tcfg.limit_eval_batches * tcfg.eval_batch_size)
+    tests = tcfg.max_epochs + 1 if tcfg.test_every_epoch else 1
+    return Work(per_epoch * tcfg.max_epochs, validation * tcfg.max_epochs + tested * tests)
+
+
+def speed_key(config: dict) -> str:
+    """What a training's speed depends on, from its resolved config (a record's ``config``)."""
+    trainer = config.get("trainer") or {}
+    return json.dumps(
+        [config.get("model"), config.get("method"), (config.get("dataset") or {}).get("name"),
+         trainer.get("batch_size"), trainer.get("precision"), trainer.get("compile")],
+        sort_keys=True,
+    )  # fmt: skip
+
+
+def recorded_speeds(results: Path, device: str | None = None) -> dict[str, list[float]]:
+    """``images_per_s`` of the ok trainings under ``results`` that ran on ``device`` (default:
+    this machine's), by :func:`speed_key`."""
+    device = device or device_name()
+    speeds: dict[str, list[float]] = {}
+    for record in iter_records(results):
+        ok = record.get("status") == Status.OK and record.get("task") == "train"
+        if ok and record.get("device") == device and record.get("images_per_s") and record.get("config"):
+            speeds.setdefault(speed_key(record["config"]), []).append(float(record["images_per_s"]))
+    return speeds
+
+
+def yardstick_images_per_s(cfg) -> float:
+    """Training images per second of the validated ``cfg``'s model after its method (applied
+    without data, as ``task=profile`` does), measured now on this machine's CPU at the job's batch
+    size, precision and memory format, uncompiled."""
+    import torch
+
+    from lightcnn.data.datasets import input_spec
+    from lightcnn.engine.precision import training_precision
+    from lightcnn.methods.registry import MethodContext, apply_method
+    from lightcnn.models import build_model
+    from lightcnn.step_timing import synthetic_data, training_images_per_s
+
+    spec = input_spec(cfg.dataset)
+    shape = (spec.channels, spec.height, spec.width)
+    torch.manual_seed(0)
+    net = apply_method(build_model(cfg.model, spec), cfg.method, MethodContext(input_shape=shape))
+    precision = training_precision(cfg.trainer.precision, "cpu", net)  # "32" is Lightning's "32-true"
+    tcfg = replace(cfg.trainer, accelerator="cpu", precision=precision, compile="none", progress_bar=False)
+    data = synthetic_data(tcfg.batch_size * (YARDSTICK_WARMUP + YARDSTICK_STEPS), shape, spec.num_classes)
+    return training_images_per_s(net, tcfg, cfg.dataset, data, YARDSTICK_WARMUP, YARDSTICK_STEPS)
+
+
+class Estimator:
+    """Minutes per planned training: recorded speeds first, the yardstick (cached per speed key) else."""
+
+    def __init__(self, results: Path) -> None:
+        self.recorded = recorded_speeds(results)
+        self.timed: dict[str, float] = {}
+
+    def minutes(self, cfg, container: dict) -> tuple[Work, float, str] | None:
+        """(work, minutes, where the speed came from) of a training; None for other tasks."""
+        work = training_work(cfg)
+        if work is None:
+            return None
+        key = speed_key(container)
+        if key in self.recorded:
+            speed, source = statistics.median(self.recorded[key]), f"{len(self.recorded[key])} record(s)"
+        else:
+            if key not in self.timed:
+                self.timed[key] = yardstick_images_per_s(cfg)
+            speed, source = self.timed[key], "yardstick"
+        return work, work.seconds(speed) / 60, f"{speed:,.0f} img/s, {source}"

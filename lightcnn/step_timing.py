@@ -1,0 +1,80 @@
+"""Training images per second through lightcnn's own step: the device-resident data module and
+the Lightning module and trainer of ``task=train``, on images held in memory, timed after
+``warmup`` untimed steps. ``make bench`` compares it with a plain PyTorch loop;
+``reproduce --dry-run`` times a job that no record has timed with it (the yardstick)."""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from lightcnn.config import DatasetConfig, TrainerConfig
+from lightcnn.data.datamodule import ImageDataModule
+from lightcnn.data.datasets import ImageData
+from lightcnn.engine.devices import synchronize
+from lightcnn.engine.module import LitClassifier
+
+
+class StepTimer(pl.Callback):
+    """Times training steps after the first ``warmup``."""
+
+    def __init__(self, warmup: int) -> None:
+        self.warmup, self.start, self.end = warmup, 0.0, 0.0
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+        if trainer.global_step == self.warmup:
+            synchronize(module.device)
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        synchronize(module.device)
+        self.end = time.perf_counter()
+
+
+def training_images_per_s(
+    model: nn.Module, tcfg: TrainerConfig, dcfg: DatasetConfig, data: ImageData, warmup: int, steps: int
+) -> float:
+    """Images per second of ``steps`` training steps of ``model`` at ``tcfg``'s batch size,
+    precision (a Lightning precision, already resolved), compilation and memory format, fed
+    from ``data`` with ``dcfg``'s augmentation; ``warmup`` steps run first, untimed."""
+    datamodule = ImageDataModule(dcfg, None, tcfg.batch_size, 1000, data=data)
+    timer = StepTimer(warmup)
+    trainer = pl.Trainer(
+        accelerator=tcfg.accelerator,
+        devices=1,
+        precision=tcfg.precision,
+        max_steps=warmup + steps,
+        max_epochs=-1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[timer],
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+    )
+    quiet = logging.getLogger("pytorch_lightning")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            trainer.fit(LitClassifier(model, tcfg), datamodule=datamodule)
+    finally:
+        quiet.setLevel(level)
+    return steps * tcfg.batch_size / (timer.end - timer.start)
+
+
+def synthetic_data(count: int, shape: tuple[int, int, int], num_classes: int, seed: int = 0) -> ImageData:
+    """``count`` random uint8 images of ``shape`` (C, H, W) with random labels, normalised to mean 0.5, std 0.25."""
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (count, *shape), dtype=torch.uint8, generator=generator)
+    labels = torch.randint(0, num_classes, (count,), generator=generator)
+    channels = shape[0]
+    return ImageData(images, labels, images[:10], labels[:10], (0.5,) * channels, (0.25,) * channels, num_classes)

@@ -1,0 +1,42 @@
+"""reproduce --dry-run's cost of a training: its work in images, and the speed it is timed at."""
+
+import pytest
+
+import lightcnn.job_cost as job_cost
+from lightcnn.composition import compose_config
+from lightcnn.config import validate
+from lightcnn.tasks.profile import count_config
+
+
+def config(*overrides):
+    return validate(compose_config(["dataset=mnist", "model=plain_cnn", "task=train", *overrides]))
+
+
+def test_the_work_of_a_training_counts_its_epochs_validation_and_tests():
+    work = job_cost.training_work(config("trainer.max_epochs=3", "dataset.val_fraction=0.1"))
+    assert work == job_cost.Work(train_images=54_000 * 3, eval_images=6_000 * 3 + 10_000)
+    smoke = job_cost.training_work(config("profile=smoke", "trainer.test_every_epoch=true", "trainer.max_epochs=2"))
+    assert smoke == job_cost.Work(train_images=2 * 16 * 2, eval_images=64 * 3)  # 2 batches of 16; 1 test batch of 64
+    assert work.seconds(1000.0) == pytest.approx((162_000 + 28_000 / 3) / 1000)
+    assert job_cost.training_work(config("task=profile")) is None
+
+
+def test_the_yardstick_trains_the_jobs_own_model(monkeypatch):
+    """The model after its method, at the job's batch size and resolved precision, uncompiled."""
+    seen = {}
+
+    def timed(net, tcfg, dcfg, data, warmup, steps):
+        seen.update(net=net, tcfg=tcfg, shape=tuple(data.train_x.shape[1:]))
+        return 123.0
+
+    monkeypatch.setattr("lightcnn.step_timing.training_images_per_s", timed)
+    cfg = config("method=prune_hrank", "method.compress_rate=0.5", "trainer.batch_size=32", "trainer.compile=default")
+    assert job_cost.yardstick_images_per_s(cfg) == 123.0
+    assert sum(p.numel() for p in seen["net"].parameters()) == count_config(cfg)[0]["params"]  # pruned
+    assert seen["tcfg"].batch_size == 32 and seen["tcfg"].compile == "none" and seen["shape"] == (1, 28, 28)
+    assert seen["tcfg"].precision in ("32-true", "bf16-mixed")
+
+
+def test_the_yardstick_times_real_steps():
+    speed = job_cost.yardstick_images_per_s(config("profile=smoke"))
+    assert 10 < speed < 1e6
