@@ -440,9 +440,33 @@ def test_the_pareto_plot_has_a_marker_and_colour_per_model_and_draws_its_front()
     assert list(front.get_xdata()) == [10.0, 40.0, 85.0] and list(front.get_ydata()) == [85.0, 90.0, 93.0]
     minor_labels = [axes.xaxis.get_minor_formatter()(x) for x in (20.0, 30.0, 50.0, 200.0)]
     assert "millions" in axes.get_xlabel() and minor_labels == ["20", "", "50", "200"]  # 1-2-5: no crowded decade
-    styles = {model_style(i)["color"] + model_style(i)["marker"] for i in range(11)}
-    assert len(styles) == 11  # every registered model tells apart by colour and marker
+    assert len({model_style(i)["color"] for i in range(11)}) == 11  # every registered model its own colour
     assert axes.get_title() == "cifar10, profile cpu: 4 training runs" and axes.get_xscale() == "log"
+
+
+def test_the_pareto_plot_names_each_schedule_and_never_gives_a_compressed_model_the_plain_marker():
+    import pandas as pd
+
+    from lightcnn.results.plots import pareto_figure
+
+    runs = pd.DataFrame(
+        {
+            "model": ["resnet", "resnet", "mobilenet"],
+            "method": ["none", "prune_hrank", "none"],
+            "flops_conv": [4.0e7, 1.5e7, 1.0e7],
+            "test_acc": [90.0, 88.0, 60.0],
+            "config.trainer.max_epochs": [30, 30, 3],
+            "config.dataset.train_subset": [None, None, 10_000],
+        }
+    )
+    axes = pareto_figure(runs, "cifar10").axes[0]
+    labels = [t.get_text() for t in axes.get_legend().get_texts()]
+    assert labels == ["mobilenet, 3 epochs on 10,000 images", "resnet, 30 epochs", "resnet + prune_hrank, 30 epochs",
+                      "Pareto front"]  # fmt: skip
+    plain, pruned = axes.collections[1], axes.collections[2]
+    assert len(plain.get_paths()[0].vertices) != len(pruned.get_paths()[0].vertices)  # a circle, a square
+    assert len(axes.collections[0].get_facecolors()) == 0 or axes.collections[0].get_facecolors()[0][3] == 0  # hollow
+    assert plain.get_facecolors()[0][3] == 1  # the longest schedule filled
 
 
 def test_labels_of_neighbouring_points_go_on_separate_lines():
@@ -467,5 +491,44 @@ def test_a_row_of_another_methods_words_is_shown_as_published_only_and_never_run
     assert numeric.loc[numeric["row"] == "CACP", "test_acc_paper"].isna().all()  # words are not a number
     bad = "  - {label: X, overrides: [model=resnet], published: {test_acc: [1, 2]}}\n"
     spec.write_text(RATIO_SPEC.replace("plots:", bad + "plots:"))
-    with pytest.raises(UserError, match=r"row 'X': published.test_acc=\[1, 2\]; allowed: a number, or text"):
+    with pytest.raises(UserError, match=r"row 'X': published.test_acc=\[1, 2\]; allowed: a number, text quoting"):
         load_spec(spec)
+
+
+def test_a_published_value_derived_from_the_papers_numbers_is_computed_and_nothing_else_is_evaluated(tmp_path):
+    from lightcnn.results.specs import derived_value
+
+    assert derived_value("= 1 - 2592556 / 11059200") == pytest.approx(0.76557, abs=1e-5)
+    assert derived_value("=(2 + 3) * -2") == -10.0
+    for bad in ("= __import__('os')", "= 2 ** 8", "= 1 / 0", "= x"):
+        with pytest.raises(ValueError, match=r"numbers, \+ - \* / and brackets"):
+            derived_value(bad)
+    spec = tmp_path / "experiments" / "toy" / "table.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(SPEC.replace("published: {params: 0.27e6, test_acc: 91.25}", "published: {params: '= 0.27e6 / 2'}"))
+    md, _ = render_specs([spec], tmp_path / "results", tmp_path / "out")
+    assert "| R20  | 0.135" in md.read_text()
+    spec.write_text(SPEC.replace("published: {params: 0.27e6, test_acc: 91.25}", "published: {params: '= 2 ** 8'}"))
+    with pytest.raises(UserError, match=r"row 'R20': published.params='= 2 \*\* 8': allowed after '='"):
+        load_spec(spec)
+
+
+def test_curves_of_a_row_with_several_runs_average_them_per_epoch_as_its_cell_does(tmp_path, spec_path, monkeypatch):
+    from lightcnn.results.tables import mean_history
+
+    first = [{"stage": "test", "epoch": 0, "test/acc": 10.0}, {"stage": "test", "epoch": 1, "test/acc": 20.0}]
+    second = [{"stage": "test", "epoch": 0, "test/acc": 30.0}, {"stage": "train", "epoch": 0, "train/loss": 1.0}]
+    assert mean_history([first, second]) == [
+        {"stage": "test", "epoch": 0, "test/acc": 20.0},
+        {"stage": "test", "epoch": 1, "test/acc": 20.0},
+        {"stage": "train", "epoch": 0, "train/loss": 1.0},
+    ]
+    drawn = {}
+    monkeypatch.setattr("lightcnn.results.plots.curves_plot", lambda series, *args: drawn.update(series) or False)
+    spec_path.write_text(SPEC + "curves:\n  - {name: c, rows: [R20, R56]}\n")
+    runs = [record("a", 20, 0, 91.0), record("b", 20, 1, 92.0), record("c", 56, 0, 93.0)]
+    for run, history in zip(runs, [first, second, first], strict=True):
+        run["history"] = history
+    write_records(tmp_path / "results", runs)
+    render_specs([spec_path], tmp_path / "results", tmp_path / "out")
+    assert set(drawn) == {"R20 (mean of 2 runs)", "R56"} and drawn["R20 (mean of 2 runs)"][0]["test/acc"] == 20.0

@@ -178,12 +178,39 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
     return front
 
 
-# one colour and one marker per model: 10 colours × 4 markers, enough for every registered model
-MARKERS = ("o", "s", "^", "D")
+# a colour per model (tab20: every registered model its own), a marker per method (the unpruned,
+# uncompressed model is a circle, never shared), hollow markers for the shorter schedules
+METHOD_MARKERS = ("s", "^", "D", "v", "P", "X", "<", ">")
 
 
 def model_style(index: int) -> dict:
-    return {"color": f"C{index % 10}", "marker": MARKERS[(index // 10 + index) % len(MARKERS)]}
+    return {"color": plt.get_cmap("tab20")(index % 20), "marker": "o"}
+
+
+def method_marker(method: str, methods: list[str]) -> str:
+    """``none``: a circle; every other method of ``methods`` (sorted) its own marker."""
+    if method == "none":
+        return "o"
+    others = sorted(m for m in methods if m != "none")
+    return METHOD_MARKERS[others.index(method) % len(METHOD_MARKERS)]
+
+
+def schedule_length(run: pd.Series) -> tuple[float, float]:
+    """(epochs, training images; infinite for the whole set) of a run: the larger, the longer."""
+    epochs, subset = run.get("config.trainer.max_epochs"), run.get("config.dataset.train_subset")
+    known = lambda value: value is not None and not pd.isna(value)  # noqa: E731
+    return (float(epochs) if known(epochs) else 0.0, float(subset) if known(subset) else math.inf)
+
+
+def schedule_of(run: pd.Series) -> str:
+    """``"30 epochs"``, ``"3 epochs on 10,000 images"``: what a training run's accuracy depends on
+    beyond its model (read from the record's config)."""
+    epochs = run.get("config.trainer.max_epochs")
+    subset = run.get("config.dataset.train_subset")
+    if epochs is None or pd.isna(epochs):
+        return ""
+    text = f"{int(epochs)} epoch{'s' if int(epochs) != 1 else ''}"
+    return text + (f" on {int(subset):,} images" if subset is not None and not pd.isna(subset) else "")
 
 
 def pareto_plot(runs: pd.DataFrame, title: str, path: Path) -> None:
@@ -191,17 +218,31 @@ def pareto_plot(runs: pd.DataFrame, title: str, path: Path) -> None:
 
 
 def pareto_figure(runs: pd.DataFrame, title: str):
-    """Test accuracy against conv + linear MACs of ``runs`` (one data set and profile), a colour
-    and a marker per model, the Pareto front drawn as a step line (highest accuracy for the MACs)."""
+    """Test accuracy against conv + linear MACs of ``runs`` (one data set and profile): a colour
+    per model, a marker per method, one legend entry per model, method and (where the runs'
+    schedules differ) schedule, which the entry names, the longest schedule filled and the others
+    hollow; the Pareto front drawn as a step line (highest accuracy for the MACs)."""
     from lightcnn.models import model_names
 
     figure, axes = plt.subplots(figsize=(7.0, 4.8))
     usable = runs.dropna(subset=["flops_conv", "test_acc"])
-    usable = usable.assign(macs_m=usable["flops_conv"].astype(float) / 1e6)  # millions: ticks 20, 200, not 2×10⁷
+    usable = usable.assign(
+        macs_m=usable["flops_conv"].astype(float) / 1e6,  # millions: ticks 20, 200, not 2×10⁷
+        method=usable["method"] if "method" in usable else "none",
+        schedule=[schedule_of(run) for _, run in usable.iterrows()],
+    )
     order = {name: index for index, name in enumerate(model_names())}
-    for model, group in sorted(usable.groupby("model"), key=lambda g: g[0]):
-        style = model_style(order.get(model, len(order)))
-        axes.scatter(group["macs_m"], group["test_acc"], s=28, label=model, zorder=3, **style)
+    methods = sorted(set(usable["method"]))
+    schedules = set(usable["schedule"])
+    longest = max(((schedule_length(run), run["schedule"]) for _, run in usable.iterrows()), default=(0, ""))[1]
+    for (model, method, schedule), group in sorted(usable.groupby(["model", "method", "schedule"])):
+        label = model if method == "none" else f"{model} + {method}"
+        label += f", {schedule}" if len(schedules) > 1 else ""
+        colour = model_style(order.get(model, len(order)))["color"]
+        face = "none" if len(schedules) > 1 and schedule != longest else colour
+        marker = method_marker(method, methods)
+        axes.scatter(group["macs_m"], group["test_acc"], s=30, label=label, zorder=3, marker=marker,
+                     facecolors=face, edgecolors=colour, linewidths=1.2)  # fmt: skip
     front = pareto_front(list(zip(usable["macs_m"], usable["test_acc"].astype(float), strict=True)))
     xs, ys = [p[0] for p in front], [p[1] for p in front]
     axes.step(xs, ys, where="post", color="black", linewidth=1.2, label="Pareto front", zorder=2)

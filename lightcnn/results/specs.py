@@ -17,8 +17,9 @@ Optional: per column ``ratio: true`` (also show ours divided by ours of the row'
 ``reference`` row); per row or per spec ``tasks: [train, latency]`` (what
 ``make reproduce-tables`` runs; default ``[train]``; ``tasks: []``: a row of another method's
 published figures, shown as ``published only``, never run; a published value may be text quoting
-the paper where it prints no number); per spec ``plots: [{x: flops_conv,
-y: test_acc}]`` (a PNG scatter of the rows); per spec or per row ``profiles: {cpu:
+the paper where it prints no number, or a value derived from the paper's own numbers, written as
+``"= 1 - 2592556 / 11059200"``: numbers, + - * / and brackets, evaluated when the table renders);
+per spec ``plots: [{x: flops_conv, y: test_acc}]`` (a PNG scatter of the rows); per spec or per row ``profiles: {cpu:
 [trainer.max_epochs=10]}`` (overrides added at that profile only, after the row's own: how a
 table is sized for a machine; a row's list comes after the spec's); per spec or per row
 ``seeds: [0, 1]`` (one run per seed, ``seed=N`` added last; the table shows their mean ± std and
@@ -253,12 +254,17 @@ def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
         unknown = set(row.published) - {c.id for c in columns}
         if unknown:
             raise UserError(f"{path}: row {row.label!r}: published values for unknown columns {sorted(unknown)}")
-        for key, value in row.published.items():  # a number, or the paper's words where it prints none
+        for key, value in row.published.items():  # a number, the paper's words where it prints none, or "= …"
             if isinstance(value, bool) or not isinstance(value, int | float | str):
                 raise UserError(
-                    f"{path}: row {row.label!r}: published.{key}={value!r}; allowed: a number, or text quoting the "
-                    "paper where it gives no number (e.g. 'larger than CACP')"
+                    f"{path}: row {row.label!r}: published.{key}={value!r}; allowed: a number, text quoting the "
+                    "paper where it gives no number (e.g. 'larger than CACP'), or '= <arithmetic of its numbers>'"
                 )
+            if isinstance(value, str) and value.startswith("="):
+                try:
+                    derived_value(value)
+                except ValueError as err:
+                    raise UserError(f"{path}: row {row.label!r}: published.{key}={value!r}: {err}") from None
         for task in row.tasks:
             check_override(path, f"row {row.label!r}", f"task={task}", conf_dir)
         for profile, overrides in row.profiles:
@@ -306,3 +312,26 @@ def with_synthetic_data(spec: TableSpec) -> TableSpec:
 
     rows = tuple(replace(row, overrides=swap(row.overrides)) for row in spec.rows)
     return replace(spec, rows=rows, title=f"{spec.title} — synthetic data")
+
+
+def derived_value(text: str) -> float:
+    """The value of ``"= <expression>"``: numbers combined with + - * / and brackets, nothing else
+    (a published value derived from the paper's own numbers)."""
+    import ast
+    import operator
+
+    ops = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+
+    def value(node: ast.AST) -> float:
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+            return float(node.value)
+        if isinstance(node, ast.BinOp) and type(node.op) in ops:
+            return ops[type(node.op)](value(node.left), value(node.right))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -value(node.operand)
+        raise ValueError("allowed after '=': numbers, + - * / and brackets")
+
+    try:
+        return value(ast.parse(text.removeprefix("=").strip(), mode="eval").body)
+    except (SyntaxError, ZeroDivisionError):
+        raise ValueError("allowed after '=': numbers, + - * / and brackets") from None

@@ -22,7 +22,7 @@ import pandas as pd
 from lightcnn.errors import UserError
 from lightcnn.record import iter_records, write_text_atomic
 from lightcnn.results.matching import COUNT_KEYS, ConfigMatcher, count_hash, noseed_hash
-from lightcnn.results.specs import CONF_DIR, Column, Row, TableSpec, load_spec, with_synthetic_data
+from lightcnn.results.specs import CONF_DIR, Column, Row, TableSpec, derived_value, load_spec, with_synthetic_data
 
 MISSING_MARK = "—"  # a difference or ratio that cannot be formed (a side is missing)
 NOT_APPLICABLE = "n/a"  # the paper gives no value for this cell
@@ -234,9 +234,12 @@ def render_table(
 
 def published_value(value: Any) -> tuple[float | None, str | None]:
     """(number, words) of a spec's published value: a number (YAML reads ``0.27e6`` as text, so
-    text that parses as one is one), or the paper's words where it prints no number."""
+    text that parses as one is one), a value derived from the paper's numbers (``"= a / b"``), or
+    the paper's words where it prints no number."""
     if value is None:
         return None, None
+    if isinstance(value, str) and value.startswith("="):
+        return derived_value(value), None
     try:
         return float(value), None
     except ValueError:
@@ -362,14 +365,27 @@ def training_conditions(used: pd.DataFrame, results: list[RowResult]) -> list[st
     return ["", f"Trained in different precisions or on different devices, row by row: {' | '.join(parts)}."]
 
 
-def row_points(frame: pd.DataFrame, row: Row, matcher: ConfigMatcher, field: str = "history") -> list[dict]:
-    """The list ``field`` (per-epoch ``history``, ``rl_steps``, …) of the newest ok run of ``row``
-    (empty when there is none)."""
+def row_points(frame: pd.DataFrame, row: Row, matcher: ConfigMatcher, field: str = "history") -> tuple[list[dict], int]:
+    """(points, runs behind them) of ``row``: for ``history``, the per-epoch metrics averaged over
+    every ok run of the row (what its table cell averages too); for any other list field
+    (``rl_steps``, …), the newest ok run's list. Empty and 0 when there is none."""
     matched = match_rows(frame, matcher.hashes(row, row.tasks))
     if field not in matched.columns:
-        return []
+        return [], 0
     runs = matched[(matched["status"] == "ok") & matched[field].map(lambda h: isinstance(h, list) and bool(h))]
-    return list(runs.iloc[-1][field]) if not runs.empty else []
+    if runs.empty:
+        return [], 0
+    if field != "history" or len(runs) == 1:
+        return list(runs.iloc[-1][field]), 1
+    return mean_history(list(runs[field])), len(runs)
+
+
+def mean_history(histories: list[list[dict]]) -> list[dict]:
+    """Per stage and epoch, the mean of each metric over the histories that have that epoch."""
+    entries = pd.DataFrame([entry for history in histories for entry in history])
+    metrics = [c for c in entries.columns if c not in ("stage", "epoch")]
+    means = entries.groupby(["stage", "epoch"], sort=True)[metrics].mean().reset_index()
+    return [{k: v for k, v in entry.items() if not pd.isna(v)} for entry in means.to_dict("records")]
 
 
 def render_spec(
@@ -398,7 +414,10 @@ def render_spec(
     rows = {row.label: row for row in spec.rows}
     for curve in spec.curves:
         png = target.with_name(f"{spec.name}_{curve.name}.png")
-        points = {label: row_points(frame, rows[label], matcher, curve.field) for label in curve.rows}
+        points = {}
+        for label in curve.rows:
+            series, runs = row_points(frame, rows[label], matcher, curve.field)
+            points[label if runs < 2 else f"{label} (mean of {runs} runs)"] = series
         titled = dataclasses.replace(curve, title=prefix + curve.title) if curve.title else curve
         if curves_plot(points, titled, prefix + spec.title, png):
             images.append(png)
