@@ -10,7 +10,8 @@ from lightcnn.engine.profiling import profile_model
 from lightcnn.errors import ConfigValueError, UserError
 from lightcnn.formulas.pruning import ConvShape, hrank_counts
 from lightcnn.methods import MethodContext, apply_method
-from lightcnn.methods.pruning.hrank import PruneHRankConfig, feature_map_ranks
+from lightcnn.methods.pruning.hrank import PruneHRankConfig
+from lightcnn.methods.pruning.importance import feature_map_ranks
 from lightcnn.methods.pruning.rates import kept_filters, parse_rates
 from lightcnn.methods.pruning.surgery import ScatterChannels, all_convs, params_after, prunable_convs, remove_filters
 from lightcnn.models import InputSpec, build_model, model_config, model_names
@@ -420,3 +421,42 @@ def test_a_mobilenet_pointwise_conv_takes_its_depthwise_follower_and_the_next_in
     )  # stem weights, its BN, depthwise weights, its BN, pointwise inputs
     assert counts(model)[0] == before[0] - params
     assert model.get_submodule(depthwise).groups == 24 and model.get_submodule(pointwise).in_channels == 24
+
+
+class _Images:
+    """What HRank-style pruning reads of a data module: training images and their transform."""
+
+    def __init__(self, images: torch.Tensor) -> None:
+        self.data = type("Data", (), {"train_x": images})()
+
+    def transform(self, chunk: torch.Tensor, train: bool) -> torch.Tensor:
+        return chunk.float() / 255
+
+
+def kept_first_filters(importance: str, seed: int = 0) -> torch.Tensor:
+    """The weights of the filters the first conv of ResNet-20 keeps at rate 0.5 under ``importance``."""
+    torch.manual_seed(0)
+    model = build_model(model_config("resnet", depth=20), CIFAR)
+    with torch.no_grad():  # filter i of the first conv has L1 norm proportional to i + 1
+        model.conv1.weight.copy_(torch.arange(1.0, 17.0)[:, None, None, None].expand_as(model.conv1.weight) / 27)
+    original = model.conv1.weight.detach().clone()
+    cfg = PruneHRankConfig(compress_rate="0.5", importance=importance, batches=1, batch_size=4, pretrained=None)
+    torch.manual_seed(seed)  # the run's seed: random importance draws from it
+    context = MethodContext(datamodule=_Images(torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)),
+                            input_shape=(3, 32, 32))  # fmt: skip
+    pruned = apply_method(model, cfg, context)
+    kept = [int(torch.where((original == w).flatten(1).all(1))[0][0]) for w in pruned.conv1.weight.detach()]
+    return torch.tensor(kept)
+
+
+def test_importance_is_a_choice_l1_keeps_the_largest_filters_random_follows_the_seed():
+    assert kept_first_filters("l1").tolist() == list(range(8, 16))
+    first, again, other = (
+        kept_first_filters("random", 0),
+        kept_first_filters("random", 0),
+        kept_first_filters("random", 1),
+    )
+    assert len(first) == 8 and torch.equal(first, again) and not torch.equal(first, other)
+    assert len(kept_first_filters("rank")) == 8
+    with pytest.raises(ConfigValueError, match="importance='taylor' is not allowed: one of rank, l1, random"):
+        PruneHRankConfig(importance="taylor")

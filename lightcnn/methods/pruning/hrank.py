@@ -31,7 +31,7 @@ from lightcnn.config import require
 from lightcnn.errors import ConfigValueError, UserError
 from lightcnn.formulas.pruning import ConvShape, hrank_counts
 from lightcnn.methods.pretrained import PretrainedMethodConfig, load_pretrained
-from lightcnn.methods.pruning.importance import feature_map_ranks
+from lightcnn.methods.pruning.importance import IMPORTANCES, importance_by_name
 from lightcnn.methods.pruning.rates import kept_filters, parse_rates
 from lightcnn.methods.pruning.replacement import replace_filters
 from lightcnn.methods.pruning.selection import prune_by_scores
@@ -54,6 +54,7 @@ class PruneHRankConfig(PretrainedMethodConfig):
     retrain_epochs: int = 0  # with replacement: epochs of retraining before pruning (then fine-tuning)
     mode: str = "oneshot"  # oneshot | layerwise (one conv at a time, layer_epochs of fine-tuning after each)
     layer_epochs: int = 30  # layerwise: fine-tuning epochs after each conv (HRank: 30)
+    importance: str = "rank"  # which filters go: rank (HRank) | l1 (weight L1 norm) | random (seeded by the run's seed)
 
     def __post_init__(self) -> None:
         self.compress_rate = str(self.compress_rate)
@@ -62,6 +63,7 @@ class PruneHRankConfig(PretrainedMethodConfig):
         require(0 < self.replace_ratio < 1, "replace_ratio", self.replace_ratio, "a fraction in (0, 1)")
         require(self.retrain_epochs >= 0, "retrain_epochs", self.retrain_epochs, "an integer >= 0")
         require(self.mode in MODES, "mode", self.mode, "one of " + ", ".join(MODES))
+        require(self.importance in IMPORTANCES, "importance", self.importance, "one of " + ", ".join(IMPORTANCES))
         require(self.layer_epochs >= 1, "layer_epochs", self.layer_epochs, "an integer >= 1")
         require(self.batches >= 1, "batches", self.batches, "an integer >= 1")
         require(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
@@ -140,15 +142,16 @@ def prune_hrank(model: nn.Module, cfg: PruneHRankConfig, context: MethodContext)
     if not batches:  # no data (task=profile): the counts do not depend on which filters go
         prune_by_scores(model, units, rates, None)
         return model
+    importance = importance_by_name(cfg.importance, batches, seed=torch.initial_seed())  # the run's seed
     if cfg.replacement != "none":
-        for unit, scores in zip(units, feature_map_ranks(model, units, batches), strict=True):
+        for unit, scores in zip(units, importance(model, units), strict=True):
             replace_filters(model, unit, scores, cfg.replace_ratio, cfg.replacement)
     steps = pruning_steps(cfg, len(units))
     if list(steps) == [0]:  # one shot, before training
-        prune_by_scores(model, units, rates, feature_map_ranks(model, units, batches))
+        prune_by_scores(model, units, rates, importance(model, units))
     else:
         key = "method.layer_epochs" if cfg.mode == "layerwise" else "method.retrain_epochs"
         from lightcnn.methods.pruning.schedule import PruningSchedule  # Lightning: imported when training
 
-        context.callbacks.append(PruningSchedule(steps, units, rates, batches, key))
+        context.callbacks.append(PruningSchedule(steps, units, rates, importance, key))
     return model

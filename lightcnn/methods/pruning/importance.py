@@ -1,9 +1,16 @@
 """How important each filter of each prunable conv is: one interface for every pruning method.
 
 An importance maps ``(model, units)`` to one ``(C,)`` tensor per unit, higher = more important.
-HRank keeps the highest-ranked filters and the filter replacement copies them over the lowest;
+Pruning keeps the most important filters and the filter replacement copies them over the least;
 the L1 norm orders the RL controller's filter groups in the ``l1`` ablation. Any function of
-this shape can stand in for another.
+this shape can stand in for another: ``method.importance`` of ``prune_hrank`` picks one by name
+(:data:`IMPORTANCES`), so the controls a pruning claim needs are rows at the same rates:
+
+* ``rank``: HRank's, the mean rank of each filter's feature map (Lin et al., CVPR 2020);
+* ``l1``: the L1 norm of each filter's weights (Li et al., "Pruning filters for efficient
+  ConvNets", ICLR 2017);
+* ``random``: a seeded uniform draw (the control of Blalock et al., MLSys 2020, and of Li et
+  al., "Revisiting random channel pruning", CVPR 2022).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from torch import nn
 from lightcnn.methods.pruning.graph import PrunableConv
 
 Importance = Callable[[nn.Module, list[PrunableConv]], list[torch.Tensor]]
+IMPORTANCES = ("rank", "l1", "random")
 
 
 @torch.no_grad()
@@ -25,8 +33,32 @@ def l1_norm(model: nn.Module, units: list[PrunableConv]) -> list[torch.Tensor]:
 
 
 def feature_map_rank(batches: list[torch.Tensor]) -> Importance:
-    """HRank's importance: the mean rank of each filter's feature map over ``batches``."""
-    return lambda model, units: feature_map_ranks(model, units, batches)
+    """HRank's importance: the mean rank of each filter's feature map over ``batches`` (moved to
+    the model's device)."""
+
+    def ranks(model: nn.Module, units: list[PrunableConv]) -> list[torch.Tensor]:
+        device = next(model.parameters()).device
+        return feature_map_ranks(model, units, [b.to(device) for b in batches])
+
+    return ranks
+
+
+def random_scores(seed: int) -> Importance:
+    """A uniform draw per filter from a generator seeded with ``seed`` (the same draw for the same
+    seed and units, whatever the model's weights); the global random stream is not touched."""
+
+    def draw(model: nn.Module, units: list[PrunableConv]) -> list[torch.Tensor]:
+        generator = torch.Generator().manual_seed(seed)
+        return [torch.rand(model.get_submodule(u.conv).out_channels, generator=generator) for u in units]
+
+    return draw
+
+
+def importance_by_name(name: str, batches: list[torch.Tensor], seed: int) -> Importance:
+    """The importance ``method.importance=name`` selects (one of :data:`IMPORTANCES`)."""
+    return {"rank": lambda: feature_map_rank(batches), "l1": lambda: l1_norm, "random": lambda: random_scores(seed)}[
+        name
+    ]()
 
 
 @torch.no_grad()

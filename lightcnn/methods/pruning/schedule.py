@@ -13,7 +13,7 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from lightcnn.errors import ConfigValueError
-from lightcnn.methods.pruning.importance import feature_map_ranks
+from lightcnn.methods.pruning.importance import Importance
 from lightcnn.methods.pruning.selection import prune_by_scores
 from lightcnn.methods.pruning.surgery import PrunableConv, remove_filters
 
@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 
 
 class PruningSchedule(pl.Callback):
-    """Prunes ``steps`` (epoch → unit indices) at the start of those epochs, ranking every unit
-    once before the first, then rebuilds the optimizer (and its schedule) for the smaller model.
+    """Prunes ``steps`` (epoch → unit indices) at the start of those epochs, scoring every unit
+    with ``importance`` once before the first, then rebuilds the optimizer (and its schedule) for the smaller model.
 
     Its checkpointed state (the ranks and the filters each step kept, in order) lets a resumed
     run rebuild the architecture its checkpoint was written with (``restore_architecture``)
@@ -30,9 +30,14 @@ class PruningSchedule(pl.Callback):
     the steps still to come, on the same ranks."""
 
     def __init__(
-        self, steps: dict[int, list[int]], units: list[PrunableConv], rates: list[float], batches, key: str
+        self,
+        steps: dict[int, list[int]],
+        units: list[PrunableConv],
+        rates: list[float],
+        importance: Importance,
+        key: str,
     ) -> None:
-        self.steps, self.units, self.rates, self.batches, self.key = steps, units, rates, batches, key
+        self.steps, self.units, self.rates, self.importance, self.key = steps, units, rates, importance, key
         self.scores: list | None = None
         self.pruned: list[tuple[int, int, list[int]]] = []  # (epoch, unit index, kept filters), in order
 
@@ -51,8 +56,7 @@ class PruningSchedule(pl.Callback):
         if not chosen:  # (a checkpoint comes at the end of an epoch: a resumed run starts after its prunings)
             return
         if self.scores is None:
-            batches = [b.to(module.device) for b in self.batches]
-            self.scores = feature_map_ranks(module.net, self.units, batches)
+            self.scores = self.importance(module.net, self.units)
         units, rates, scores = ([values[i] for i in chosen] for values in (self.units, self.rates, self.scores))
         kept = prune_by_scores(module.net, units, rates, scores)
         self.pruned += [(epoch, index, filters.tolist()) for index, filters in zip(chosen, kept, strict=True)]
