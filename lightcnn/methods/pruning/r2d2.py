@@ -18,11 +18,15 @@ RESCALE_EPS = 1e-3  # R2D2's ε in h(x) = sign(x)(√(|x|+1) − 1) + εx
 PRIORITY_ETA = 0.9  # priority = η·max|δ| + (1 − η)·mean|δ|
 
 
-def actor_epsilons(actors: int, base: float = 0.4, alpha: float = 7.0) -> list[float]:
-    """Exploration rate of actor ``i`` of ``N``: ``base ** (1 + alpha · i / (N − 1))`` (Ape-X, R2D2)."""
+def actor_epsilons(actors: int, base: float = 0.4, floor: float = 0.1) -> list[float]:
+    """Exploration rate of actor ``i`` of ``N``: from ``base`` down to ``floor``, geometrically,
+    ``base · (floor / base) ** (i / (N − 1))``. Ape-X's ``base ** (1 + 7 i / (N − 1))`` is made for
+    hundreds of actors: at 4 it gives 0.4, 0.047, 0.0056, 0.00066, three greedy actors on an
+    untrained Q-network playing the same episode; the floor keeps every actor exploring
+    (docs/pruning.md)."""
     if actors == 1:
         return [base]
-    return [base ** (1 + alpha * i / (actors - 1)) for i in range(actors)]
+    return [base * (floor / base) ** (i / (actors - 1)) for i in range(actors)]
 
 
 def rescale(x: torch.Tensor) -> torch.Tensor:
@@ -143,6 +147,7 @@ class R2D2Learner:
         self.optimizer = torch.optim.Adam(net.parameters(), lr=lr)
         self.gamma, self.n_step, self.target_period = gamma, n_step, target_period
         self.updates = 0
+        self.syncs = 0  # copies of the online net into the target net
 
     def step(self, replay: SequenceReplay, batch: int) -> float:
         """Sample, learn, update the priorities; returns the loss."""
@@ -168,15 +173,21 @@ class R2D2Learner:
         replay.update(indices, sequence_priorities(errors.detach()).cpu())
         self.updates += 1
         if self.updates % self.target_period == 0:
-            self.target.load_state_dict(self.online.state_dict())
+            self.sync_target()
         return float(loss.detach())
+
+    def sync_target(self) -> None:
+        """Copy the online net into the target net (every ``target_period`` learner steps, and by
+        the search at the end of every round: a search of a few rounds makes fewer steps than a period)."""
+        self.target.load_state_dict(self.online.state_dict())
+        self.syncs += 1
 
     def state_dict(self) -> dict:
         return {"online": self.online.state_dict(), "target": self.target.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "updates": self.updates}  # fmt: skip
+                "optimizer": self.optimizer.state_dict(), "updates": self.updates, "syncs": self.syncs}  # fmt: skip
 
     def load_state_dict(self, state: dict) -> None:
         self.online.load_state_dict(state["online"])
         self.target.load_state_dict(state["target"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.updates = state["updates"]
+        self.updates, self.syncs = state["updates"], state.get("syncs", 0)

@@ -14,7 +14,9 @@ A mask is a buffer ``rl_mask`` on the module whose output it zeroes (the conv's 
 where no BN of its own follows it), applied by a forward hook: as a buffer it is stacked with the
 others, so each copy in the batched bank sees its own. Both banks draw the same random training
 batches (indices ``(steps, N, batch)`` drawn once per step), so they compute the same numbers up
-to float rounding (tested).
+to float rounding (tested). ``copy(source, target)`` makes one copy the other's (weights, buffers,
+masks and optimizer state): the search trains one of several copies with the same history and
+copies it to the others.
 """
 
 from __future__ import annotations
@@ -84,13 +86,20 @@ class SequentialRecognisers:
     def mask(self, actor: int, unit: int) -> torch.Tensor:
         return getattr(self.nets[actor].get_submodule(self.units[unit].bn or self.units[unit].conv), MASK)
 
-    def train(self, data: dict, indices: torch.Tensor) -> None:
-        for actor, (net, optimizer) in enumerate(zip(self.nets, self.optimizers, strict=True)):
-            module_steps(net, optimizer, data, indices, slice(actor, actor + 1))
+    def train(self, data: dict, indices: torch.Tensor, actors: list[int] | None = None) -> None:
+        """Train the copies ``actors`` (default: all) on their rows of ``indices``."""
+        for actor in range(len(self.nets)) if actors is None else actors:
+            module_steps(self.nets[actor], self.optimizers[actor], data, indices, slice(actor, actor + 1))
 
     @torch.no_grad()
-    def accuracies(self, data: dict, batch_size: int) -> list[float]:
-        return [_accuracy(lambda x, net=net: net.eval()(x).unsqueeze(0), data, batch_size)[0] for net in self.nets]
+    def accuracies(self, data: dict, batch_size: int, actors: list[int] | None = None) -> list[float]:
+        """Validation top-1 of the copies ``actors`` (default: all), in that order."""
+        chosen = range(len(self.nets)) if actors is None else actors
+        return [_accuracy(lambda x, net=self.nets[i]: net.eval()(x).unsqueeze(0), data, batch_size)[0] for i in chosen]
+
+    def copy(self, source: int, target: int) -> None:
+        self.nets[target].load_state_dict(self.nets[source].state_dict())
+        self.optimizers[target].load_state_dict(self.optimizers[source].state_dict())
 
     def module(self, actor: int) -> nn.Module:
         return self.nets[actor]
@@ -135,14 +144,25 @@ class BatchedRecognisers:
     def mask(self, actor: int, unit: int) -> torch.Tensor:
         return self.buffers[f"{self.units[unit].bn or self.units[unit].conv}.{MASK}"][actor]
 
-    def train(self, data: dict, indices: torch.Tensor) -> None:
+    def train(self, data: dict, indices: torch.Tensor, actors: list[int] | None = None) -> None:
+        """Train every copy (one stacked step: training fewer saves nothing)."""
         self.skeleton.train()
         cross_entropy_steps(lambda x: self._forward(x, shared=False), self.optimizer, data, indices, slice(None))
 
     @torch.no_grad()
-    def accuracies(self, data: dict, batch_size: int) -> list[float]:
+    def accuracies(self, data: dict, batch_size: int, actors: list[int] | None = None) -> list[float]:
         self.skeleton.eval()
-        return _accuracy(lambda x: self._forward(x, shared=True), data, batch_size)
+        every = _accuracy(lambda x: self._forward(x, shared=True), data, batch_size)
+        return every if actors is None else [every[i] for i in actors]
+
+    @torch.no_grad()
+    def copy(self, source: int, target: int) -> None:
+        for value in (*self.params.values(), *self.buffers.values()):
+            value[target].copy_(value[source])
+        for state in self.optimizer.state.values():
+            for value in state.values():
+                if torch.is_tensor(value) and value.dim() > 0:
+                    value[target].copy_(value[source])
 
     def state_dict(self, actor: int) -> dict:
         state = {k: v[actor].detach().clone() for k, v in {**self.params, **self.buffers}.items()}

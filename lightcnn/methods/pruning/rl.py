@@ -73,6 +73,7 @@ log = logging.getLogger(__name__)
 
 
 SELECTIONS = ("controller", "l1")
+SEARCHES = ("rl", "random")
 SEARCH_PROGRESS = "rl_search.ckpt"  # in the run's checkpoint directory: a run with one is unfinished, resumable
 RECOGNISERS = ("auto", "stacked", "sequential")
 
@@ -98,7 +99,9 @@ class PruneRLConfig(PretrainedMethodConfig):
     replay_capacity: int = 1000  # sequences
     replay_batch: int = 16  # sequences per learner step
     updates_per_episode: int = 8  # learner steps after each round of episodes
-    target_period: int = 20  # learner steps between target-network copies
+    target_period: int = 20  # learner steps between target-network copies (and one at the end of every round)
+    epsilon_floor: float = 0.1  # the least exploring actor's ε (the first's is 0.4; geometric between)
+    search: str = "rl"  # rl: the controller acts | random: every action uniformly random (the control)
     device: str = "auto"  # where the search runs: auto (cuda if available) | cpu | cuda
     skip_convs: bool = False  # identity-initialised 1x1 conv + BN on every identity shortcut, searched with the rest
     skip_conv_batches: int = 200  # SGD steps of the whole recogniser after adding them, before the search
@@ -112,6 +115,8 @@ class PruneRLConfig(PretrainedMethodConfig):
                 "null (the whole validation split) or an integer >= 1")  # fmt: skip
         require(self.recognisers in RECOGNISERS, "recognisers", self.recognisers, "one of " + ", ".join(RECOGNISERS))
         require(self.selection in SELECTIONS, "selection", self.selection, "one of " + ", ".join(SELECTIONS))
+        require(self.search in SEARCHES, "search", self.search, "one of " + ", ".join(SEARCHES))
+        require(0 < self.epsilon_floor <= 0.4, "epsilon_floor", self.epsilon_floor, "an exploration rate in (0, 0.4]")
         require(self.groups >= 2, "groups", self.groups, "an integer >= 2")
         if self.selection == "controller":
             require(
@@ -164,7 +169,9 @@ class PruningEnvs:
         self.units, self.data, self.cfg, self.model = units, data, cfg, model
         stacked = cfg.recognisers == "stacked" or (cfg.recognisers == "auto" and data["device"].type == "cuda")
         bank = BatchedRecognisers if stacked else SequentialRecognisers
-        self.bank = bank(model, units, cfg.actors, cfg.retrain_lr)
+        self.reference = cfg.actors  # the last copy: never masked, retrained as the actors are
+        self.bank = bank(model, units, cfg.actors + 1, cfg.retrain_lr)
+        self.evaluations = 0  # copies trained and evaluated (identical histories count once a step)
         self.channels = [model.get_submodule(u.conv).out_channels for u in units]
         if cfg.selection == "l1":
             self.groups = [filter_groups(scores, cfg.groups) for scores in l1_norm(model, units)]
@@ -173,7 +180,7 @@ class PruningEnvs:
         self.total_params = sum(p.numel() for p in model.parameters())
         self.generator = torch.Generator(device=data["device"]).manual_seed(seed)
         self.bank.reset()
-        self.base_accuracy = self.bank.accuracies(data, cfg.batch_size)[0]
+        self.base_accuracy = self.bank.accuracies(data, cfg.batch_size, [self.reference])[0]
         self.observation_size = 3 + len(units) * cfg.groups
 
     # ------------------------------------------------------------------ episode
@@ -183,29 +190,49 @@ class PruningEnvs:
         self.group_kept = [[[True] * len(g) for g in self.groups] for _ in range(self.cfg.actors)]
         self.bank.reset()  # weights and masks back to the unpruned recogniser's, fresh optimizers
         self.accuracies = [self.base_accuracy] * self.cfg.actors
+        self.reference_accuracy = self.base_accuracy
         self.reductions = [0.0] * self.cfg.actors
+        self.histories: list[tuple] = [()] * (self.cfg.actors + 1)  # per copy: the groups each step zeroed
         return self.observations()
 
     def step(self, actions: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mask, retrain every copy on the same batches (the reference too), evaluate; the reward's
+        accuracy term is the change in accuracy relative to the reference, so what retraining does
+        to every copy alike cancels. Copies whose masks have been the same at every step so far
+        hold the same weights: one is trained and evaluated, the others copied from it."""
         t = self.step_index
         for i, action in enumerate(actions):
+            zeroed = zeroed_groups(action, len(self.groups[t]), self.cfg.selection)
             mask = self.bank.mask(i, t)
-            for g in zeroed_groups(action, len(self.groups[t]), self.cfg.selection):
+            for g in zeroed:
                 mask[self.groups[t][g].to(mask.device)] = 0.0
                 self.group_kept[i][t][g] = False
+            self.histories[i] = (*self.histories[i], frozenset(zeroed))
+        self.histories[self.reference] = (*self.histories[self.reference], frozenset())
+        first = {}  # history → the copy that computes it
+        for i, history in enumerate(self.histories):
+            first.setdefault(history, i)
+        computed = sorted(first.values())
         labels = self.data["train"][1]
-        indices = torch.randint(len(labels), (self.cfg.retrain_batches, self.cfg.actors, self.cfg.batch_size),
-                                device=labels.device, generator=self.generator)  # fmt: skip
-        self.bank.train(self.data, indices)
-        accuracies = self.bank.accuracies(self.data, self.cfg.batch_size)
+        draw = torch.randint(len(labels), (self.cfg.retrain_batches, 1, self.cfg.batch_size),
+                             device=labels.device, generator=self.generator)  # fmt: skip
+        self.bank.train(self.data, draw.expand(-1, self.cfg.actors + 1, -1), computed)
+        measured = dict(zip(computed, self.bank.accuracies(self.data, self.cfg.batch_size, computed), strict=True))
+        self.evaluations += len(computed)
+        for i, history in enumerate(self.histories):
+            if first[history] != i:
+                self.bank.copy(first[history], i)
+        reference = measured[first[self.histories[self.reference]]]
         rewards = []
-        for i, accuracy in enumerate(accuracies):
-            reduction = self.reduction(i)
+        for i in range(self.cfg.actors):
+            accuracy, reduction = measured[first[self.histories[i]]], self.reduction(i)
+            relative_before = self.accuracies[i] - self.reference_accuracy
             rewards.append(
                 self.cfg.reward_reduction * (reduction - self.reductions[i])
-                + self.cfg.reward_accuracy * (accuracy - self.accuracies[i])
+                + self.cfg.reward_accuracy * (accuracy - reference - relative_before)
             )
             self.accuracies[i], self.reductions[i] = accuracy, reduction
+        self.reference_accuracy = reference
         self.step_index += 1
         return self.observations(), torch.tensor(rewards)
 
@@ -330,72 +357,105 @@ class SearchProgress:
         return state["rounds"], state["found"]
 
 
-def run_search(
-    envs: PruningEnvs, cfg: PruneRLConfig, seed: int, progress: SearchProgress | None = None
-) -> tuple[dict, list[dict], list[dict]]:
-    """Play ``episodes_per_actor`` rounds; returns the best episode (highest return, with its
-    masks and recogniser weights), every episode's summary and every step's trajectory point.
-    With ``progress``, the state after each round is saved, and rounds saved before are not
-    played again."""
+class Controller:
+    """The search's actor side and learner: the recurrent Q-network, its R2D2 learner and replay,
+    each actor's ε, and the generator of the exploration draws (``method.search=random``: every
+    action a uniform draw, nothing learnt)."""
+
+    def __init__(self, envs: PruningEnvs, cfg: PruneRLConfig, seed: int) -> None:
+        torch.manual_seed(seed)
+        self.cfg, self.random = cfg, cfg.search == "random"
+        self.net = RecurrentQNet(envs.observation_size, cfg.actions, cfg.hidden)
+        self.learner = R2D2Learner(self.net, cfg.gamma, cfg.n_step, cfg.learning_rate, cfg.target_period)
+        self.replay = SequenceReplay(cfg.replay_capacity, seed=seed)
+        epsilons = [1.0] * cfg.actors if self.random else actor_epsilons(cfg.actors, floor=cfg.epsilon_floor)
+        self.epsilons = torch.tensor(epsilons)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def act(self, observations: torch.Tensor, state, reductions: list[float]) -> tuple[torch.Tensor, object]:
+        """Each actor's action: greedy, or with probability ε a uniform draw; none past the target reduction."""
+        with torch.no_grad():
+            q, state = self.net(observations.unsqueeze(1), state)
+        explore = torch.rand(self.cfg.actors, generator=self.generator) < self.epsilons
+        random = torch.randint(self.cfg.actions, (self.cfg.actors,), generator=self.generator)
+        actions = torch.where(explore, random, q[:, 0].argmax(-1))
+        if self.cfg.target_reduction is not None:  # the stopping rule: at the target, zero nothing more
+            reached = torch.tensor([r >= self.cfg.target_reduction for r in reductions])
+            actions = torch.where(reached, torch.zeros_like(actions), actions)
+        return actions, state
+
+    def learn(self, seen: torch.Tensor, taken: torch.Tensor, rewards: torch.Tensor) -> list[float]:
+        """Store the round's episodes, take the learner's steps and sync the target net (every
+        round, whatever the period: the next round acts on what was learnt); the losses."""
+        for actor in range(self.cfg.actors):
+            self.replay.add(Sequence(seen[actor], taken[actor], rewards[actor].float()))
+        if self.random:
+            return []
+        losses = [self.learner.step(self.replay, self.cfg.replay_batch) for _ in range(self.cfg.updates_per_episode)]
+        self.learner.sync_target()
+        return losses
+
+
+def play_round(envs: PruningEnvs, controller: Controller, round_index: int, steps: list, started: float):
+    """One episode per actor, side by side; every step's point goes to ``steps``. Returns the
+    observations, actions and rewards, ``(actors, convs, …)``."""
     from lightcnn.engine.callbacks import hms  # Lightning: not imported when a config is composed
 
+    cfg = controller.cfg
+    observations, state = envs.reset(), None
+    seen, taken, rewards = [], [], []
+    while not envs.done:
+        actions, state = controller.act(observations, state, envs.reductions)
+        seen.append(observations)
+        taken.append(actions)
+        observations, reward = envs.step(actions.tolist())
+        rewards.append(reward)
+        for actor in range(cfg.actors):
+            steps.append({"episode": round_index * cfg.actors + actor, "actor": actor, "step": envs.step_index,
+                          "reduction": envs.reductions[actor], "accuracy": envs.accuracies[actor],
+                          "reference_accuracy": envs.reference_accuracy})  # fmt: skip
+        log.info("search round %d/%d, conv %d/%d, %s: reduction %s, accuracy %s", round_index + 1,
+                 cfg.episodes_per_actor, envs.step_index, len(envs.units), hms(time.perf_counter() - started),
+                 " ".join(f"{r:.2f}" for r in envs.reductions),
+                 " ".join(f"{a:.3f}" for a in envs.accuracies))  # fmt: skip
+    return torch.stack(seen, 1), torch.stack(taken, 1), torch.stack(rewards, 1)
+
+
+def run_search(
+    envs: PruningEnvs, cfg: PruneRLConfig, seed: int, progress: SearchProgress | None = None
+) -> tuple[dict, list[dict], list[dict], list[dict]]:
+    """Play ``episodes_per_actor`` rounds; returns the best episode (highest return, with its
+    masks and recogniser weights), every episode's summary, every step's trajectory point and
+    every round's summary (mean and best return, target syncs so far, copies evaluated so far).
+    With ``progress``, the state after each round is saved, and rounds saved before are not
+    played again."""
     progress = progress or SearchProgress(None)
-    torch.manual_seed(seed)
-    net = RecurrentQNet(envs.observation_size, cfg.actions, cfg.hidden)
-    learner = R2D2Learner(net, cfg.gamma, cfg.n_step, cfg.learning_rate, cfg.target_period)
-    replay = SequenceReplay(cfg.replay_capacity, seed=seed)
-    epsilons = torch.tensor(actor_epsilons(cfg.actors))
-    generator = torch.Generator().manual_seed(seed)
+    controller = Controller(envs, cfg, seed)
     best: dict = {"return": -float("inf")}
-    episodes, steps = [], []
-    played, found = progress.restore(learner, replay, generator, envs)
+    episodes, steps, rounds = [], [], []
+    played, found = progress.restore(controller.learner, controller.replay, controller.generator, envs)
     if found is not None:
-        best, episodes, steps = found
+        best, episodes, steps, rounds = found
     started = time.perf_counter()
     for round_index in range(played, cfg.episodes_per_actor):
-        observations, state = envs.reset(), None
-        seen, taken, rewards = [], [], []
-        while not envs.done:
-            with torch.no_grad():
-                q, state = net(observations.unsqueeze(1), state)
-            greedy = q[:, 0].argmax(-1)
-            explore = torch.rand(cfg.actors, generator=generator) < epsilons
-            random = torch.randint(cfg.actions, (cfg.actors,), generator=generator)
-            actions = torch.where(explore, random, greedy)
-            if cfg.target_reduction is not None:  # the stopping rule: at the target, zero nothing more
-                reached = torch.tensor([r >= cfg.target_reduction for r in envs.reductions])
-                actions = torch.where(reached, torch.zeros_like(actions), actions)
-            seen.append(observations)
-            taken.append(actions)
-            observations, reward = envs.step(actions.tolist())
-            rewards.append(reward)
-            for actor in range(cfg.actors):
-                steps.append({"episode": round_index * cfg.actors + actor, "actor": actor, "step": envs.step_index,
-                              "reduction": envs.reductions[actor], "accuracy": envs.accuracies[actor]})  # fmt: skip
-            log.info("search round %d/%d, conv %d/%d, %s: reduction %s, accuracy %s", round_index + 1,
-                     cfg.episodes_per_actor, envs.step_index, len(envs.units), hms(time.perf_counter() - started),
-                     " ".join(f"{r:.2f}" for r in envs.reductions),
-                     " ".join(f"{a:.3f}" for a in envs.accuracies))  # fmt: skip
-        seen_t, taken_t, rewards_t = torch.stack(seen, 1), torch.stack(taken, 1), torch.stack(rewards, 1)
+        seen, taken, rewards = play_round(envs, controller, round_index, steps, started)
         for actor in range(cfg.actors):
-            replay.add(Sequence(seen_t[actor], taken_t[actor], rewards_t[actor].float()))
-            summary = {
-                "episode": round_index * cfg.actors + actor,
-                "actor": actor,
-                "epsilon": float(epsilons[actor]),
-                "reduction": envs.reductions[actor],
-                "accuracy": envs.accuracies[actor],
-                "return": float(rewards_t[actor].sum()),
-            }
+            summary = {"episode": round_index * cfg.actors + actor, "round": round_index, "actor": actor,
+                       "epsilon": float(controller.epsilons[actor]), "reduction": envs.reductions[actor],
+                       "accuracy": envs.accuracies[actor], "return": float(rewards[actor].sum())}  # fmt: skip
             episodes.append(summary)
             if better(summary, best, cfg.target_reduction):
-                best = {**summary, "kept": envs.kept_indices(actor),
-                        "weights": envs.bank.state_dict(actor)}  # fmt: skip
-        losses = [learner.step(replay, cfg.replay_batch) for _ in range(cfg.updates_per_episode)]
-        log.info("round %d: best return %.3f, reduction %.3f, accuracy %.4f, loss %.4f", round_index,
-                 best["return"], best["reduction"], best["accuracy"], sum(losses) / len(losses))  # fmt: skip
-        progress.save(round_index + 1, learner, replay, generator, envs, (best, episodes, steps))
-    return best, episodes, steps
+                best = {**summary, "kept": envs.kept_indices(actor), "weights": envs.bank.state_dict(actor)}
+        losses = controller.learn(seen, taken, rewards)
+        returns = [float(r.sum()) for r in rewards]
+        rounds.append({"round": round_index, "mean_return": sum(returns) / len(returns), "best_return": max(returns),
+                       "target_syncs": controller.learner.syncs, "evaluations": envs.evaluations})  # fmt: skip
+        log.info("round %d: mean return %.3f, best so far %.3f (reduction %.3f, accuracy %.4f)%s", round_index,
+                 rounds[-1]["mean_return"], best["return"], best["reduction"], best["accuracy"],
+                 f", loss {sum(losses) / len(losses):.4f}" if losses else "")  # fmt: skip
+        state = (best, episodes, steps, rounds)
+        progress.save(round_index + 1, controller.learner, controller.replay, controller.generator, envs, state)
+    return best, episodes, steps, rounds
 
 
 @register_method("prune_rl", config=PruneRLConfig)
@@ -425,7 +485,7 @@ def prune_rl(model: nn.Module, cfg: PruneRLConfig, context: MethodContext) -> nn
     context.fields["rl_params_searched"] = sum(p.numel() for p in model.parameters())
     envs = PruningEnvs(model, units, data, cfg, seed)
     progress = SearchProgress(context.checkpoint_dir / SEARCH_PROGRESS if context.checkpoint_dir else None)
-    best, episodes, steps = run_search(envs, cfg, seed, progress)
+    best, episodes, steps, rounds = run_search(envs, cfg, seed, progress)
     context.fields["rl_rounds_resumed"] = progress.rounds_taken
     model.load_state_dict(best["weights"])
     for unit, keep in zip(units, best["kept"], strict=True):
@@ -435,6 +495,7 @@ def prune_rl(model: nn.Module, cfg: PruneRLConfig, context: MethodContext) -> nn
         rl_chosen={key: best[key] for key in ("episode", "actor", "reduction", "accuracy", "return")},
         rl_episodes=episodes,
         rl_steps=steps,
+        rl_rounds=rounds,
         kept_filters={u.conv: len(k) for u, k in zip(units, best["kept"], strict=True)},
     )
     return model.cpu()
