@@ -6,6 +6,7 @@ PROFILE ?= smoke
 JOBS ?= 1
 LAUNCHER ?=
 BENCH_ARGS ?=
+REPRODUCE_ARGS ?=
 
 .PHONY: install test test-slow test-all lint bench reproduce-tables clean
 
@@ -35,8 +36,8 @@ lint: install  ## ruff, and the import contract: layers point one way (pyproject
 bench: install  ## training throughput: lightcnn vs a plain PyTorch loop (BENCH_ARGS="--depth 56 --batch-size 512")
 	$(BIN)/python -m lightcnn.bench $(BENCH_ARGS)
 
-reproduce-tables: install  ## every experiments/**/*.yaml at PROFILE=smoke|quick|paper (JOBS=N, LAUNCHER=slurm), then reports/$(PROFILE)/
-	$(BIN)/python -m lightcnn.reproduce --profile $(PROFILE) --jobs $(JOBS) $(if $(LAUNCHER),--launcher $(LAUNCHER))
+reproduce-tables: install  ## every experiments/**/*.yaml at PROFILE=smoke|quick|paper (JOBS=N, LAUNCHER=slurm, REPRODUCE_ARGS="--results DIR"), then reports/$(PROFILE)/
+	$(BIN)/python -m lightcnn.reproduce --profile $(PROFILE) --jobs $(JOBS) $(if $(LAUNCHER),--launcher $(LAUNCHER)) $(REPRODUCE_ARGS)
 
 clean:
 	rm -rf results reports outputs multirun .pytest_cache .ruff_cache

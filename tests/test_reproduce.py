@@ -1,6 +1,7 @@
 """``make reproduce-tables`` in small: specs → runs → report (pages, index, plots)."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -446,3 +447,26 @@ def test_clean_tree_refuses_a_checkout_with_uncommitted_changes_before_any_job(t
     assert "error: --clean-tree: the checkout has uncommitted changes (git_commit would be 0123abc+dirty)" in err
     assert not (tmp_path / "results").exists()
     assert "--clean-tree" in (ROOT / "scripts" / "reference_cpu.sh").read_text()
+
+
+@pytest.mark.slow
+def test_the_whole_smoke_reproduction_runs_every_job_ok_and_renders_every_page_and_plot(tmp_path):
+    """``make reproduce-tables PROFILE=smoke JOBS=2`` on a fresh results directory, as a new user runs it."""
+    done = subprocess.run(
+        ["make", "-s", "reproduce-tables", "PROFILE=smoke", "JOBS=2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={**os.environ, "REPRODUCE_ARGS": f"--results {tmp_path / 'r'} --out {tmp_path / 'out'}"},
+    )
+    summary = [line for line in done.stderr.splitlines() if " jobs in " in line]
+    assert done.returncode == 0 and summary and summary[-1].endswith("; 0 not ok"), done.stderr[-4000:]
+    specs = sorted((ROOT / "experiments").rglob("*.yaml"))
+    pages = {p.relative_to(tmp_path / "out").with_suffix("") for p in (tmp_path / "out").rglob("*.md")}
+    assert {s.relative_to(ROOT / "experiments").with_suffix("") for s in specs} <= pages
+    for page in (tmp_path / "out").rglob("*.md"):
+        text = page.read_text()
+        assert "no plot yet" not in text and "| not run" not in text, page
+        for image in re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", text):
+            assert (page.parent / image).is_file(), (page, image)
