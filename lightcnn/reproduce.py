@@ -87,11 +87,12 @@ def job_overrides(row, task: str, args, replaced: bool) -> tuple[str, ...]:
             f"results_dir={args.results}", *RUNTIME_OVERRIDES, *smoke, *args.override)  # fmt: skip
 
 
-def seeds_to_run(row, task: str) -> list[tuple[str, ...]]:
-    """``seed=N`` per seed of the row; counts and latency do not depend on the seed (one job)."""
-    if not row.seeds or task in ("profile", "latency"):
+def seeds_to_run(row, task: str, profile: str) -> list[tuple[str, ...]]:
+    """``seed=N`` per seed of the row at ``profile``; counts and latency do not depend on the seed (one job)."""
+    seeds = row.seeds_at(profile)
+    if not seeds or task in ("profile", "latency"):
         return [()]
-    return [(f"seed={seed}",) for seed in row.seeds]
+    return [(f"seed={seed}",) for seed in seeds]
 
 
 def plan_jobs(specs, args) -> list[Job]:
@@ -101,10 +102,10 @@ def plan_jobs(specs, args) -> list[Job]:
     compose = Composer()
     jobs, seen = [], set()
     for spec in specs:  # every row at its first seed, then every row at its second…: a comparison early
-        for round_index in range(max([len(row.seeds) for row in spec.rows] + [1])):
+        for round_index in range(max([len(row.seeds_at(args.profile)) for row in spec.rows] + [1])):
             for row in spec.rows:
                 for task in [args.task] if args.task else row.tasks:
-                    seeds = seeds_to_run(row, task)
+                    seeds = seeds_to_run(row, task, args.profile)
                     if round_index >= len(seeds):
                         continue
                     seed = seeds[round_index]

@@ -278,6 +278,17 @@ def test_a_row_with_seeds_runs_once_per_seed_and_its_latency_once(tmp_path, caps
     assert "row 'one seed': seeds=[7, 7]; expected a list of distinct integers, e.g. [0, 1]" in capsys.readouterr().err
 
 
+def test_seeds_may_be_given_per_profile(tmp_path, capsys):
+    spec = SEEDED.replace("seeds: [0, 1]", "seeds: {cpu: [0, 1, 2]}")
+    plan = dry_run_plan(tmp_path, capsys, spec, "seeds", "cpu")
+    assert [line.split("]", 1)[1].split("[")[0].strip() for line in plan] == [
+        "fp32 (train, seed=0)", "fp32 (latency)", "one seed (train, seed=7)", "fp32 (train, seed=1)",
+        "fp32 (train, seed=2)"]  # fmt: skip
+    plan = dry_run_plan(tmp_path, capsys, spec, "seeds", "quick")  # one run at the profiles it does not name
+    assert [line.split("]", 1)[1].split("[")[0].strip() for line in plan] == [
+        "fp32 (train)", "fp32 (latency)", "one seed (train, seed=7)"]  # fmt: skip
+
+
 def test_counts_only_reproduction_runs_every_row_in_this_process(tmp_path, capsys, monkeypatch):
     import lightcnn.reproduce as reproduce
 

@@ -532,3 +532,26 @@ def test_curves_of_a_row_with_several_runs_average_them_per_epoch_as_its_cell_do
     write_records(tmp_path / "results", runs)
     render_specs([spec_path], tmp_path / "results", tmp_path / "out")
     assert set(drawn) == {"R20 (mean of 2 runs)", "R56"} and drawn["R20 (mean of 2 runs)"][0]["test/acc"] == 20.0
+
+
+def test_a_tables_claims_are_judged_from_its_runs_and_a_bad_claim_is_refused(tmp_path, spec_path):
+    claim = "claims:\n  - {text: R56 is more accurate than R20, row: R56, than: R20}\n"
+    spec_path.write_text(SPEC + claim)
+    runs = [record(f"a{s}", 20, s, 91.0 + 0.1 * s) for s in range(3)] + [
+        record(f"b{s}", 56, s, 93.0 + 0.1 * s) for s in range(3)
+    ]
+    write_records(tmp_path / "results", runs)
+    md, _ = render_specs([spec_path], tmp_path / "results", tmp_path / "out")
+    text = md.read_text()
+    assert "Claims, judged from the runs (one-sided Welch t-test, α = 0.05" in text
+    assert (
+        "- R56 is more accurate than R20: R56 93.10 ± 0.10 (n=3) against R20 91.10 ± 0.10 (n=3); difference +2.00"
+        in text
+    )
+    assert text.split("R56 is more accurate than R20")[1].split("\n")[0].endswith("**holds**")
+    spec_path.write_text(SPEC + "claims:\n  - {text: x, row: R56, than: R30}\n")
+    with pytest.raises(UserError, match=r"claims\[0\]: than='R30' is not a row of this table"):
+        load_spec(spec_path)
+    spec_path.write_text(SPEC + "claims:\n  - {text: x, row: R56, than: R20, sense: up}\n")
+    with pytest.raises(UserError, match=r"claims\[0\]: unknown key 'sense'; allowed: text, row, than, key, direction"):
+        load_spec(spec_path)

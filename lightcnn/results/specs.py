@@ -23,7 +23,8 @@ per spec ``plots: [{x: flops_conv, y: test_acc}]`` (a PNG scatter of the rows); 
 [trainer.max_epochs=10]}`` (overrides added at that profile only, after the row's own: how a
 table is sized for a machine; a row's list comes after the spec's); per spec or per row
 ``seeds: [0, 1]`` (one run per seed, ``seed=N`` added last; the table shows their mean ± std and
-the seed count).
+the seed count), or ``seeds: {cpu: [0, 1, 2]}`` (several seeds at the profiles named, one run at
+the others).
 
 Loading checks that every ``group=option`` names an existing option in ``conf/``, so a spec
 with an unknown model fails with a clear error before anything runs.
@@ -39,10 +40,11 @@ import yaml
 
 from lightcnn.composition import CONF_DIR
 from lightcnn.errors import UserError
+from lightcnn.results.claims import CLAIM_KEYS, DIRECTIONS, Claim
 
 DIFF_KINDS = ("absolute", "relative", "none")
 SPEC_KEYS = ("title", "source", "overrides", "columns", "rows", "notes", "plots", "curves", "tasks", "profiles",
-             "seeds")  # fmt: skip
+             "seeds", "claims")  # fmt: skip
 ROW_KEYS = ("label", "overrides", "published", "reference", "tasks", "vars", "profiles", "seeds")
 
 
@@ -56,10 +58,15 @@ class Row:
     vars: dict[str, Any] = field(default_factory=dict)  # substituted into column keys
     profiles: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (profile, overrides added at that profile)
     seeds: tuple[int, ...] = ()  # one run per seed (empty: the config's seed)
+    profile_seeds: tuple[tuple[str, tuple[int, ...]], ...] = ()  # (profile, its seeds): replaces seeds there
 
     def at_profile(self, profile: str | None) -> tuple[str, ...]:
         """The overrides this row adds at ``profile`` (after its own)."""
         return tuple(o for name, overrides in self.profiles if name == profile for o in overrides)
+
+    def seeds_at(self, profile: str | None) -> tuple[int, ...]:
+        """The seeds this row runs at ``profile`` (empty: one run, at the config's seed)."""
+        return next((seeds for name, seeds in self.profile_seeds if name == profile), self.seeds)
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,7 @@ class TableSpec:
     notes: str = ""
     plots: tuple[Plot, ...] = ()
     curves: tuple[Curves, ...] = ()
+    claims: tuple[Claim, ...] = ()
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -200,13 +208,50 @@ def by_profile(path: Path, spec_level: Any, row_level: Any, label: str) -> tuple
     return tuple((profile, tuple(overrides)) for profile, overrides in merged.items())
 
 
+def claim_list(path: Path, claims: Any, labels: list[str]) -> tuple[Claim, ...]:
+    """A spec's ``claims``: each names two of its rows, a record field and a direction."""
+    if not isinstance(claims, list):
+        raise UserError(f"{path}: claims must be a list of {{text, row, than, key, direction}}")
+    checked = []
+    for index, claim in enumerate(claims):
+        where = f"{path}: claims[{index}]"
+        unknown = sorted(set(claim) - set(CLAIM_KEYS)) if isinstance(claim, dict) else ["(not a mapping)"]
+        if unknown:
+            raise UserError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(CLAIM_KEYS)}")
+        for key in ("text", "row", "than"):
+            if not isinstance(claim.get(key), str):
+                raise UserError(f"{where}: {key} is required (text)")
+        for key in ("row", "than"):
+            if claim[key] not in labels:
+                raise UserError(f"{where}: {key}={claim[key]!r} is not a row of this table")
+        if claim.get("direction", "higher") not in DIRECTIONS:
+            raise UserError(f"{where}: direction={claim['direction']!r}; allowed: {', '.join(DIRECTIONS)}")
+        checked.append(Claim(**claim))
+    return tuple(checked)
+
+
 def seed_list(path: Path, seeds: Any, label: str) -> tuple[int, ...]:
-    """A row's ``seeds``: distinct integers (the row's own list replaces the spec's)."""
-    if seeds is None:
+    """A row's ``seeds`` at every profile: distinct integers (the row's own list replaces the
+    spec's); none where ``seeds`` maps profiles to their lists."""
+    if seeds is None or isinstance(seeds, dict):
         return ()
+    return _distinct(path, seeds, label, "seeds")
+
+
+def profile_seed_lists(path: Path, seeds: Any, label: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """``seeds: {cpu: [0, 1, 2]}``: the seeds at each profile it names (one run at the others)."""
+    if not isinstance(seeds, dict):
+        return ()
+    return tuple((str(p), _distinct(path, s, label, f"seeds.{p}")) for p, s in seeds.items())
+
+
+def _distinct(path: Path, seeds: Any, label: str, key: str) -> tuple[int, ...]:
     integers = isinstance(seeds, list) and bool(seeds) and all(type(s) is int for s in seeds)
     if not integers or len(set(seeds)) < len(seeds):
-        raise UserError(f"{path}: row {label!r}: seeds={seeds!r}; expected a list of distinct integers, e.g. [0, 1]")
+        raise UserError(
+            f"{path}: row {label!r}: {key}={seeds!r}; expected a list of distinct integers, e.g. [0, 1], "
+            "or a mapping of profiles to such lists, e.g. {cpu: [0, 1, 2]}"
+        )
     return tuple(seeds)
 
 
@@ -235,11 +280,13 @@ def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
                 dict(r.get("vars") or {}),
                 by_profile(path, data.get("profiles"), r.get("profiles"), r["label"]),
                 seed_list(path, r.get("seeds", data.get("seeds")), r["label"]),
+                profile_seed_lists(path, r.get("seeds", data.get("seeds")), r["label"]),
             )
             for r in data["rows"]
         )
         plots = tuple(Plot(**p) for p in data.get("plots", []))
         curves = tuple(Curves(**{**c, "rows": tuple(c["rows"])}) for c in data.get("curves", []))
+        claims = claim_list(path, data.get("claims", []), labels)
     except (TypeError, KeyError) as err:
         raise UserError(f"{path}: malformed column or row ({err})") from None
     for curve in curves:
@@ -267,6 +314,8 @@ def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
                     raise UserError(f"{path}: row {row.label!r}: published.{key}={value!r}: {err}") from None
         for task in row.tasks:
             check_override(path, f"row {row.label!r}", f"task={task}", conf_dir)
+        for profile, _ in row.profile_seeds:
+            check_override(path, f"row {row.label!r}: seeds", f"profile={profile}", conf_dir)
         for profile, overrides in row.profiles:
             check_override(path, f"row {row.label!r}: profiles", f"profile={profile}", conf_dir)
             for text in overrides:
@@ -288,6 +337,7 @@ def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
         notes=str(data.get("notes", "")),
         plots=plots,
         curves=curves,
+        claims=claims,
     )
 
 

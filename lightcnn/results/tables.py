@@ -21,6 +21,7 @@ import pandas as pd
 
 from lightcnn.errors import UserError
 from lightcnn.record import iter_records, write_text_atomic
+from lightcnn.results.claims import RULE, verdict
 from lightcnn.results.matching import COUNT_KEYS, ConfigMatcher, count_hash, noseed_hash
 from lightcnn.results.specs import CONF_DIR, Column, Row, TableSpec, derived_value, load_spec, with_synthetic_data
 
@@ -226,6 +227,7 @@ def render_table(
         table = pd.DataFrame(display)[names].to_markdown(index=False, disable_numparse=True)
         lines += ([f"**{heading}**", ""] if heading else []) + [table, ""]
     lines += each_run(frame, results, spec.columns)
+    lines += claim_lines(frame, results, spec.claims)
     lines += provenance(frame, results)
     if spec.notes:
         lines += ["", spec.notes.strip()]
@@ -299,6 +301,23 @@ def each_run(frame: pd.DataFrame, results: list[RowResult], columns: tuple[Colum
         if parts:
             return [f"Each run, {column.label}: {'; '.join(parts)}.", "", *compared(rows, column)]
     return []
+
+
+def claim_lines(frame: pd.DataFrame, results: list[RowResult], claims: tuple) -> list[str]:
+    """The spec's claims, each judged from the runs of its two rows (:mod:`lightcnn.results.claims`)."""
+    if not claims:
+        return []
+    by_label = {result.row.label: result for result in results}
+
+    def values(label: str, key: str) -> list[float]:
+        if key not in frame:
+            return []
+        runs = frame[frame["run_id"].isin(by_label[label].runs)]
+        return [float(v) for v in pd.to_numeric(runs[key], errors="coerce").dropna()]
+
+    lines = [RULE, ""]
+    lines += [verdict(c, values(c.row, c.key), values(c.than, c.key)) for c in claims]
+    return [*lines, ""]
 
 
 def run_name(run: pd.Series, mixed_precision: bool) -> str:
