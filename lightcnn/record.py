@@ -128,6 +128,7 @@ class RunRecord(TypedDict, total=False):
     # methods
     pretrained_checkpoint: str  # the weights method.pretrained loaded
     kept_filters: dict  # pruning: per conv, the filters kept
+    hrank_segments: list  # pruning during training: per step, its epoch, units and the epoch it started from
     params_hrank_count: int  # HRank's counting rule (each conv at its own rate, inputs unpruned)
     flops_hrank_count: int
     rl_base_accuracy: float  # RL search: the unpruned recogniser's validation accuracy

@@ -153,5 +153,6 @@ def prune_hrank(model: nn.Module, cfg: PruneHRankConfig, context: MethodContext)
         key = "method.layer_epochs" if cfg.mode == "layerwise" else "method.retrain_epochs"
         from lightcnn.methods.pruning.schedule import PruningSchedule  # Lightning: imported when training
 
-        context.callbacks.append(PruningSchedule(steps, units, rates, importance, key))
+        layerwise = cfg.mode == "layerwise"
+        context.callbacks.append(PruningSchedule(steps, units, rates, importance, key, layerwise, context.fields))
     return model

@@ -24,10 +24,18 @@ class PruningSchedule(pl.Callback):
     """Prunes ``steps`` (epoch → unit indices) at the start of those epochs, scoring every unit
     with ``importance`` once before the first, then rebuilds the optimizer (and its schedule) for the smaller model.
 
-    Its checkpointed state (the ranks and the filters each step kept, in order) lets a resumed
-    run rebuild the architecture its checkpoint was written with (``restore_architecture``)
-    before the weights load; Lightning then restores the state itself, and the run goes on with
-    the steps still to come, on the same ranks."""
+    With ``carry_best`` (HRank's layer-by-layer procedure, as its ``main.py`` runs it), each
+    pruning step starts from the best weights of the segment before it, judged on the validation
+    split (HRank judges on the test set; never here), not from the segment's last epoch; without
+    a validation split the last epoch's weights go on. The fresh optimizer of each step restarts
+    the learning-rate schedule, so ``trainer.milestones=[5,10]`` steps inside every segment as
+    HRank's per-conv ``MultiStepLR`` does. ``fields["hrank_segments"]`` lists, per step, the
+    epoch it pruned at and the epoch whose weights it started from.
+
+    Its checkpointed state (the ranks, the filters each step kept, in order, and the segment's
+    best weights so far) lets a resumed run rebuild the architecture its checkpoint was written
+    with (``restore_architecture``) before the weights load; Lightning then restores the state
+    itself, and the run goes on with the steps still to come, on the same ranks."""
 
     def __init__(
         self,
@@ -36,10 +44,15 @@ class PruningSchedule(pl.Callback):
         rates: list[float],
         importance: Importance,
         key: str,
+        carry_best: bool = False,
+        fields: dict | None = None,
     ) -> None:
         self.steps, self.units, self.rates, self.importance, self.key = steps, units, rates, importance, key
+        self.carry_best, self.fields = carry_best, fields if fields is not None else {}
         self.scores: list | None = None
         self.pruned: list[tuple[int, int, list[int]]] = []  # (epoch, unit index, kept filters), in order
+        self.segment_best: dict | None = None  # {"epoch", "val_acc", "state"}: the best weights since the last step
+        self.segments: list[dict] = []  # per step: {"epoch", "units", "started_from_epoch"}
 
     def on_fit_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         last = max(self.steps)
@@ -55,6 +68,13 @@ class PruningSchedule(pl.Callback):
         chosen = self.steps.get(epoch)
         if not chosen:  # (a checkpoint comes at the end of an epoch: a resumed run starts after its prunings)
             return
+        started_from = epoch - 1 if epoch else None  # the weights of the epoch before (or as loaded)
+        if self.carry_best and self.segment_best is not None:
+            module.net.load_state_dict(self.segment_best["state"])
+            started_from = self.segment_best["epoch"]
+        self.segment_best = None
+        self.segments.append({"epoch": epoch, "units": list(chosen), "started_from_epoch": started_from})
+        self.fields["hrank_segments"] = self.segments
         if self.scores is None:
             self.scores = self.importance(module.net, self.units)
         units, rates, scores = ([values[i] for i in chosen] for values in (self.units, self.rates, self.scores))
@@ -64,13 +84,29 @@ class PruningSchedule(pl.Callback):
         forget_best_checkpoints(trainer)
         log.info("pruned %d conv(s) at epoch %d", len(chosen), epoch)
 
+    def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        """After the epoch's validation (logged by the module; before the epoch's checkpoint is written)."""
+        epoch = trainer.current_epoch
+        found = [h["val/acc"] for h in module.history if h["stage"] == "val" and h["epoch"] == epoch]
+        if not self.carry_best or not self.pruned or not found:
+            return
+        accuracy = found[-1]
+        if self.segment_best is None or accuracy > self.segment_best["val_acc"]:
+            state = {k: v.detach().cpu().clone() for k, v in module.net.state_dict().items()}
+            self.segment_best = {"epoch": trainer.current_epoch, "val_acc": float(accuracy), "state": state}
+
     def state_dict(self) -> dict:
         scores = None if self.scores is None else [s.detach().cpu() for s in self.scores]
-        return {"scores": scores, "pruned": [list(step) for step in self.pruned]}
+        return {"scores": scores, "pruned": [list(step) for step in self.pruned],
+                "segment_best": self.segment_best, "segments": self.segments}  # fmt: skip
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.scores = state_dict["scores"]
         self.pruned = [(epoch, index, list(kept)) for epoch, index, kept in state_dict["pruned"]]
+        self.segment_best = state_dict.get("segment_best")
+        self.segments = list(state_dict.get("segments", []))
+        if self.segments:
+            self.fields["hrank_segments"] = self.segments
 
     def restore_architecture(self, net: torch.nn.Module, state_dict: dict) -> None:
         """Prune ``net`` (as built, unpruned) as the checkpointed run had when it wrote
