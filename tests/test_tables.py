@@ -555,3 +555,20 @@ def test_a_tables_claims_are_judged_from_its_runs_and_a_bad_claim_is_refused(tmp
     spec_path.write_text(SPEC + "claims:\n  - {text: x, row: R56, than: R20, sense: up}\n")
     with pytest.raises(UserError, match=r"claims\[0\]: unknown key 'sense'; allowed: text, row, than, key, direction"):
         load_spec(spec_path)
+
+
+def test_a_search_curve_marks_the_unpruned_accuracy_and_the_fine_tuned_result(tmp_path, spec_path, monkeypatch):
+    captured = {}
+    monkeypatch.setattr(
+        "lightcnn.results.plots.curves_plot", lambda series, curves, title, path, marks: captured.update(marks) or False
+    )
+    spec_path.write_text(
+        SPEC + "curves:\n  - {name: f2, rows: [R20], field: rl_steps, x: reduction, y: accuracy, by: episode, "
+        "baseline: rl_base_accuracy, final: {x: rl_chosen.reduction, y: final_val_acc, y_scale: 0.01}}\n"
+    )
+    run = record("a", 20, 0, 91.0)
+    run.update(rl_steps=[{"episode": 0, "reduction": 0.1, "accuracy": 0.8}], rl_base_accuracy=0.9,
+               rl_chosen={"reduction": 0.6}, final_val_acc=88.0)  # fmt: skip
+    write_records(tmp_path / "results", [run])
+    render_specs([spec_path], tmp_path / "results", tmp_path / "out")
+    assert captured == {"R20": {"baseline": 0.9, "final": (0.6, pytest.approx(0.88))}}

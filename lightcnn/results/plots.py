@@ -129,9 +129,12 @@ def _point_lines(axes, label: str, points: list[dict], curves: Curves, colour: s
     return bool(lines)
 
 
-def curves_plot(series: dict[str, list[dict]], curves: Curves, title: str, path: Path) -> bool:
+def curves_plot(
+    series: dict[str, list[dict]], curves: Curves, title: str, path: Path, marks: dict[str, dict] | None = None
+) -> bool:
     """One colour per row (a row alone in the plot: one shade per line): its per-epoch accuracy
-    (``field=history``) or its points' ``y`` against ``x`` (any other list field). No row with
+    (``field=history``) or its points' ``y`` against ``x`` (any other list field); per row, its
+    ``marks``: a dotted line at its ``baseline`` and a star at its ``final`` point. No row with
     points: no file (returns False)."""
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
     history = curves.field == "history"
@@ -143,6 +146,8 @@ def curves_plot(series: dict[str, list[dict]], curves: Curves, title: str, path:
             drawn = _point_lines(axes, label, points, curves, f"C{index}", alone=len(series) == 1)
         if not drawn:
             missing.append(label)
+        elif marks and marks.get(label):
+            _marks(axes, label, marks[label], "black" if len(series) == 1 else f"C{index}")
     if len(missing) == len(series):
         plt.close(figure)
         return False
@@ -166,6 +171,15 @@ def curves_plot(series: dict[str, list[dict]], curves: Curves, title: str, path:
     figure.tight_layout()
     save_png(figure, path)
     return True
+
+
+def _marks(axes, label: str, marks: dict, colour: str) -> None:
+    if marks.get("baseline") is not None:
+        axes.axhline(marks["baseline"], color=colour, linestyle=":", linewidth=1.2, label=f"{label}: unpruned")
+    if marks.get("final") is not None:
+        x, y = marks["final"]
+        axes.plot([x], [y], marker="*", markersize=14, color=colour, linestyle="none", zorder=5,
+                  label=f"{label}: chosen masks after fine-tuning")  # fmt: skip
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:

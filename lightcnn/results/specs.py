@@ -107,6 +107,8 @@ class Curves:
     by: str = ""  # the point key that splits the points into lines
     xlabel: str = ""
     ylabel: str = ""
+    baseline: str = ""  # a record field drawn as a dotted horizontal line (e.g. the unpruned accuracy)
+    final: Any = None  # {x, y, y_scale}: record fields of one marked point (the end result)
 
 
 @dataclass(frozen=True)

@@ -399,6 +399,31 @@ def row_points(frame: pd.DataFrame, row: Row, matcher: ConfigMatcher, field: str
     return mean_history(list(runs[field])), len(runs)
 
 
+def row_marks(frame: pd.DataFrame, row: Row, matcher: ConfigMatcher, curve) -> dict:
+    """The curve's ``baseline`` value and ``final`` point, read from the newest ok run of ``row``
+    that has the curve's field (the run its line comes from)."""
+    if not (curve.baseline or curve.final):
+        return {}
+    matched = match_rows(frame, matcher.hashes(row, row.tasks))
+    if curve.field not in matched.columns:
+        return {}
+    runs = matched[(matched["status"] == "ok") & matched[curve.field].map(lambda h: isinstance(h, list) and bool(h))]
+    if runs.empty:
+        return {}
+    run = runs.iloc[-1]
+
+    def number(key: str) -> float | None:
+        value = run.get(key)
+        return None if value is None or pd.isna(value) else float(value)
+
+    marks = {"baseline": number(curve.baseline)} if curve.baseline else {}
+    if curve.final:
+        x, y = number(curve.final["x"]), number(curve.final["y"])
+        if x is not None and y is not None:
+            marks["final"] = (x, y * float(curve.final.get("y_scale", 1.0)))
+    return marks
+
+
 def mean_history(histories: list[list[dict]]) -> list[dict]:
     """Per stage and epoch, the mean of each metric over the histories that have that epoch."""
     entries = pd.DataFrame([entry for history in histories for entry in history])
@@ -433,12 +458,13 @@ def render_spec(
     rows = {row.label: row for row in spec.rows}
     for curve in spec.curves:
         png = target.with_name(f"{spec.name}_{curve.name}.png")
-        points = {}
+        points, marks = {}, {}
         for label in curve.rows:
             series, runs = row_points(frame, rows[label], matcher, curve.field)
-            points[label if runs < 2 else f"{label} (mean of {runs} runs)"] = series
+            name = label if runs < 2 else f"{label} (mean of {runs} runs)"
+            points[name], marks[name] = series, row_marks(frame, rows[label], matcher, curve)
         titled = dataclasses.replace(curve, title=prefix + curve.title) if curve.title else curve
-        if curves_plot(points, titled, prefix + spec.title, png):
+        if curves_plot(points, titled, prefix + spec.title, png, marks):
             images.append(png)
             lines.append(f"![{png.stem}]({png.name})")
         else:
