@@ -165,7 +165,11 @@ def curves_plot(
         axes.set_ylabel(curves.ylabel or curves.y)
     axes.set_title(fitted(curves.title or title), fontsize=10)
     axes.grid(True, alpha=0.3)
-    axes.legend(fontsize=7)
+    if len(axes.get_legend_handles_labels()[1]) > 4:  # beside the axes: never over a line
+        figure.set_size_inches(8.4, 4.4)
+        axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        axes.legend(fontsize=7)
     if missing:
         figure.text(0.01, 0.01, "not measured: " + ", ".join(missing), fontsize=7)
     figure.tight_layout()

@@ -71,7 +71,8 @@ class RowResult:
     status: str  # ok, missing, failed, diverged
     cells: dict[str, Cell]
     seeds: int = 0
-    runs: tuple[str, ...] = ()
+    runs: tuple[str, ...] = ()  # every run behind a cell, those lending counts included
+    own_runs: tuple[str, ...] = ()  # the runs of exactly the row's configuration behind its other cells
 
     @property
     def measured(self) -> bool:
@@ -94,7 +95,7 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], ma
     if ok.empty and counted.empty:
         status = NOT_RUN if matched.empty else str(matched.iloc[-1]["status"])
         return RowResult(row, status, {c.id: Cell() for c in columns})
-    cells, runs, seed_count = {}, set(), {False: 0, True: 0}  # keyed by "is a count column"
+    cells, runs, own, seed_count = {}, set(), set(), {False: 0, True: 0}  # keyed by "is a count column"
     for column in columns:
         key = column.record_key(row)
         pool = counted if key in COUNT_KEYS else ok
@@ -107,6 +108,7 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], ma
         std = float(values.std(ddof=1)) if len(values) > 1 else None
         cells[column.id] = Cell(float(values.mean()), std, int(len(values)))
         runs.update(group["run_id"])
+        own.update(group["run_id"] if key not in COUNT_KEYS else ())
         # the seeds behind the measured (non-count) columns: counts may come from runs of other seeds
         seed_count[key in COUNT_KEYS] = max(seed_count[key in COUNT_KEYS], int(group["seed"].nunique()))
     failed = int(matched["status"].isin(["failed", "diverged"]).sum())
@@ -118,7 +120,7 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], ma
     if all(cell.mean is None for cell in cells.values()):  # records, but none holds a column of this table
         return RowResult(row, NOT_RUN if ok.empty or matched.empty else status, {c.id: Cell() for c in columns})
     seeds = seed_count[False] or seed_count[True]
-    return RowResult(row, status, cells, seeds=seeds, runs=tuple(sorted(runs)))
+    return RowResult(row, status, cells, seeds=seeds, runs=tuple(sorted(runs)), own_runs=tuple(sorted(own)))
 
 
 def apply_drops(results: list[RowResult], by_label: dict[str, RowResult], columns: tuple[Column, ...]) -> None:
@@ -277,7 +279,7 @@ def split_columns(groups: dict[str, tuple[bool, list[str]]], names: list[str]) -
     return tables
 
 
-PRECISION_NAMES = {"32-true": "float32", "bf16-mixed": "bf16 autocast", "16-mixed": "float16 autocast"}
+PRECISION_NAMES = {"32-true": "float32", "32": "float32", "bf16-mixed": "bf16 autocast", "16-mixed": "float16 autocast"}
 
 
 def each_run(frame: pd.DataFrame, results: list[RowResult], columns: tuple[Column, ...]) -> list[str]:
@@ -291,7 +293,7 @@ def each_run(frame: pd.DataFrame, results: list[RowResult], columns: tuple[Colum
             key = column.record_key(result.row)
             if cell.n < 2 or key not in frame:
                 continue
-            runs = frame[frame["run_id"].isin(result.runs) & pd.to_numeric(frame[key], errors="coerce").notna()]
+            runs = frame[frame["run_id"].isin(result.own_runs) & pd.to_numeric(frame[key], errors="coerce").notna()]
             runs = runs.sort_values(["seed", "run_id"], kind="stable")
             # runs that trained in different precisions (``auto`` on different machines) name theirs
             mixed = "precision" in runs and runs["precision"].nunique() > 1
@@ -312,7 +314,7 @@ def claim_lines(frame: pd.DataFrame, results: list[RowResult], claims: tuple) ->
     def values(label: str, key: str) -> list[float]:
         if key not in frame:
             return []
-        runs = frame[frame["run_id"].isin(by_label[label].runs)]
+        runs = frame[frame["run_id"].isin(by_label[label].own_runs)]
         return [float(v) for v in pd.to_numeric(runs[key], errors="coerce").dropna()]
 
     lines = [RULE, ""]
@@ -372,13 +374,14 @@ def training_conditions(used: pd.DataFrame, results: list[RowResult]) -> list[st
     then compares those too); none when they did."""
     if not {"task", "precision", "device"} <= set(used.columns):
         return []
-    trained = used[(used["task"] == "train") & used["precision"].notna()]
+    own = {run for result in results for run in result.own_runs}
+    trained = used[(used["task"] == "train") & used["precision"].notna() & used["run_id"].isin(own)]
     condition = trained["precision"].map(lambda p: PRECISION_NAMES.get(p, p)) + " on " + trained["device"]
     if condition.nunique() < 2:
         return []
     parts = []
     for result in results:
-        mine = sorted(set(condition[trained["run_id"].isin(result.runs)]))
+        mine = sorted(set(condition[trained["run_id"].isin(result.own_runs)]))
         if mine:
             parts.append(f"{result.row.label}: {'; '.join(mine)}")
     return ["", f"Trained in different precisions or on different devices, row by row: {' | '.join(parts)}."]
