@@ -164,3 +164,16 @@ def test_im2col_task_reports_the_first_layer(run_config):
     assert not record["im2col"]["layer2"]["approximated"] and "compressed_bytes" not in record["im2col"]["layer2"]
     # the record's FLOPs are those of the exact architecture (the approximation is costed above)
     assert record["flops_conv"] == 39_815_680
+
+
+@pytest.mark.parametrize("stop", ["exact", "estimate"])
+def test_ranks_and_errors_are_the_same_inside_a_bf16_autocast(stop):
+    """precision=auto trains in bf16 autocast on AMX / AVX-512 BF16 CPUs: ACA's arithmetic stays float32."""
+    generator = torch.Generator().manual_seed(0)
+    low = torch.randn(32, 27, 6, generator=generator) @ torch.randn(32, 6, 1024, generator=generator)
+    d = low + 0.05 * torch.randn(32, 27, 1024, generator=generator)
+    plain = aca(d, 0.1, stop=stop)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = aca(d, 0.1, stop=stop)
+    assert torch.equal(plain.rank, mixed.rank) and mixed.u.dtype == torch.float32
+    assert torch.equal(plain.relative_error(d), mixed.relative_error(d))

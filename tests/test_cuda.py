@@ -35,5 +35,23 @@ def test_compiled_channels_last_training_matches_eager_training(run_config):
 def test_latency_is_measured_on_the_gpu(run_config):
     record = run_config("task=latency", "model=resnet", "model.depth=20", "task.devices=[cuda]",
                         "task.batch_sizes=[1,8]", "task.repeats=3", "task.warmup=1")  # fmt: skip
-    assert record["latency_devices"] == ["cuda"]
+    assert record["latency_devices"] == {"cuda": torch.cuda.get_device_name()}  # device → its name
     assert record["latency"]["cuda"]["b8"]["median_ms"] > 0
+
+
+def test_training_steps_never_wait_for_the_gpu():
+    """No step copies from the host (a pageable host-to-device copy synchronises the stream)."""
+    from lightcnn.config import TrainerConfig
+    from lightcnn.engine.module import LitClassifier
+    from lightcnn.models import InputSpec, build_model, model_config
+
+    module = LitClassifier(build_model(model_config("resnet", depth=20), InputSpec(3, 32, 32, 10)), TrainerConfig())
+    module = module.cuda()
+    batch = (torch.randn(8, 3, 32, 32, device="cuda"), torch.randint(0, 10, (8,), device="cuda"))
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for stage in ("train", "val", "test"):
+            module._step(batch, stage)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")

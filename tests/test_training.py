@@ -351,3 +351,25 @@ def test_the_live_bar_draws_only_on_a_terminal_and_on_stderr(monkeypatch, tmp_pa
             assert isinstance(trainer.progress_bar_callback, TQDMProgressBar) and log.step_lines == 0
         else:  # no bar: the plain lines carry the progress
             assert trainer.progress_bar_callback is None and log.step_lines == 5
+
+
+def test_the_records_device_and_peak_memory_are_those_of_the_device_that_trained(compose, tmp_path, monkeypatch):
+    """Lightning's teardown moves the module to the CPU after fitting: on a GPU, reading the
+    module's device afterwards named the CPU. Here teardown makes the module say it is on the
+    meta device instead, which the record must not be read from."""
+    from pytorch_lightning.strategies import SingleDeviceStrategy
+
+    import lightcnn.tasks.training as training
+
+    teardown = SingleDeviceStrategy.teardown
+
+    def elsewhere(self):
+        teardown(self)
+        self.lightning_module._device = torch.device("meta")  # what .device reports (the tensors stay)
+
+    asked = []
+    monkeypatch.setattr(SingleDeviceStrategy, "teardown", elsewhere)
+    monkeypatch.setattr(training, "peak_memory_mb", lambda device: asked.append(device.type) or 1.0)
+    monkeypatch.setattr(training, "device_name", lambda device: asked.append(device.type) or f"named {device.type}")
+    record = run(compose, tmp_path, "r")
+    assert record["device"] == "named cpu" and record["peak_mem_mb"] == 1.0 and asked == ["cpu", "cpu"]

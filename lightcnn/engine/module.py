@@ -91,7 +91,8 @@ class LitClassifier(pl.LightningModule):
         logits = self(images)
         loss = F.cross_entropy(logits.float(), labels)
         with torch.no_grad():
-            n = labels.new_tensor(labels.shape[0], dtype=torch.float32)
+            # filled on the device: new_tensor(<int>) would copy from the host and wait for the stream
+            n = torch.full((), labels.shape[0], dtype=torch.float32, device=labels.device)
             hits = [topk_hits(logits, labels, k).float() for k in (1, 5)]
             row = torch.stack([loss.detach().float() * n, *hits, n])
             stats = self._stats.get(stage)

@@ -53,8 +53,18 @@ def times_column(a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (a * y[:, None, :]).sum(2)  # a batched matrix-vector product is slow in bmm and einsum
 
 
-@torch.no_grad()
 def aca(d: torch.Tensor, eps: float, max_rank: int | None = None, stop: str = "exact") -> ACAResult:
+    """:func:`aca_float` with autocast off: under a bf16 autocast (``precision=auto`` on AMX and
+    AVX-512 BF16 CPUs) the pivot products, the vanished-row test and the stopping checks would run
+    in bf16 (relative error ~2⁻⁸), giving other ranks than ``task=im2col`` reports in float32."""
+    if d.dtype not in (torch.float32, torch.float64):
+        d = d.float()
+    with torch.autocast(d.device.type, enabled=False):
+        return aca_float(d, eps, max_rank, stop)
+
+
+@torch.no_grad()
+def aca_float(d: torch.Tensor, eps: float, max_rank: int | None = None, stop: str = "exact") -> ACAResult:
     """Approximate every matrix of ``d`` (B, m, n) to relative Frobenius error ``eps``.
 
     ``stop="exact"`` confirms the classic criterion with the true residual (the error is then at

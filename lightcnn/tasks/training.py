@@ -33,10 +33,17 @@ log = logging.getLogger(__name__)
 
 
 def peak_memory_mb(device: torch.device) -> float:
-    """Peak accelerator memory allocated, or the process's peak resident memory on the CPU."""
+    """Peak accelerator memory allocated since :func:`reset_peak_memory`, or the process's peak
+    resident memory on the CPU (the kernel keeps no resettable peak: it covers the whole process)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """Start the accelerator's peak from here (the method's own use before fitting left out)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
 
 
 def last_metrics(module: LitClassifier, stage: str) -> dict[str, float]:
@@ -129,6 +136,8 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
     fields = {"resumed_from": str(resume) if resume else None, "resume_notes": list(ctx.resume_notes),
               "precision": precision}  # fmt: skip
     exit_code = 0
+    trained_on = trainer.strategy.root_device  # the module is back on the CPU once Lightning tears down
+    reset_peak_memory(trained_on)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
     except (Exception, SIGTERMException) as stop:  # Lightning's SIGTERMException is a SystemExit
@@ -168,8 +177,8 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
     val = last_metrics(module, "val")
     fields.setdefault("best_val_acc", max((h["val/acc"] for h in module.history if h["stage"] == "val"), default=None))
     fields["final_val_acc"] = val.get("val/acc")
-    fields["peak_mem_mb"] = round(peak_memory_mb(module.device), 1)
-    fields["device"] = device_name(module.device)
+    fields["peak_mem_mb"] = round(peak_memory_mb(trained_on), 1)
+    fields["device"] = device_name(trained_on)
     fields["history"] = [h for h in module.history if h["stage"] != "test"]
     fields.update(method_context.fields)
     ctx.is_main_process = trainer.is_global_zero
