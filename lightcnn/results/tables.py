@@ -34,13 +34,17 @@ MAX_TABLE_COLUMNS = 10  # wider tables are split: accuracy first, then the costs
 
 
 def records_frame(results_dir: Path) -> pd.DataFrame:
-    """All records under ``results_dir``, one row each; nested config as ``config.a.b`` columns."""
+    """All records under ``results_dir``, one row each, without their configs (matched by hash)
+    but for the schedule's ``config.trainer.max_epochs`` and ``config.dataset.train_subset``."""
     records = list(iter_records(Path(results_dir)))
     if not records:
         return pd.DataFrame(columns=["status", "config_hash", "finished_at"])
     for record in records:  # the config itself is matched by hash; the frame keeps the measurements
         config = record.pop("config", None) or {}
         record["config_hash_noseed"], record["count_hash"] = noseed_hash(config), count_hash(config)
+        # the schedule a training's accuracy depends on beyond its model (the Pareto plot names it)
+        record["config.trainer.max_epochs"] = (config.get("trainer") or {}).get("max_epochs")
+        record["config.dataset.train_subset"] = (config.get("dataset") or {}).get("train_subset")
     frame = pd.json_normalize(records, max_level=None)
     return frame.sort_values(["finished_at", "run_id"], na_position="first", kind="stable").reset_index(drop=True)
 
