@@ -89,9 +89,9 @@ def test_learner_finds_the_rewarded_action():
     assert int(q.argmax()) == 2
 
 
-def fake_data(n: int = 64):
+def fake_data(n: int = 64, side: int = 32):
     generator = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=generator)
+    images = torch.randint(0, 256, (n, 3, side, side), dtype=torch.uint8, generator=generator)
     labels = torch.randint(0, 10, (n,), generator=generator)
     return {
         "train": (images, labels),
@@ -370,7 +370,7 @@ def test_a_search_interrupted_after_a_round_continues_to_the_uninterrupted_searc
     def search(progress):
         torch.manual_seed(123)  # the same recogniser each time (a run loads its baseline)
         model = build_model(model_config("resnet", depth=20), CIFAR)
-        envs = PruningEnvs(model, prunable_convs(model, (3, 32, 32)), fake_data(), cfg, seed=0)
+        envs = PruningEnvs(model, prunable_convs(model, (3, 8, 8)), fake_data(side=8), cfg, seed=0)
         return rl.run_search(envs, cfg, 0, progress)
 
     whole = search(None)
@@ -434,8 +434,8 @@ def small_search(seed: int = 0, **values):
     torch.manual_seed(123)
     cfg = PruneRLConfig(**{"actors": 2, "episodes_per_actor": 1, "retrain_batches": 1, "batch_size": 4,
                            "replay_batch": 2, "updates_per_episode": 1, "hidden": 16, **values})  # fmt: skip
-    model = build_model(model_config("resnet", depth=20), CIFAR)
-    envs = PruningEnvs(model, prunable_convs(model, (3, 32, 32)), fake_data(), cfg, seed=seed)
+    model = build_model(model_config("resnet", depth=20), CIFAR)  # on 8×8 images: the search, not the net, is tested
+    envs = PruningEnvs(model, prunable_convs(model, (3, 8, 8)), fake_data(side=8), cfg, seed=seed)
     return envs, rl.run_search(envs, cfg, seed)
 
 
