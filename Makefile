@@ -29,8 +29,8 @@ test-all: install  ## every test, the slow ones too
 	$(BIN)/pytest -q
 
 lint: install  ## ruff, and the import contract: layers point one way (pyproject.toml [tool.importlinter])
-	$(BIN)/ruff check lightcnn tests
-	$(BIN)/ruff format --check lightcnn tests
+	$(BIN)/ruff check lightcnn hydra_plugins tests
+	$(BIN)/ruff format --check lightcnn hydra_plugins tests
 	$(BIN)/lint-imports
 
 bench: install  ## training throughput: lightcnn vs a plain PyTorch loop (BENCH_ARGS="--depth 56 --batch-size 512")

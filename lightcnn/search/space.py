@@ -1,0 +1,127 @@
+"""A search's space and objectives, checked before any trial runs (one line, exit 2, naming the
+key): every searched key must be a key of the composed config, every range non-empty, every
+objective a numeric field of the run record that is not measured on the test set."""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from lightcnn.errors import UserError
+from lightcnn.record import RunRecord
+
+SAMPLERS = ("nsga2", "tpe")
+DIRECTIONS = ("maximize", "minimize")
+# selection never looks at the test set: these are shown beside the front, never searched on
+TEST_FIELDS = frozenset({"test_acc", "test_acc5", "test_loss", "test_acc_at_best_val", "test_acc5_at_best_val"})
+VALIDATION_FIELDS = frozenset({"best_val_acc", "final_val_acc"})
+_ABSENT = object()
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One searched config key: a float or int range (``log``, ``step``) or a list of choices."""
+
+    key: str
+    low: float | int | None = None
+    high: float | int | None = None
+    log: bool = False
+    step: float | int | None = None
+    integer: bool = False
+    choices: tuple = ()
+
+    def distribution(self):
+        from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+        if self.choices:
+            return CategoricalDistribution(list(self.choices))
+        if self.integer:
+            return IntDistribution(int(self.low), int(self.high), log=self.log, step=int(self.step or 1))
+        return FloatDistribution(float(self.low), float(self.high), log=self.log, step=self.step)
+
+    def override(self, value: Any) -> str:
+        return f"{self.key}={value}"
+
+
+def numeric_record_fields() -> frozenset[str]:
+    """The run record's int and float fields (``RunRecord``'s annotations)."""
+    hints = typing.get_type_hints(RunRecord)
+
+    def numeric(hint) -> bool:
+        args = set(typing.get_args(hint)) - {type(None)}
+        return hint in (int, float) or (bool(args) and args <= {int, float})
+
+    return frozenset(name for name, hint in hints.items() if numeric(hint) and hint is not bool)
+
+
+def parse_space(space: Any, config: DictConfig) -> list[Dimension]:
+    if not isinstance(space, dict) or not space:
+        raise UserError("hydra.sweeper.space: empty; give each searched key a range or choices")
+    dimensions = [dimension(str(key), spec, config) for key, spec in space.items()]
+    for searched in dimensions:
+        check_values(searched, config)
+    return dimensions
+
+
+def check_values(searched: Dimension, config: DictConfig) -> None:
+    """Every choice, and both ends of a range, pass the config's own checks (``model.depth=14``
+    is refused before any trial, naming the allowed depths)."""
+    import yaml
+
+    from lightcnn.config import validate
+
+    job = OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])  # the run's own config
+    for value in searched.choices or (searched.low, searched.high):
+        trial = job.copy()
+        parsed = yaml.safe_load(value) if isinstance(value, str) else value
+        OmegaConf.update(trial, searched.key, parsed, merge=False)
+        try:
+            validate(trial)
+        except UserError as err:
+            raise UserError(f"hydra.sweeper.space.{searched.key}: {value!r} is refused: {err}") from None
+
+
+def dimension(key: str, spec: Any, config: DictConfig) -> Dimension:
+    where = f"hydra.sweeper.space.{key}"
+    if OmegaConf.select(config, key, default=_ABSENT) is _ABSENT:
+        raise UserError(f"{where}: {key} is not a key of the composed config (select the model or method that has it)")
+    if not isinstance(spec, dict):
+        raise UserError(f"{where}={spec!r}; allowed: {{low, high[, log, step, int]}} or {{choices: [...]}}")
+    unknown = sorted(set(spec) - {"low", "high", "log", "step", "int", "choices"})
+    if unknown:
+        raise UserError(f"{where}: unknown key {unknown[0]!r}; allowed: low, high, log, step, int, choices")
+    if "choices" in spec:
+        choices = spec["choices"]
+        if not isinstance(choices, list) or not choices:
+            raise UserError(f"{where}.choices={choices!r}: a non-empty list")
+        return Dimension(key, choices=tuple(str(c) if isinstance(c, list) else c for c in choices))
+    low, high = spec.get("low"), spec.get("high")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)) or not low < high:
+        raise UserError(f"{where}: low={low!r}, high={high!r}; allowed: two numbers with low < high")
+    if spec.get("log") and low <= 0:
+        raise UserError(f"{where}: log=true needs low > 0 (low={low!r})")
+    integer = bool(spec.get("int", isinstance(low, int) and isinstance(high, int) and "step" not in spec))
+    return Dimension(key, low, high, bool(spec.get("log", False)), spec.get("step"), integer)
+
+
+def parse_objectives(objectives: Any, config: DictConfig) -> list[tuple[str, str]]:
+    """``[(record field, direction)]``; validation accuracy needs a validation split."""
+    if not isinstance(objectives, dict) or not objectives:
+        raise UserError("hydra.sweeper.objectives: empty; e.g. {best_val_acc: maximize, flops: minimize}")
+    fields = numeric_record_fields()
+    parsed = []
+    for name, direction in objectives.items():
+        where = f"hydra.sweeper.objectives.{name}"
+        if name in TEST_FIELDS:
+            raise UserError(f"{where}: a test-set measure; a search selects on validation (best_val_acc)")
+        if name not in fields:
+            raise UserError(f"{where}: not a numeric record field; allowed: {', '.join(sorted(fields - TEST_FIELDS))}")
+        if direction not in DIRECTIONS:
+            raise UserError(f"{where}={direction!r}; allowed: maximize, minimize")
+        if name in VALIDATION_FIELDS and not OmegaConf.select(config, "dataset.val_fraction", default=0):
+            raise UserError(f"dataset.val_fraction=0: {where} needs a validation split (e.g. dataset.val_fraction=0.1)")
+        parsed.append((str(name), str(direction)))
+    return parsed
