@@ -572,3 +572,17 @@ def test_a_search_curve_marks_the_unpruned_accuracy_and_the_fine_tuned_result(tm
     write_records(tmp_path / "results", [run])
     render_specs([spec_path], tmp_path / "results", tmp_path / "out")
     assert captured == {"R20": {"baseline": 0.9, "final": (0.6, pytest.approx(0.88))}}
+
+
+def test_a_column_key_no_record_can_hold_is_refused_naming_the_spec_and_column(tmp_path):
+    spec = tmp_path / "experiments" / "templates" / "table1.yaml"
+    spec.parent.mkdir(parents=True)
+    shipped = (ROOT / "experiments" / "templates" / "table1.yaml").read_text()
+    spec.write_text(shipped.replace("{key: test_acc5,", "{key: test_acc_5,"))
+    with pytest.raises(
+        UserError, match=r"table1.yaml: column test_acc_5: key 'test_acc_5' is not a field of the run record"
+    ):
+        load_spec(spec)
+    spec.write_text(shipped.replace("{key: test_acc5,", "{key: test_acc5.top,"))
+    with pytest.raises(UserError, match=r"column test_acc5.top: key 'test_acc5.top': test_acc5 holds a single value"):
+        load_spec(spec)

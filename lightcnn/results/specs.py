@@ -156,6 +156,22 @@ def check_override(spec_path: Path, where: str, text: str, conf_dir: Path = CONF
         raise UserError(f"{spec_path}: {where}: {key}={value}: no such option; available: {options}")
 
 
+def check_record_key(path: Path, column: str, key: str) -> None:
+    """A column's key is a field a run record can hold (``RunRecord``): a field, or a path inside
+    a mapping field (``im2col.layer1.ratio``, ``latency.cpu.b1.median_ms``)."""
+    import typing
+
+    from lightcnn.record import RunRecord
+
+    fields = typing.get_type_hints(RunRecord)
+    head, _, rest = key.partition(".")
+    if head not in fields:
+        raise UserError(f"{path}: column {column}: key {key!r} is not a field of the run record; allowed: "
+                        f"{', '.join(sorted(fields))} (a mapping field's inner keys after a dot)")  # fmt: skip
+    if rest and fields[head] is not dict:
+        raise UserError(f"{path}: column {column}: key {key!r}: {head} holds a single value, not a mapping")
+
+
 def check_keys(path: Path, where: str, data: Any, allowed: tuple[str, ...]) -> None:
     """Refuse a mapping with a key the spec format does not have (a typo would be ignored)."""
     if not isinstance(data, dict):
@@ -323,9 +339,11 @@ def load_spec(path: Path, conf_dir: Path = CONF_DIR) -> TableSpec:
             for text in overrides:
                 check_override(path, f"row {row.label!r}: profiles.{profile}", text, conf_dir)
         try:
-            [c.record_key(row) for c in columns]
+            keys = [(c, c.record_key(row)) for c in columns]
         except KeyError as err:
             raise UserError(f"{path}: row {row.label!r}: no value for {err} in its vars") from None
+        for column, key in keys:
+            check_record_key(path, column.id, key)
         if row.reference is not None and row.reference not in {r.label for r in rows}:
             raise UserError(f"{path}: row {row.label!r}: reference {row.reference!r} is not a row of this table")
     return TableSpec(
