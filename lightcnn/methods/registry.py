@@ -29,6 +29,7 @@ class MethodContext:
     input_shape: tuple[int, int, int] | None = None
     find_baseline: Callable[[], Any] | None = None
     checkpoint_dir: Path | None = None
+    processes: int = 1  # training processes (DDP ranks): a method that cannot follow them refuses here
     callbacks: list = field(default_factory=list)
     fields: dict = field(default_factory=dict)
 

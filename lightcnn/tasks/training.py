@@ -46,6 +46,17 @@ def reset_peak_memory(device: torch.device) -> None:
         torch.cuda.reset_peak_memory_stats(device)
 
 
+def training_processes(tcfg) -> int:
+    """How many processes train (DDP ranks on this node), as the method must know before Lightning starts them."""
+    if not str(tcfg.strategy).startswith("ddp"):
+        return 1
+    if isinstance(tcfg.devices, int):
+        return tcfg.devices
+    if isinstance(tcfg.devices, list | tuple):
+        return len(tcfg.devices)
+    return max(1, torch.cuda.device_count())  # "auto": every GPU (one CPU process without one)
+
+
 def last_metrics(module: LitClassifier, stage: str) -> dict[str, float]:
     entries = [h for h in module.history if h["stage"] == stage]
     return entries[-1] if entries else {}
@@ -107,7 +118,8 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
     shape = (spec.channels, spec.height, spec.width)
     baseline = Path(ctx.dependency["checkpoint"]) if ctx.dependency else None
     method_context = MethodContext(datamodule=datamodule, input_shape=shape, find_baseline=lambda: baseline,
-                                   checkpoint_dir=ctx.run_dir / CHECKPOINT_DIR)  # fmt: skip
+                                   checkpoint_dir=ctx.run_dir / CHECKPOINT_DIR,
+                                   processes=training_processes(tcfg))  # fmt: skip
     net = apply_method(build_model(cfg.model, spec), cfg.method, method_context)
     size_fields, _ = model_fields(net, shape)  # before training: a model fvcore cannot trace fails early
 

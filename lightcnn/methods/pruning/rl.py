@@ -469,6 +469,11 @@ def prune_rl(model: nn.Module, cfg: PruneRLConfig, context: MethodContext) -> nn
         context.fields["rl_note"] = "no search without data: counts of the network before pruning"
         context.fields["counts_final"] = False  # tables must not read these counts as the pruned network's
         return model
+    if context.processes > 1:  # each rank would search on its own and may cut other filters
+        raise UserError(
+            f"method=prune_rl searches in one process, not {context.processes} DDP processes: run it with "
+            "trainer=default"
+        )
     load_pretrained(model, cfg.pretrained, context)
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise ConfigValueError("device", cfg.device, "auto or cpu: no CUDA device here")
