@@ -187,6 +187,9 @@ def test_ddp_on_cpu_with_two_processes(lightcnn, tmp_path):
 def test_a_sweep_ends_with_a_table_of_its_jobs(lightcnn_in_process, tmp_path):
     out = lightcnn_in_process("-m", "task=profile", "model.depth=20,32", "trainer.progress_bar=false")
     assert out.returncode == 0, out.stderr[-2000:]
+    lines = [line for line in out.stdout.splitlines() if line.strip()]
+    assert len(lines) == 2 and all(json.loads(line)["status"] == "ok" for line in lines)  # records only: | jq works
+    assert "Launching 2 jobs locally" in out.stderr
     summary = out.stderr[out.stderr.index("sweep: 2 jobs, 0 not ok") :].splitlines()
     assert summary[1] == "| job | overrides | status | test top-1 (%) | train (s) |"
     assert summary[3].startswith("| 0 | task=profile model.depth=20 ") and summary[3].endswith(" | ok | — | — |")
