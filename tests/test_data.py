@@ -213,3 +213,10 @@ def test_offline_download_names_each_missing_file(tmp_path, monkeypatch):
         assert f"{tmp_path}/TOY/raw/{stem}" in message and f"https://example.invalid/{stem}.gz" in message
     assert "Temporary failure in name resolution" in message
     assert not (tmp_path / "TOY").exists()  # no empty folders left behind
+
+
+def test_a_subset_larger_than_the_set_is_refused_not_capped(run_config):
+    from lightcnn.errors import ConfigValueError
+
+    with pytest.raises(ConfigValueError, match=r"dataset.train_subset=100000 is not allowed: at most the 512 images"):
+        run_config("dataset=synthetic", "profile=smoke", "dataset.train_subset=100000", "trainer.accelerator=cpu")

@@ -107,6 +107,10 @@ def load_dataset(cfg: DatasetConfig, data_dir: Path) -> ImageData:
     if not cfg.normalize:
         mean, std = (0.0,) * len(mean), (1.0,) * len(std)
     train_x, train_y, test_x, test_y = (torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
+    for key, subset, images in (("train_subset", cfg.train_subset, train_x), ("test_subset", cfg.test_subset, test_x)):
+        if subset is not None and subset > len(images):  # a silent cap would run less than the record says
+            raise ConfigValueError(f"dataset.{key}", subset, f"at most the {len(images):,} images of {cfg.name}'s "
+                                   f"{key.split('_')[0]} set (null: all of them)", full_key=True)  # fmt: skip
     if cfg.train_subset is not None:
         train_x, train_y = train_x[: cfg.train_subset], train_y[: cfg.train_subset]
     if cfg.test_subset is not None:
