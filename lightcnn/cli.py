@@ -213,7 +213,25 @@ def task_function(cfg) -> dict | None:
             print(summary_line(outcome.record, outcome.skipped, outcome.run_dir), file=sys.stderr, flush=True)
     if outcome.exit_code:
         sys.exit(outcome.exit_code)  # interrupted: 128 + the signal, as a shell reports it
+    if hydra_cfg.mode == RunMode.RUN and not (outcome.record and "run_id" in outcome.record):
+        discard_run_dir(Path(hydra_cfg.runtime.output_dir))  # a listing is not a run: no directory stays
     return outcome.record
+
+
+def discard_run_dir(path: Path) -> None:
+    """Remove the directory Hydra made for a command that wrote no record (``task=list``), when it
+    holds nothing but Hydra's own files, and the folders above it that it leaves empty
+    (``runs/<date>/``, ``runs/``, the results directory)."""
+    import shutil
+
+    if not path.is_dir() or not {p.name for p in path.iterdir()} <= {".hydra", "cli.log"}:
+        return
+    shutil.rmtree(path, ignore_errors=True)
+    for parent in path.parents[:3]:
+        try:
+            parent.rmdir()  # only when empty
+        except OSError:
+            break
 
 
 def main() -> None:

@@ -207,3 +207,9 @@ def test_a_sweep_through_submitits_local_executor_the_path_slurm_takes(lightcnn,
     records = [json.loads(p.read_text()) for p in (tmp_path / "results").rglob("result.json")]
     assert sorted(r["config"]["model"]["depth"] for r in records) == [20, 32]
     assert "sweep: 2 jobs, 0 not ok" in out.stderr and list((tmp_path / "results").rglob(".submitit"))
+
+
+def test_a_listing_leaves_no_run_directory(lightcnn_in_process, tmp_path):
+    out = lightcnn_in_process("task=list", f"results_dir={tmp_path / 'results'}")
+    assert out.returncode == 0 and "resnet" in out.stdout
+    assert not (tmp_path / "results").exists()
