@@ -126,6 +126,24 @@ def group_options(conf_dir: Path = CONF_DIR) -> dict[str, list[tuple[str, str]]]
     return groups
 
 
+def options_with_key(key: str) -> str:
+    """``" (method=prune_hrank has compress_rate)"``: the options of the key's group whose schema
+    has the key (a key of another option than the one selected), or nothing."""
+    group, _, name = key.partition(".")
+    if not name or "." in name:
+        return ""
+    from hydra.core.config_store import ConfigStore
+
+    schemas = ConfigStore.instance().repo.get("schema", {}).get(group, {})
+    having = sorted(option.removesuffix(".yaml") for option, node in schemas.items()
+                    if hasattr(node, "node") and name in node.node)  # fmt: skip
+    return (
+        f" ({', '.join(f'{group}={o}' for o in having)} {'has' if len(having) == 1 else 'have'} {name})"
+        if having
+        else ""
+    )
+
+
 def describe_config_error(err: BaseException) -> str:
     """One line for an error Hydra or OmegaConf raised while composing the config."""
     from hydra.errors import MissingConfigException, OverrideParseException
@@ -143,7 +161,7 @@ def describe_config_error(err: BaseException) -> str:
         kind = getattr(cause, "object_type", None)
         if isinstance(cause, (ConfigKeyError, ConfigAttributeError)) and dataclasses.is_dataclass(kind):
             allowed = ", ".join(f.name for f in dataclasses.fields(kind))
-            return f"{key}: unknown key; allowed keys here: {allowed}"
+            return f"{key}: unknown key; allowed keys here: {allowed}{options_with_key(key)}"
         message = (getattr(cause, "msg", None) or str(cause)).splitlines()[0]
         return f"{key}: {message}"
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]

@@ -213,3 +213,12 @@ def test_a_listing_leaves_no_run_directory(lightcnn_in_process, tmp_path):
     out = lightcnn_in_process("task=list", f"results_dir={tmp_path / 'results'}")
     assert out.returncode == 0 and "resnet" in out.stdout
     assert not (tmp_path / "results").exists()
+
+
+def test_a_key_of_another_option_names_the_options_that_have_it(lightcnn_in_process):
+    out = lightcnn_in_process("task=profile", "method.compress_rate=0.5")
+    assert out.returncode == 2 and out.stderr.strip() == (
+        "error: method.compress_rate: unknown key; allowed keys here: name (method=prune_hrank has compress_rate)"
+    )
+    out = lightcnn_in_process("task=profile", "model.alpha=0.5")
+    assert out.stderr.strip().endswith("(model=oct_resnet, model=pwise_oct_resnet have alpha)")
