@@ -154,7 +154,8 @@ def describe_config_error(err: BaseException) -> str:
         options = err.options or [name for name, _ in group_options().get(group, [])]
         return f"{group}={option}: no such option; available: {', '.join(options)}"
     if isinstance(err, OverrideParseException):
-        return f"cannot parse override: {str(err).splitlines()[0]}"
+        return (f"cannot parse override: {str(err).splitlines()[0]} (a value with [ ] * + or spaces is quoted "
+                "whole: \"key='value'\", e.g. \"method.compress_rate='[0.1]*3'\")")  # fmt: skip
     cause = err.__cause__ if isinstance(err.__cause__, OmegaConfBaseException) else err
     if isinstance(cause, OmegaConfBaseException):
         key = getattr(cause, "full_key", None) or "?"

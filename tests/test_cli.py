@@ -222,3 +222,10 @@ def test_a_key_of_another_option_names_the_options_that_have_it(lightcnn_in_proc
     )
     out = lightcnn_in_process("task=profile", "model.alpha=0.5")
     assert out.stderr.strip().endswith("(model=oct_resnet, model=pwise_oct_resnet have alpha)")
+
+
+def test_an_unquoted_rate_string_is_answered_with_the_quoted_form(lightcnn_in_process):
+    out = lightcnn_in_process("task=profile", "method=prune_hrank", "method.compress_rate=[0.1]*3")
+    assert out.returncode == 2 and "\"method.compress_rate='[0.1]*3'\"" in out.stderr
+    quoted = lightcnn_in_process("task=profile", "method=prune_hrank", "model=vgg16", "method.compress_rate='[0.1]*13'")
+    assert quoted.returncode == 0, quoted.stderr[-1000:]  # the form the message shows works as printed

@@ -220,3 +220,12 @@ def test_a_subset_larger_than_the_set_is_refused_not_capped(run_config):
 
     with pytest.raises(ConfigValueError, match=r"dataset.train_subset=100000 is not allowed: at most the 512 images"):
         run_config("dataset=synthetic", "profile=smoke", "dataset.train_subset=100000", "trainer.accelerator=cpu")
+
+
+def test_a_corrupt_file_names_the_command_that_fetches_its_data_set_again(tmp_path):
+    folder = write_cifar(tmp_path, per_batch=4)
+    (folder / "test_batch").write_bytes(b"garbage")
+    with pytest.raises(DataError) as info:
+        load_dataset(DatasetConfig(name="cifar10"), tmp_path)
+    assert f"run `lightcnn task=download dataset=cifar10 data_dir={tmp_path}`" in str(info.value)
+    assert "dataset=..." not in str(info.value)

@@ -73,6 +73,14 @@ def missing_files(source: DatasetSource, data_dir: Path) -> list[Path]:
 
 
 def _read_real(source: DatasetSource, data_dir: Path) -> tuple[np.ndarray, ...]:
+    try:
+        return _read_files(source, data_dir)
+    except DataError as err:  # the readers know a file, not its data set: the hint gets the command
+        command = f"lightcnn task=download dataset={source.name} data_dir={data_dir}"
+        raise DataError(str(err).replace("lightcnn task=download dataset=...", command)) from None
+
+
+def _read_files(source: DatasetSource, data_dir: Path) -> tuple[np.ndarray, ...]:
     missing = missing_files(source, data_dir)
     if missing:
         listed = ", ".join(str(p) + (" (or .gz)" if source.fmt == "idx" else "") for p in missing)

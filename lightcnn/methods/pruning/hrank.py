@@ -46,7 +46,7 @@ MODES = ("oneshot", "layerwise")
 @dataclass
 class PruneHRankConfig(PretrainedMethodConfig):
     name: str = "prune_hrank"
-    compress_rate: str = "0.5"  # one rate, or one per conv in HRank's form: [0.1]+[0.60]*35+...
+    compress_rate: str = "0.5"  # one rate or HRank's per-conv form: "method.compress_rate='[0.1]*19'"
     batches: int = 5  # training batches whose feature maps rank the filters
     batch_size: int = 128
     replacement: str = "none"  # none | duplicate_top | replace_with_best (filter replacement before pruning)

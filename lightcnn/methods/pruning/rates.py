@@ -13,7 +13,7 @@ __all__ = ["kept_filters", "parse_rates", "pruned_filters"]
 TERM = re.compile(r"^\s*(\[[^\]]*\])\s*(?:\*\s*(\d+))?\s*$")
 
 
-FORM = "a number in [0, 1) or HRank's form, e.g. [0.1]+[0.60]*35+[0.0]*2"
+FORM = "a number in [0, 1) or HRank's form, quoted whole: \"method.compress_rate='[0.1]+[0.6]*35+[0.0]*2'\""
 
 
 def parse_rates(text: str) -> list[float]:
