@@ -48,6 +48,7 @@ def make_loggers(run_dir: Path, cfg: LoggerConfig | None = None, run_id: str = "
     """CSV metrics in ``run_dir/metrics.csv`` always; with ``logger=tensorboard`` TensorBoard
     events in ``run_dir/tb``; with ``logger=mlflow`` an MLflow run named after the run directory,
     tagged with the run id, the config as its parameters."""
+    silence_known_noise()  # before the CSV writer starts: on a resumed run it warns of a deletion it does not make
     csv_logger = CSVLogger(save_dir=run_dir, name="", version="")
     keep_earlier_rows(csv_logger)
     loggers: list[Logger] = [csv_logger]

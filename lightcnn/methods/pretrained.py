@@ -23,8 +23,7 @@ class PretrainedMethodConfig(MethodConfig):
     """A method that starts from trained weights."""
 
     pretrained: str | None = None  # null (the model as built), auto (its pinned baseline run) or a checkpoint
-    # auto: overrides that tell the baseline apart beyond this run's own (e.g. [trainer.max_epochs=300])
-    baseline_overrides: list[str] = field(default_factory=list)
+    baseline_overrides: list[str] = field(default_factory=list)  # auto: its own, e.g. [trainer.max_epochs=300]
 
 
 def load_pretrained(model: nn.Module, setting: str | None, context: MethodContext) -> Path | None:

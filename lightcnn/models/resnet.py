@@ -34,7 +34,7 @@ IMAGENET_STYLE_WIDTHS = (64, 128, 256, 512)  # ResNet-18/34 in the CIFAR layout
 @dataclass
 class ResNetConfig(ModelConfig):
     name: str = "resnet"
-    depth: int = 56
+    depth: int = 56  # layers: 6n+2 with n blocks per stage (He et al.'s CIFAR ResNets: 20, 32, 44, 56, 110)
 
     def __post_init__(self) -> None:
         require_choice("depth", self.depth, RESNET_DEPTHS)
