@@ -166,6 +166,13 @@ except ImportError:  # pragma: no cover  (hydra-core < 1.1)
     _HydraCallback = object
 
 
+def seconds_text(seconds: float | None) -> str:
+    """A training time for the sweep table: one decimal under 10 s (a short job is not "0")."""
+    if not isinstance(seconds, int | float):
+        return "—"
+    return f"{seconds:.1f}" if seconds < 10 else f"{seconds:,.0f}"
+
+
 class SweepSummary(_HydraCallback):
     """Hydra callback: at the end of a sweep, one table of its jobs on stderr (config, status,
     test accuracy, training time), from the lines the jobs wrote."""
@@ -179,7 +186,7 @@ class SweepSummary(_HydraCallback):
         rows = ["| job | overrides | status | test top-1 (%) | train (s) |", "|---|---|---|---|---|"]
         for job in jobs:
             acc = f"{job['test_acc']:.2f}" if isinstance(job.get("test_acc"), (int, float)) else "—"
-            seconds = f"{job['seconds']:,.0f}" if isinstance(job.get("seconds"), (int, float)) else "—"
+            seconds = seconds_text(job.get("seconds"))
             status = job["status"] + (" (done before)" if job.get("skipped") else "")
             rows.append(f"| {job['job']} | {job['overrides']} | {status} | {acc} | {seconds} |")
         bad = sum(j["status"] != "ok" for j in jobs)

@@ -229,3 +229,9 @@ def test_an_unquoted_rate_string_is_answered_with_the_quoted_form(lightcnn_in_pr
     assert out.returncode == 2 and "\"method.compress_rate='[0.1]*3'\"" in out.stderr
     quoted = lightcnn_in_process("task=profile", "method=prune_hrank", "model=vgg16", "method.compress_rate='[0.1]*13'")
     assert quoted.returncode == 0, quoted.stderr[-1000:]  # the form the message shows works as printed
+
+
+def test_the_sweep_table_shows_short_trainings_to_a_tenth_of_a_second():
+    from lightcnn.cli import seconds_text
+
+    assert [seconds_text(s) for s in (0.42, 9.96, 12.4, 1234.5, None)] == ["0.4", "10.0", "12", "1,234", "—"]
