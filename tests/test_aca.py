@@ -122,8 +122,10 @@ def test_method_replaces_the_marked_convolutions():
     ("layers", "message"),
     [
         ("1000", r"method.layers='1000' is not allowed: exactly 6 characters, one per convolution"),
-        ("1000002", r"is not allowed: one character 0 or 1 per convolution"),
-        ("10a000", r"is not allowed: one character 0 or 1 per convolution"),
+        ("1000002", r"is not allowed: first, a list of conv indices \(e.g. \[0,2,4\]\), or one character 0 or 1"),
+        ("10a000", r"is not allowed: first, a list of conv indices"),
+        ("[0,9]", r"method.layers='\[0,9\]' is not allowed: indices below 6, the number of convolutions"),
+        ("[]", r"is not allowed: a non-empty list of conv indices"),
     ],
 )
 def test_bad_masks(layers, message):
@@ -131,6 +133,27 @@ def test_bad_masks(layers, message):
 
     with pytest.raises(ConfigValueError, match=message):
         apply(build_model(model_config("aca_cnn"), CIFAR), _cfg(layers))
+
+
+@pytest.mark.parametrize(("name", "values"), [("resnet", {"depth": 20}), ("vgg16", {}), ("mobilenet", {})])
+def test_the_default_approximates_the_first_conv_of_any_model(name, values):
+    from lightcnn.methods.aca import ACAConv2d
+    from lightcnn.methods.registry import apply_method as apply
+
+    model = apply(build_model(model_config(name, **values), CIFAR), ACAIm2colConfig())
+    approximated = [i for i, (_, _, conv) in enumerate(convolutions(model)) if isinstance(conv, ACAConv2d)]
+    assert approximated == [0]
+
+
+def test_layers_by_index_or_by_mask_mark_the_same_convs():
+    from lightcnn.methods.aca import ACAConv2d
+    from lightcnn.methods.registry import apply_method as apply
+
+    def marked(layers):
+        model = apply(build_model(model_config("aca_cnn"), CIFAR), ACAIm2colConfig(layers=layers))
+        return [i for i, (_, _, conv) in enumerate(convolutions(model)) if isinstance(conv, ACAConv2d)]
+
+    assert marked("[4,0,2]") == marked("101010") == [0, 2, 4] and marked("first") == marked("100000") == [0]
 
 
 def _cfg(layers):
