@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import time
 import warnings
 
@@ -162,6 +163,7 @@ def bench_model(name: str, values: dict, precisions: list[str], args, device) ->
             "precision": requested,
             "precision_used": resolved,
             "compile": args.compile,
+            "reference_workers": args.ref_workers,
             "ours_images_per_s": round(ours, 1),
             "reference_images_per_s": round(reference, 1),
             "ratio": round(ours / reference, 3),
@@ -195,7 +197,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--steps", type=int, default=20, help="timed training steps")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--ref-workers", type=int, default=2, help="DataLoader workers of the reference")
+    parser.add_argument(
+        "--ref-workers",
+        type=int,
+        default=None,
+        help="DataLoader workers of the reference (default: 2 on a CPU, which the workers share with the "
+        "training; min(8, CPU cores) on a GPU, so the reference is not starved of data)",
+    )
     parser.add_argument(
         "--precision", default="32,auto", help="lightcnn's precisions, comma-separated (32, auto, bf16-mixed)"
     )
@@ -210,6 +218,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
     device = torch.device(args.device)
+    if args.ref_workers is None:
+        args.ref_workers = min(8, os.cpu_count() or 1) if device.type == "cuda" else 2
     precisions = [p.strip() for p in args.precision.split(",") if p.strip()]
     extra = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
     if args.model is None:

@@ -13,7 +13,7 @@ def test_bench_reports_each_precision_against_the_reference_loop(monkeypatch, ca
     assert [(r["precision"], r["precision_used"]) for r in rows] == [("32", "32-true"), ("auto", "32-true")]
     assert rows[0]["ours_images_per_s"] == rows[1]["ours_images_per_s"]  # one measurement, not two
     for row in rows:
-        assert row["reference_images_per_s"] > 0
+        assert row["reference_images_per_s"] > 0 and row["reference_workers"] == 0
         ours, reference = row["ours_images_per_s"], row["reference_images_per_s"]  # both rounded to 0.1 img/s
         assert row["ratio"] == pytest.approx(ours / reference, rel=0.1 / reference + 1e-3)
     table = capsys.readouterr().out.splitlines()[-3:]
