@@ -373,3 +373,12 @@ def test_the_records_device_and_peak_memory_are_those_of_the_device_that_trained
     monkeypatch.setattr(training, "device_name", lambda device: asked.append(device.type) or f"named {device.type}")
     record = run(compose, tmp_path, "r")
     assert record["device"] == "named cpu" and record["peak_mem_mb"] == 1.0 and asked == ["cpu", "cpu"]
+
+
+def test_auto_precision_is_refused_before_a_cuda_fork(compose, tmp_path, monkeypatch):
+    """Deciding precision=auto on a GPU initialises CUDA, which forked DDP processes cannot use."""
+    import lightcnn.tasks.training as training
+
+    monkeypatch.setattr(training, "device_type", lambda accelerator: "cuda")
+    with pytest.raises(UserError, match=r"trainer.precision='auto' is not allowed: an explicit precision .* ddp_fork"):
+        run(compose, tmp_path, "r", "trainer.strategy=ddp_fork")

@@ -46,6 +46,19 @@ def reset_peak_memory(device: torch.device) -> None:
         torch.cuda.reset_peak_memory_stats(device)
 
 
+FORKING_STRATEGIES = ("ddp_fork", "ddp_notebook")
+
+
+def check_precision_before_fork(tcfg) -> None:
+    """``precision=auto`` asks the GPU whether it runs bf16, which initialises CUDA in this process;
+    processes forked after that cannot use CUDA (ddp_fork, ddp_notebook): refuse, naming the fix."""
+    forking = str(tcfg.strategy) in FORKING_STRATEGIES
+    if tcfg.precision == "auto" and forking and device_type(tcfg.accelerator) == "cuda":
+        allowed = (f"an explicit precision (bf16-mixed or 32) with trainer.strategy={tcfg.strategy}: "
+                   "deciding auto initialises CUDA before the fork")  # fmt: skip
+        raise ConfigValueError("trainer.precision", "auto", allowed, full_key=True)
+
+
 def training_processes(tcfg) -> int:
     """How many processes train (DDP ranks on this node), as the method must know before Lightning starts them."""
     if not str(tcfg.strategy).startswith("ddp"):
@@ -110,6 +123,7 @@ def finite_weights(module: LitClassifier) -> bool:
 def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
     tcfg = cfg.trainer
     check_extra(tcfg.extra)
+    check_precision_before_fork(tcfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = ImageDataModule(cfg.dataset, ctx.data_dir, tcfg.batch_size, tcfg.eval_batch_size, cfg.seed)
     datamodule.load()  # missing or corrupt data fails here, before anything is built
