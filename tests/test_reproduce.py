@@ -101,6 +101,8 @@ def test_every_shipped_spec_renders_with_no_records(tmp_path):
     index = (tmp_path / "reports" / "index.md").read_text()
     assert "| [octconv](octconv.md) | 5 | 0 | 0 | 47 |" in index
     assert all(p.exists() for p in written)
+    for page in (tmp_path / "reports").glob("*.md"):  # one H1 a page: a paper's tables are its sections
+        assert sum(line.startswith("# ") for line in page.read_text().splitlines()) == 1, page
 
 
 def reproduce_in_process(tmp_path, *args) -> int:
