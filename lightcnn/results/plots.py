@@ -96,14 +96,20 @@ def label_rows(points: list[tuple[float, float, str]], log_x: bool) -> list[int]
     return rows
 
 
-def _history_lines(axes, label: str, history: list[dict], stage: str, colour: str) -> bool:
-    """Top-1 (solid) and top-5 (dashed) accuracy against epoch; False when there is none."""
+HISTORY_MARKERS = ("o", "^", "s", "D", "v", "P")
+
+
+def _history_lines(axes, label: str, history: list[dict], stage: str, colour: str, index: int = 0) -> bool:
+    """Top-1 (solid) and top-5 (dashed) accuracy against epoch, each row its own marker (hollow, so
+    two rows with nearly the same curve both show); False when there is none."""
     points = sorted((h["epoch"], h.get(f"{stage}/acc"), h.get(f"{stage}/acc5")) for h in history if h["stage"] == stage)
     if not points:
         return False
     epochs = [p[0] + 1 for p in points]
-    axes.plot(epochs, [p[1] for p in points], "-o", color=colour, markersize=3, label=f"{label} top-1")
-    axes.plot(epochs, [p[2] for p in points], "--s", color=colour, markersize=3, label=f"{label} top-5")
+    marker = HISTORY_MARKERS[index % len(HISTORY_MARKERS)]
+    style = {"color": colour, "marker": marker, "markersize": 5 + index, "markerfacecolor": "none", "alpha": 0.85}
+    axes.plot(epochs, [p[1] for p in points], "-", label=f"{label} top-1", **style)
+    axes.plot(epochs, [p[2] for p in points], "--", label=f"{label} top-5", **style)
     if len(epochs) == 1:  # one epoch (smoke): an axis around it, not 0.945–1.05
         axes.set_xlim(0.5, 1.5)
     return True
@@ -141,7 +147,7 @@ def curves_plot(
     missing = []
     for index, (label, points) in enumerate(series.items()):
         if history:
-            drawn = _history_lines(axes, label, points, curves.stage, f"C{index}")
+            drawn = _history_lines(axes, label, points, curves.stage, f"C{index}", index)
         else:
             drawn = _point_lines(axes, label, points, curves, f"C{index}", alone=len(series) == 1)
         if not drawn:
