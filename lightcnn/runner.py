@@ -52,6 +52,18 @@ class Outcome:
     run_dir: Path | None = None  # where the record is (a resumed run: the directory it continued)
 
 
+def display_settings(cfg) -> list[str]:
+    """The settings that change what a run shows, not what it computes (outside the config hash):
+    a skipped run does not apply them."""
+    shown = []
+    logger = getattr(cfg, "logger", None)
+    if logger is not None and getattr(logger, "name", "csv") != "csv":
+        shown.append(f"logger={logger.name}")
+    if getattr(cfg.task, "print_table", False):
+        shown.append("task.print_table=true")
+    return shown
+
+
 def is_spawned_rank() -> bool:
     """True in the extra processes a multi-process strategy (DDP) starts for ranks > 0."""
     return int(os.environ.get("LOCAL_RANK", "0")) > 0 or int(os.environ.get("NODE_RANK", "0")) > 0
@@ -174,6 +186,10 @@ def execute(raw: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ..
         existing = find_ok_record(ctx.results_dir, chash)
         if existing is not None and Path(existing["run_dir"]).resolve() != run_dir.resolve():
             log.info("skipping: config %s already has an ok record in %s", chash, existing["run_dir"])
+            unapplied = display_settings(cfg)
+            if unapplied:
+                log.warning("not applied, the run being done before: %s; add skip_existing=false to run it again "
+                            "with them", ", ".join(unapplied))  # fmt: skip
             discard_run_dir(run_dir, ctx.results_dir)
             return Outcome(existing, skipped=True, run_dir=Path(existing["run_dir"]))
 

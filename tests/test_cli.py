@@ -235,3 +235,11 @@ def test_the_sweep_table_shows_short_trainings_to_a_tenth_of_a_second():
     from lightcnn.cli import seconds_text
 
     assert [seconds_text(s) for s in (0.42, 9.96, 12.4, 1234.5, None)] == ["0.4", "10.0", "12", "1,234", "—"]
+
+
+def test_a_skipped_run_says_which_display_settings_it_did_not_apply(lightcnn_in_process):
+    assert lightcnn_in_process("task=profile", "model.depth=20").returncode == 0
+    again = lightcnn_in_process("task=profile", "model.depth=20", "task.print_table=true", "logger=tensorboard")
+    assert again.returncode == 0 and "ok (skipped: done before)" in again.stderr
+    assert ("not applied, the run being done before: logger=tensorboard, task.print_table=true; "
+            "add skip_existing=false to run it again with them") in again.stderr  # fmt: skip

@@ -380,5 +380,5 @@ def test_auto_precision_is_refused_before_a_cuda_fork(compose, tmp_path, monkeyp
     import lightcnn.tasks.training as training
 
     monkeypatch.setattr(training, "device_type", lambda accelerator: "cuda")
-    with pytest.raises(UserError, match=r"trainer.precision='auto' is not allowed: an explicit precision .*strategy=ddp_fork"):
+    with pytest.raises(UserError, match=r"trainer.precision='auto' is not allowed: an explicit .*strategy=ddp_fork"):
         run(compose, tmp_path, "r", "trainer.strategy=ddp_fork")
