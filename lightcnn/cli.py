@@ -118,6 +118,16 @@ def option_help(choice: str) -> str:
 # ------------------------------------------------------------------------------------- errors
 
 
+def size_text(record: dict) -> str:
+    """``98,934 params, 14,963,968 MACs``, and for a run with a method what they were before it."""
+    params, macs = record["params"], record.get("flops_conv") or 0
+    before_params, before_macs = record.get("params_before"), record.get("flops_before")
+    if not before_params or record.get("counts_final") is False:
+        return f"{params:,} params, {macs:,} MACs"
+    return (f"{params:,} params ({before_params:,} before the method, {1 - params / before_params:.1%} removed), "
+            f"{macs:,} MACs ({before_macs:,} before, {1 - macs / before_macs:.1%} removed)")  # fmt: skip
+
+
 def summary_line(record: dict, skipped: bool = False, run_dir: Path | None = None) -> str:
     """One human line for the end of a run: status, accuracies, size, time, where."""
     parts = [f"{record.get('status')}{' (skipped: done before)' if skipped else ''}: {record.get('model')}"
@@ -125,7 +135,7 @@ def summary_line(record: dict, skipped: bool = False, run_dir: Path | None = Non
     if record.get("test_acc") is not None:
         parts.append(f"test top-1 {record['test_acc']:.2f}%, top-5 {record.get('test_acc5') or 0:.2f}%")
     if record.get("params") is not None:
-        parts.append(f"{record['params']:,} params, {record.get('flops_conv') or 0:,} MACs")
+        parts.append(size_text(record))
     if record.get("train_time_s"):
         minutes, seconds = divmod(int(record["train_time_s"]), 60)
         parts.append(f"{minutes} min {seconds} s")

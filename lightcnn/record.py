@@ -97,6 +97,8 @@ class RunRecord(TypedDict, total=False):
     flops_folded: int
     flops_conv_folded: int
     counts_final: bool  # false: the counts are of the network before the method could act
+    params_before: int  # a run with a method: the model's parameters as built, before the method
+    flops_before: int  # and its conv + linear MACs (flops_conv's convention)
     # training (task=train)
     precision: str  # what trainer.precision=auto resolved to
     resumed_from: str | None  # the checkpoint this run continued from

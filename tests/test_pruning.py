@@ -475,3 +475,13 @@ def test_what_ddp_cannot_follow_is_refused_before_any_process_starts(run_config,
     with pytest.raises(UserError, match=message):
         run_config("model=resnet", "model.depth=20", "dataset=synthetic", "profile=smoke", "trainer=ddp",
                    "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=2", *method)  # fmt: skip
+
+
+def test_a_pruned_run_records_its_counts_before_the_method(run_config):
+    record = run_config("task=profile", "model=resnet", "model.depth=20", "method=prune_hrank")
+    assert (record["params_before"], record["flops_before"]) == (269_722, 40_551_040)
+    assert record["params"] < record["params_before"] and record["flops_conv"] < record["flops_before"]
+
+
+def test_a_run_without_a_method_records_no_counts_before_it(run_config):
+    assert "params_before" not in run_config("task=profile", "model=resnet", "model.depth=20")

@@ -261,6 +261,10 @@ def test_the_end_of_run_line():
         "results/runs/x"
     )
     assert summary_line({"status": "failed", "model": "m", "dataset": "d", "error": "boom"}).endswith("; boom")
+    pruned = {**record, "params": 98934, "flops_conv": 15000000, "params_before": 269722, "flops_before": 40551040}
+    sizes = ("98,934 params (269,722 before the method, 63.3% removed), "
+             "15,000,000 MACs (40,551,040 before, 63.0% removed)")  # fmt: skip
+    assert f"; {sizes}; " in summary_line(pruned)
 
 
 def test_trainer_extra_passes_any_trainer_argument_and_refuses_the_rest(compose, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 
 from lightcnn.config import Config, TaskConfig, require
@@ -25,13 +27,29 @@ class ProfileTaskConfig(TaskConfig):
 
 
 def count_config(cfg: Config, max_depth: int | None = None):
-    """(record fields, per-module profile) of the configured model after its method, no data."""
+    """(record fields, per-module profile) of the configured model after its method, no data;
+    with a method, also the model's counts before it (:func:`before_method`)."""
     spec = input_spec(cfg.dataset)
     shape = (spec.channels, spec.height, spec.width)
     method_context = MethodContext(input_shape=shape)
     model = apply_method(build_model(cfg.model, spec), cfg.method, method_context)
     fields, profile = model_fields(model, shape, max_depth=max_depth)
-    return {**fields, **method_context.fields}, profile
+    return {**fields, **method_context.fields, **before_method(cfg, spec, shape)}, profile
+
+
+def before_method(cfg: Config, spec, shape: tuple[int, int, int]) -> dict[str, int]:
+    """``params_before`` and ``flops_before`` (MACs) of the model as built, for a run with a method
+    (its end line and record then give both counts and the reduction); nothing without one."""
+    if cfg.method.name == "none":
+        return {}
+    key = (json.dumps(dataclasses.asdict(cfg.model), sort_keys=True, default=str), repr(spec), shape)
+    if key not in _BEFORE:  # many rows of a table prune one model: trace it once per process
+        fields, _ = model_fields(build_model(cfg.model, spec), shape)
+        _BEFORE[key] = {"params_before": fields["params"], "flops_before": fields["flops_conv"]}
+    return dict(_BEFORE[key])
+
+
+_BEFORE: dict[tuple, dict[str, int]] = {}
 
 
 @register_task("profile", config=ProfileTaskConfig)

@@ -28,6 +28,7 @@ from lightcnn.methods import MethodContext, apply_method
 from lightcnn.models import build_model
 from lightcnn.record import Status, device_name
 from lightcnn.tasks.base import RunContext, TaskResult
+from lightcnn.tasks.profile import before_method
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
                                    processes=training_processes(tcfg))  # fmt: skip
     net = apply_method(build_model(cfg.model, spec), cfg.method, method_context)
     size_fields, _ = model_fields(net, shape)  # before training: a model fvcore cannot trace fails early
+    method_context.fields.update(before_method(cfg, spec, shape))
 
     module = LitClassifier(net, tcfg)
     if tcfg.test_every_epoch:
