@@ -586,3 +586,12 @@ def test_a_column_key_no_record_can_hold_is_refused_naming_the_spec_and_column(t
     spec.write_text(shipped.replace("{key: test_acc5,", "{key: test_acc5.top,"))
     with pytest.raises(UserError, match=r"column test_acc5.top: key 'test_acc5.top': test_acc5 holds a single value"):
         load_spec(spec)
+
+
+def test_a_claim_counts_one_value_per_seed(tmp_path, spec_path):
+    spec_path.write_text(SPEC + "claims:\n  - {text: R56 beats R20, row: R56, than: R20}\n")
+    runs = [record("a", 20, 0, 91.0), record("b", 20, 0, 92.0), record("c", 20, 1, 91.0),
+            record("d", 56, 0, 93.0), record("e", 56, 1, 93.2)]  # fmt: skip
+    write_records(tmp_path / "results", runs)
+    md, _ = render_specs([spec_path], tmp_path / "results", tmp_path / "out")
+    assert "R20 91.25 ± 0.35 (n=2)" in md.read_text()  # seed 0's two runs count once, as their mean 91.5

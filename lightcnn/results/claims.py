@@ -3,7 +3,8 @@
 A spec's ``claims`` list states comparisons between two rows on a record field, e.g. "method 1
 loses less accuracy than HRank": ``{text: ..., row: "method 1", than: "HRank", key: test_acc,
 direction: higher}``. Each is judged from the runs behind the two rows by a one-sided Welch
-t-test at level :data:`ALPHA`:
+t-test at level :data:`ALPHA` over one value per seed (runs of the same seed, e.g. on two
+machines, are averaged first: they are not independent samples):
 
 * **holds**: the row's mean is beyond the other's in the claimed direction, p < α;
 * **does not hold**: it is beyond in the opposite direction, p < α;

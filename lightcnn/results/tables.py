@@ -317,10 +317,13 @@ def claim_lines(frame: pd.DataFrame, results: list[RowResult], claims: tuple) ->
     by_label = {result.row.label: result for result in results}
 
     def values(label: str, key: str) -> list[float]:
+        """One value per seed (runs of one seed, e.g. on two machines, are not independent samples)."""
         if key not in frame:
             return []
-        runs = frame[frame["run_id"].isin(by_label[label].own_runs)]
-        return [float(v) for v in pd.to_numeric(runs[key], errors="coerce").dropna()]
+        runs = frame[frame["run_id"].isin(by_label[label].own_runs)].assign(
+            value=lambda f: pd.to_numeric(f[key], errors="coerce")
+        )
+        return [float(v) for v in runs.dropna(subset=["value"]).groupby("seed")["value"].mean()]
 
     lines = [RULE, ""]
     lines += [verdict(c, values(c.row, c.key), values(c.than, c.key)) for c in claims]
