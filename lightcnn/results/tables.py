@@ -395,14 +395,19 @@ def training_conditions(used: pd.DataFrame, results: list[RowResult]) -> list[st
     return ["", f"Trained in different precisions or on different devices, row by row: {' | '.join(parts)}."]
 
 
+def runs_with(frame: pd.DataFrame, row: Row, matcher: ConfigMatcher, field: str) -> pd.DataFrame:
+    """The ok runs of ``row`` whose record holds a non-empty list ``field``, oldest first."""
+    matched = match_rows(frame, matcher.hashes(row, row.tasks))
+    if field not in matched.columns:
+        return matched.iloc[0:0]
+    return matched[(matched["status"] == "ok") & matched[field].map(lambda h: isinstance(h, list) and bool(h))]
+
+
 def row_points(frame: pd.DataFrame, row: Row, matcher: ConfigMatcher, field: str = "history") -> tuple[list[dict], int]:
     """(points, runs behind them) of ``row``: for ``history``, the per-epoch metrics averaged over
     every ok run of the row (what its table cell averages too); for any other list field
     (``rl_steps``, …), the newest ok run's list. Empty and 0 when there is none."""
-    matched = match_rows(frame, matcher.hashes(row, row.tasks))
-    if field not in matched.columns:
-        return [], 0
-    runs = matched[(matched["status"] == "ok") & matched[field].map(lambda h: isinstance(h, list) and bool(h))]
+    runs = runs_with(frame, row, matcher, field)
     if runs.empty:
         return [], 0
     if field != "history" or len(runs) == 1:
@@ -413,12 +418,7 @@ def row_points(frame: pd.DataFrame, row: Row, matcher: ConfigMatcher, field: str
 def row_marks(frame: pd.DataFrame, row: Row, matcher: ConfigMatcher, curve) -> dict:
     """The curve's ``baseline`` value and ``final`` point, read from the newest ok run of ``row``
     that has the curve's field (the run its line comes from)."""
-    if not (curve.baseline or curve.final):
-        return {}
-    matched = match_rows(frame, matcher.hashes(row, row.tasks))
-    if curve.field not in matched.columns:
-        return {}
-    runs = matched[(matched["status"] == "ok") & matched[curve.field].map(lambda h: isinstance(h, list) and bool(h))]
+    runs = runs_with(frame, row, matcher, curve.field) if curve.baseline or curve.final else frame.iloc[0:0]
     if runs.empty:
         return {}
     run = runs.iloc[-1]
