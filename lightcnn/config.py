@@ -216,12 +216,14 @@ LOGGERS = ("csv", "tensorboard", "mlflow")
 @dataclass
 class LoggerConfig:
     """Where a training run's metrics go besides ``metrics.csv`` (always written): nowhere else
-    (``csv``), TensorBoard events in the run directory, or an MLflow run with the config as
-    parameters, every metric, and the record's results."""
+    (``csv``), TensorBoard events in the run directory (the config with the record's results in
+    its HParams tab), or an MLflow run with the config as parameters, every metric, the record's
+    results, and the resolved config, ``result.json`` and ``metrics.csv`` as artifacts."""
 
     name: str = "csv"
     tracking_uri: str = "sqlite:///${results_dir}/mlflow.db"  # mlflow: the tracking store
     experiment_name: str = "lightcnn"  # mlflow: the experiment runs are filed under
+    artifact_location: str = "${results_dir}/mlartifacts"  # mlflow: where a new experiment keeps run files
 
     def __post_init__(self) -> None:
         require(self.name in LOGGERS, "name", self.name, "one of " + ", ".join(LOGGERS))

@@ -237,4 +237,6 @@ def execute(raw: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ..
     main = main and ctx.is_main_process
     if main:
         write_json_atomic(run_dir / RECORD_FILE, record)
+        if result.on_record is not None:
+            result.on_record(record)
     return Outcome(record, result.report, is_main_process=main, exit_code=result.exit_code, run_dir=run_dir)

@@ -1,6 +1,7 @@
 """In-process runs through the runner (compose → validate → task → record) on synthetic data."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -282,11 +283,13 @@ def test_trainer_extra_passes_any_trainer_argument_and_refuses_the_rest(compose,
 
 
 @pytest.mark.slow
-def test_mlflow_logger_files_the_run_with_its_config_metrics_and_results(compose, tmp_path):
-    """logger=mlflow: a local SQLite tracking store under results/, read back through the client."""
+def test_mlflow_logger_files_the_run_with_its_config_metrics_results_and_files(compose, tmp_path, monkeypatch, capfd):
+    """logger=mlflow: a local SQLite tracking store and the artifacts under results/, read back
+    through the client; nothing written where the command ran, nothing of MLflow's on stderr."""
     pytest.importorskip("mlflow")
     from mlflow.tracking import MlflowClient
 
+    monkeypatch.chdir(tmp_path)
     rec = run(compose, tmp_path, "tracked", "trainer.max_epochs=1", "logger=mlflow")
     assert (
         rec["status"] == "ok"
@@ -299,12 +302,36 @@ def test_mlflow_logger_files_the_run_with_its_config_metrics_and_results(compose
     assert found.data.metrics["test_acc"] == pytest.approx(rec["test_acc"])
     assert found.data.metrics["params"] == rec["params"] and "train/loss" in found.data.metrics
     assert found.info.status == "FINISHED"
+    files = {a.path for a in client.list_artifacts(found.info.run_id)}
+    assert files == {"config.yaml", "result.json", "metrics.csv"}
+    stored = Path(client.download_artifacts(found.info.run_id, "result.json", str(tmp_path / "dl")))
+    assert json.loads(stored.read_text())["run_id"] == rec["run_id"]
+    assert found.info.artifact_uri.startswith((tmp_path / "results" / "mlartifacts").as_uri())
+    assert not (tmp_path / "mlruns").exists()
+    err = capfd.readouterr().err
+    assert "mlflow" not in err.lower() and "Creating it" not in err
 
 
-def test_tensorboard_logger_writes_events_in_the_run_directory(compose, tmp_path):
+def test_tensorboard_logger_writes_one_event_file_with_the_config_and_results_as_hparams(compose, tmp_path):
     pytest.importorskip("tensorboard")
-    run(compose, tmp_path, "tb", "trainer.max_epochs=1", "logger=tensorboard")
-    assert list((tmp_path / "results" / "tb" / "tb").glob("events.out.tfevents.*"))
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    rec = run(compose, tmp_path, "tb", "trainer.max_epochs=1", "logger=tensorboard")
+    [events] = (tmp_path / "results" / "tb" / "tb").glob("events.out.tfevents.*")  # fit and test in one file
+    acc = EventAccumulator(str(events))
+    acc.Reload()
+    scalars = set(acc.Tags()["scalars"])
+    assert {"train/loss", "test/acc", "test_acc", "params", "flops"} <= scalars
+    assert acc.Scalars("params")[0].value == rec["params"]
+    [start] = [
+        plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
+        for content in acc.PluginTagToContent("hparams").values()
+        if plugin_data_pb2.HParamsPluginData.FromString(content).HasField("session_start_info")
+    ]
+    assert start.hparams["model.name"].string_value == "resnet"
+    assert start.hparams["trainer.max_epochs"].number_value == 1
+    assert "model.name: resnet" in (tmp_path / "results" / "tb" / "tb" / "hparams.yaml").read_text()
     assert not list((tmp_path / "results").rglob("mlflow.db"))
 
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import importlib.util
 import sys
 import warnings
 from pathlib import Path
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
-from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
+from pytorch_lightning.loggers import Logger
 
-from lightcnn.config import LoggerConfig, TrainerConfig
+from lightcnn.config import TrainerConfig
 from lightcnn.engine.callbacks import EpochLog, Throughput
 from lightcnn.engine.checkpoint_io import CHECKPOINT_DIR
 from lightcnn.engine.checkpointing import EpochCheckpoint
@@ -30,57 +28,6 @@ KNOWN_NOISE = (
 def silence_known_noise() -> None:
     for pattern in KNOWN_NOISE:
         warnings.filterwarnings("ignore", message=pattern)
-
-
-def keep_earlier_rows(logger: CSVLogger) -> None:
-    """Lightning's CSV writer deletes an existing ``metrics.csv`` when it starts: a resumed run
-    puts the earlier rows back in front of its own, so the file keeps every epoch."""
-    path = Path(logger.log_dir) / "metrics.csv"
-    if not path.is_file():
-        return
-    with open(path, newline="") as handle:
-        rows = [{k: v for k, v in row.items() if v != ""} for row in csv.DictReader(handle)]
-    writer = logger.experiment  # creating the writer deletes the file
-    writer.metrics[:0] = rows
-
-
-def make_loggers(run_dir: Path, cfg: LoggerConfig | None = None, run_id: str = "", params: dict | None = None):
-    """CSV metrics in ``run_dir/metrics.csv`` always; with ``logger=tensorboard`` TensorBoard
-    events in ``run_dir/tb``; with ``logger=mlflow`` an MLflow run named after the run directory,
-    tagged with the run id, the config as its parameters."""
-    silence_known_noise()  # before the CSV writer starts: on a resumed run it warns of a deletion it does not make
-    csv_logger = CSVLogger(save_dir=run_dir, name="", version="")
-    keep_earlier_rows(csv_logger)
-    loggers: list[Logger] = [csv_logger]
-    name = cfg.name if cfg is not None else "csv"
-    if name != "csv" and not importlib.util.find_spec(name):
-        raise ConfigValueError("logger", name, f"installed: pip install {name} (or pip install 'lightcnn[{name}]')")
-    if name == "tensorboard":
-        loggers.append(TensorBoardLogger(save_dir=run_dir, name="", version="tb"))
-    elif name == "mlflow":
-        from pytorch_lightning.loggers import MLFlowLogger
-
-        mlflow = MLFlowLogger(
-            experiment_name=cfg.experiment_name,
-            tracking_uri=cfg.tracking_uri,
-            run_name=run_dir.name,
-            tags={"lightcnn.run_id": run_id, "lightcnn.run_dir": str(run_dir)},
-        )
-        mlflow.log_hyperparams(params or {})
-        loggers.append(mlflow)
-    return loggers
-
-
-def log_results(loggers: list[Logger], fields: dict) -> None:
-    """The record's results (accuracies, size, time, status) to the loggers that keep runs (MLflow)."""
-    from pytorch_lightning.loggers import MLFlowLogger
-
-    numbers = {k: float(v) for k, v in fields.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    for logger in loggers:
-        if isinstance(logger, MLFlowLogger):
-            logger.log_metrics(numbers)
-            logger.experiment.set_tag(logger.run_id, "lightcnn.status", str(fields.get("status", "ok")))
-            logger.finalize("success" if fields.get("status", "ok") == "ok" else "failed")
 
 
 # Trainer arguments lightcnn sets from its own keys or needs as they are: not for trainer.extra
@@ -162,7 +109,7 @@ def make_trainer(
         limit_test_batches=cfg.limit_eval_batches,
         num_sanity_val_steps=0,
         default_root_dir=run_dir,
-        logger=loggers if loggers is not None else make_loggers(run_dir),
+        logger=loggers if loggers is not None else [],
         callbacks=callbacks,
         enable_checkpointing=True,
         enable_progress_bar=bar,

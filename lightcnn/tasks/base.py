@@ -37,6 +37,8 @@ class TaskResult:
     fields: dict[str, Any] = field(default_factory=dict)
     report: str | None = None
     exit_code: int = 0  # 128 + signal for a run stopped by SIGINT/SIGTERM
+    # called by the main process with the record once result.json is written (loggers file it as an artifact)
+    on_record: Callable[[dict], None] | None = None
 
 
 TaskFunction = Callable[[Config, RunContext], TaskResult]

@@ -7,6 +7,7 @@ import logging
 import math
 import resource
 import signal
+from functools import partial
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -19,10 +20,11 @@ from lightcnn.data.datasets import training_images
 from lightcnn.engine.checkpoint_io import CHECKPOINT_DIR, RunInterrupted, load_checkpoint
 from lightcnn.engine.checkpointing import epoch_checkpoint, received_signal
 from lightcnn.engine.compile_cache import discard_named_objects
+from lightcnn.engine.loggers import log_results, make_loggers
 from lightcnn.engine.module import LitClassifier
 from lightcnn.engine.precision import device_type, training_precision
 from lightcnn.engine.profiling import count_params, model_fields
-from lightcnn.engine.trainer import check_extra, log_results, make_loggers, make_trainer
+from lightcnn.engine.trainer import check_extra, make_trainer
 from lightcnn.errors import ConfigValueError
 from lightcnn.methods import MethodContext, apply_method
 from lightcnn.models import build_model
@@ -144,7 +146,7 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
         datamodule.eval_splits.append("test")
     module.val_stages = ["epoch_test" if split == "test" else split for split in datamodule.eval_splits]
     precision = training_precision(tcfg.precision, tcfg.accelerator, net)
-    loggers = make_loggers(ctx.run_dir, cfg.logger, ctx.run_id, flat_params(ctx.config_container))
+    loggers = make_loggers(ctx.run_dir, cfg.logger, ctx.run_id, ctx.config_container)
     epochs = f"{tcfg.max_epochs} epoch{'s' if tcfg.max_epochs != 1 else ''}"
     plan = (f"{cfg.model.name} on {cfg.dataset.name} ({training_images(cfg.dataset):,} training images), "
             f"{epochs} of batch {tcfg.batch_size}, on {device_type(tcfg.accelerator)}, {precision}, "
@@ -210,20 +212,7 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
     fields["history"] = [h for h in module.history if h["stage"] != "test"]
     fields.update(method_context.fields)
     ctx.is_main_process = trainer.is_global_zero
-    if ctx.is_main_process:
-        log_results(loggers, fields)
-    return TaskResult(fields, exit_code=exit_code)
-
-
-def flat_params(container: dict, prefix: str = "") -> dict[str, str]:
-    """The resolved config as ``group.key: value`` pairs (a logger's hyperparameters)."""
-    flat: dict[str, str] = {}
-    for key, value in container.items():
-        if isinstance(value, dict):
-            flat.update(flat_params(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = str(value)
-    return flat
+    return TaskResult(fields, exit_code=exit_code, on_record=partial(log_results, loggers, ctx.run_dir))
 
 
 def evaluate_test(trainer: pl.Trainer, module: LitClassifier, datamodule, checkpoint, fields: dict) -> None:
