@@ -8,7 +8,7 @@ LAUNCHER ?=
 BENCH_ARGS ?=
 REPRODUCE_ARGS ?=
 
-.PHONY: install test test-slow test-all lint bench reproduce-tables clean
+.PHONY: install test test-slow test-all lint docs bench reproduce-tables clean
 
 install: $(VENV)/.installed  ## virtual environment with torch pinned to the CPU wheel, lightcnn editable, dev tools
 
@@ -32,6 +32,9 @@ lint: install  ## ruff, and the import contract: layers point one way (pyproject
 	$(BIN)/ruff check lightcnn hydra_plugins tests
 	$(BIN)/ruff format --check lightcnn hydra_plugins tests
 	$(BIN)/lint-imports
+
+docs: install  ## rewrite the docs that list every option (README's matrix, docs/usage.md's groups, docs/options.md)
+	$(BIN)/python -m lightcnn.generated_docs
 
 bench: install  ## training throughput: lightcnn vs a plain PyTorch loop (BENCH_ARGS="--depth 56 --batch-size 512")
 	$(BIN)/python -m lightcnn.bench $(BENCH_ARGS)

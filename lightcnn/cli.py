@@ -65,8 +65,9 @@ def help_text() -> str:
 
 
 def field_comments(kind: type) -> dict[str, str]:
-    """The comment after each field of a dataclass in its source (``depth: int = 56  # 6n + 2``):
-    the descriptions live once, beside the defaults."""
+    """The comment after each field of a dataclass in its source (``depth: int = 56  # 6n + 2``),
+    or the comment lines right above a field that has none after it: the descriptions live once,
+    beside the defaults."""
     import inspect
     import io
     import tokenize
@@ -78,21 +79,31 @@ def field_comments(kind: type) -> dict[str, str]:
         except (OSError, TypeError):
             continue
         lines = source.splitlines()
+        above: list[str] = []
         for token in tokenize.generate_tokens(io.StringIO(source).readline):
             if token.type == tokenize.COMMENT:
                 code = lines[token.start[0] - 1][: token.start[1]].strip()
                 name = code.split(":", 1)[0].strip() if ":" in code and not code.startswith("#") else ""
                 if name.isidentifier():
                     comments[name] = token.string.lstrip("# ").strip()
+                elif not code:
+                    above.append(token.string.lstrip("# ").strip())
+            elif token.type == tokenize.NAME and token.start[1] == 4 and above:
+                code = lines[token.start[0] - 1]
+                if ":" in code and "#" not in code:
+                    comments.setdefault(token.string, " ".join(above))
+                above = []
+            elif token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+                above = [] if token.start[1] == 4 else above
     return comments
 
 
 def option_help(choice: str) -> str:
     """``lightcnn --help model=resnet``: every key of that option with its value (the schema's
-    default, or the option file's) and its description, read from the dataclass."""
+    default, or the option file's) and its description, read from the dataclass. An option that
+    sets keys across the config (``profile=``, ``experiment=``, ``search=``) shows those keys."""
     import dataclasses
 
-    import yaml
     from omegaconf import OmegaConf
 
     from lightcnn.composition import compose_config
@@ -102,17 +113,41 @@ def option_help(choice: str) -> str:
     if option not in options:
         fail(f"{choice}: no such option; available: {', '.join(sorted(options)) or 'none'} (groups: "
              f"{', '.join(group_options())})")  # fmt: skip
-    cfg = compose_config([choice])
-    node = cfg[group] if group in cfg else cfg
+    header = [f"{group}={option}: {options[option]}", ""]
+    path = CONF_DIR / group / f"{option}.yaml"
+    if "@package _global_" in path.read_text():
+        data = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+        data.pop("defaults", None)
+        return "\n".join(header + key_lines(dotted(data), {}))
+    node = compose_config([choice])[group]
     kind = OmegaConf.get_type(node)
-    comments = field_comments(kind) if dataclasses.is_dataclass(kind) else {}
-    lines = [f"{group}={option}: {options[option]}", ""]
+    comments = {"name": f"the option ({group}=NAME chooses it)"}
+    comments.update(field_comments(kind) if dataclasses.is_dataclass(kind) else {})
     values = OmegaConf.to_container(node, resolve=False)
-    width = max(len(key) for key in values) if values else 0
+    return "\n".join(header + key_lines({f"{group}.{k}": v for k, v in values.items()}, comments))
+
+
+def dotted(data: dict, prefix: str = "") -> dict:
+    """``{"trainer": {"lr": 0.1}}`` as ``{"trainer.lr": 0.1}``."""
+    flat = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            flat.update(dotted(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def key_lines(values: dict, comments: dict[str, str]) -> list[str]:
+    """``  group.key = value   description`` for each key, aligned."""
+    import yaml
+
+    width = max(map(len, values), default=0)
+    lines = []
     for key, value in values.items():
         shown = yaml.safe_dump(value, default_flow_style=True, width=1000).removesuffix("\n...\n").strip()
-        lines.append(f"  {group}.{key:<{width}} = {shown:<16} {comments.get(key, '')}".rstrip())
-    return "\n".join(lines)
+        lines.append(f"  {key:<{width}} = {shown:<16} {comments.get(key.rsplit('.', 1)[-1], '')}".rstrip())
+    return lines
 
 
 # ------------------------------------------------------------------------------------- errors

@@ -83,7 +83,7 @@ class DatasetConfig:
     val_fraction: float = 0.0  # held out of the training set (seeded) for model selection
     train_subset: int | None = None  # use only the first N training images (smoke runs)
     test_subset: int | None = None  # use only the first N test images
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # crop_padding (pixels), shift_fraction, hflip
     normalize: bool = True  # (x/255 − mean)/std per channel; false: x/255 in [0, 1] (as Chainer feeds images)
 
     def __post_init__(self) -> None:
@@ -98,11 +98,11 @@ class SyntheticDatasetConfig(DatasetConfig):
     """A small generated, learnable data set: one smooth random prototype per class plus noise."""
 
     name: str = "synthetic"
-    num_train: int = 512
-    num_test: int = 256
-    channels: int = 3
-    image_size: int = 32
-    num_classes: int = 10
+    num_train: int = 512  # training images generated
+    num_test: int = 256  # test images generated
+    channels: int = 3  # 3: CIFAR-shaped; 1 with image_size=28: MNIST-shaped
+    image_size: int = 32  # side in pixels
+    num_classes: int = 10  # classes (one learnable pattern each)
     noise: float = 0.35  # std of the per-pixel noise, relative to the prototype contrast
 
     def __post_init__(self) -> None:
@@ -139,31 +139,31 @@ SCHEDULES = ("step", "cosine", "constant")
 class TrainerConfig:
     """Lightning trainer, optimiser (SGD with momentum) and learning-rate schedule."""
 
-    accelerator: str = "auto"
-    devices: Any = 1
-    strategy: str = "auto"
-    num_nodes: int = 1
+    accelerator: str = "auto"  # Lightning's: auto | cpu | gpu | cuda | mps
+    devices: Any = 1  # devices per node (an integer or auto); more than 1 needs trainer=ddp
+    strategy: str = "auto"  # Lightning's: auto | ddp | ddp_spawn | ddp_fork ...
+    num_nodes: int = 1  # machines (SLURM: one task per device)
     precision: str = "auto"  # bf16 autocast where the device computes bf16 in hardware, else float32
-    max_epochs: int = 1
+    max_epochs: int = 1  # training epochs (a method's own epochs, e.g. retrain_epochs, count within)
     limit_train_batches: int | None = None  # batches per epoch (smoke runs); null = all
-    limit_eval_batches: int | None = None
-    batch_size: int = 128
-    eval_batch_size: int = 1000
-    lr: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay: float = 1e-4
-    schedule: str = "step"
+    limit_eval_batches: int | None = None  # validation and test batches (smoke runs); null = all
+    batch_size: int = 128  # training images per step (per device under DDP)
+    eval_batch_size: int = 1000  # images per validation or test step
+    lr: float = 0.1  # peak SGD learning rate
+    momentum: float = 0.9  # SGD momentum
+    nesterov: bool = False  # Nesterov momentum
+    weight_decay: float = 1e-4  # L2 penalty of SGD (every parameter)
+    schedule: str = "step"  # step (gamma at milestones) | cosine (to 0 at max_epochs) | constant
     milestones: list[int] = field(default_factory=lambda: [82, 123])  # epochs, for schedule=step
-    gamma: float = 0.1
+    gamma: float = 0.1  # lr factor at each milestone, for schedule=step
     warmup_epochs: int = 0  # epochs at lr * warmup_factor before the schedule starts
-    warmup_factor: float = 0.1
+    warmup_factor: float = 0.1  # lr multiplier during the warm-up epochs
     compile: str = "none"  # torch.compile mode for the network
     channels_last: bool | None = None  # NHWC activations; null = the model's preference
     test_every_epoch: bool = False  # also evaluate the test set after each epoch (curves only, never selection)
     progress_bar: bool = True  # a live bar on stderr when it is a terminal; plain epoch and step lines otherwise
-    log_every_n_steps: int = 50
-    checkpoint: bool = True
+    log_every_n_steps: int = 50  # steps between training-loss rows of the loggers
+    checkpoint: bool = True  # last.ckpt every epoch (resume) and the best-on-validation checkpoint
     # any other pytorch_lightning.Trainer argument: +trainer.extra.gradient_clip_val=1.0 (Hydra adds keys with +)
     # (checked against the Trainer's signature before any work)
     extra: dict[str, Any] = field(default_factory=dict)

@@ -146,3 +146,25 @@ def test_help_for_an_option_lists_every_key_with_its_default_and_description(cap
     with pytest.raises(SystemExit) as exit:
         cli.main()
     assert exit.value.code == 2 and "model=resnext: no such option; available: aca_cnn" in capsys.readouterr().err
+
+
+def test_every_key_of_every_option_has_a_description_in_help():
+    """``--help GROUP=OPTION`` (and docs/options.md) describe every key from the comment beside
+    its field: no config dataclass of a group has a field without one."""
+    import dataclasses
+
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    from lightcnn.cli import field_comments
+
+    missing = []
+    for group, options in ConfigStore.instance().repo["schema"].items():
+        for option, node in options.items():
+            kind = OmegaConf.get_type(node.node)
+            if not dataclasses.is_dataclass(kind):
+                continue
+            described = field_comments(kind)
+            missing += [f"{group}={option}: {f.name}" for f in dataclasses.fields(kind)
+                        if f.name != "name" and f.name not in described]  # fmt: skip
+    assert missing == []

@@ -55,3 +55,28 @@ def test_the_import_contract_refuses_a_cycle_made_by_a_function_level_import(tmp
     lint = Path(sys.executable).with_name("lint-imports")
     done = subprocess.run([str(lint)], cwd=tmp_path, capture_output=True, text=True, env={"PYTHONPATH": str(tmp_path)})
     assert done.returncode == 1 and "No cycles are allowed in toy" in done.stdout, done.stdout + done.stderr
+
+
+def test_the_generated_docs_are_current_and_a_new_option_makes_them_stale(tmp_path):
+    """docs/usage.md's group table and docs/options.md are written from conf/ and the config
+    dataclasses (the README's composability matrix too: checked in the slow suite, it profiles
+    every combination); a new option is a stale doc until the generator runs."""
+    from lightcnn import generated_docs as docs
+
+    assert docs.stale(skip=(docs.composability_matrix,)) == [], "run python -m lightcnn.generated_docs"
+    usage = tmp_path / "docs" / "usage.md"
+    usage.parent.mkdir()
+    usage.write_text((docs.ROOT / "docs/usage.md").read_text().replace("`pwise_oct_resnet20` |", "|"))
+    only_usage = (docs.composability_matrix, docs.options_page)
+    assert docs.stale(tmp_path, skip=only_usage) == [usage]
+    assert "| `search=` | `pwise_oct_resnet20` |" in docs.expected(tmp_path, skip=only_usage)[usage]
+
+
+def test_every_key_the_usage_notes_name_is_a_key_of_an_option():
+    """The hand-written notes in docs/usage.md name keys (``model.depth``); each is one that
+    docs/options.md (generated from the dataclasses) lists, so a renamed key cannot linger."""
+    docs = ROOT / "docs"
+    pattern = r"((?:dataset|model|method|trainer|task|logger)\.[a-z_0-9]+)"
+    listed = set(re.findall(rf"^  {pattern}", (docs / "options.md").read_text(), re.M))
+    named = set(re.findall(rf"`{pattern}(?![a-z_0-9{{])", (docs / "usage.md").read_text()))
+    assert named and sorted(named - listed) == []

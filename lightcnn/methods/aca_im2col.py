@@ -23,8 +23,8 @@ from lightcnn.methods.registry import MethodContext, register_method
 class ACAIm2colConfig(MethodConfig):
     name: str = "aca_im2col"
     layers: str = "first"  # first | conv indices, quoted: "method.layers='[0,2,4]'" | a 0/1 mask per conv: 100000
-    eps: float = 0.1
-    max_rank: int | None = None
+    eps: float = 0.1  # tolerance: relative Frobenius error of the approximation
+    max_rank: int | None = None  # cap on the rank (pivots); null = as many as eps needs
     stop: str = "exact"  # exact: error <= eps guaranteed; estimate: textbook ACA criterion only
 
     def __post_init__(self) -> None:

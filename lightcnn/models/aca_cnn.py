@@ -23,9 +23,9 @@ from lightcnn.models.registry import InputSpec, register_model
 class ACACNNConfig(ModelConfig):
     name: str = "aca_cnn"
     widths: list[int] = field(default_factory=lambda: [32, 64, 128])  # channels of the three conv pairs
-    fc: list[int] = field(default_factory=lambda: [512, 256])
-    conv_dropout: float = 0.25
-    fc_dropout: float = 0.5
+    fc: list[int] = field(default_factory=lambda: [512, 256])  # units of the hidden fully connected layers
+    conv_dropout: float = 0.25  # dropout after each conv pair
+    fc_dropout: float = 0.5  # dropout after each hidden fully connected layer
 
     def __post_init__(self) -> None:
         require(

@@ -55,7 +55,7 @@ class PwiseOctResNetConfig(OctResNetConfig):
     name: str = "pwise_oct_resnet"
     beta: int = 2  # channel compression of the pointwise bottleneck
     paths: list[str] = field(default_factory=lambda: list(PATHS))  # paths whose conv gets the bottleneck
-    bottleneck: str = "per_path"
+    bottleneck: str = "per_path"  # per_path: one pointwise pair per path | shared: one pair for all
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -27,9 +27,9 @@ from lightcnn.models.registry import InputSpec, register_model, require_input_si
 @dataclass
 class TemplateCNNConfig(ModelConfig):
     name: str = "template_cnn"
-    first_filters: int = 32
-    hidden: int = 256
-    dropout: float = 0.5
+    first_filters: int = 32  # filters of the first 3x3 conv (the templates replace some of them)
+    hidden: int = 256  # units of the hidden fully connected layer
+    dropout: float = 0.5  # dropout before the classifier
 
     def __post_init__(self) -> None:
         require(self.first_filters >= 1, "first_filters", self.first_filters, "an integer >= 1")

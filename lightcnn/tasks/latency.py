@@ -32,7 +32,7 @@ class LatencyTaskConfig(TaskConfig):
     """Inference latency: median and interquartile range over repeated timed forward passes."""
 
     name: str = "latency"
-    batch_sizes: list[int] = field(default_factory=lambda: [1, 256])
+    batch_sizes: list[int] = field(default_factory=lambda: [1, 256])  # images per forward pass, each timed apart
     devices: list[str] = field(default_factory=lambda: ["cpu", "cuda"])  # cuda is skipped where absent
     warmup: int = 5  # untimed forward passes first
     repeats: int = 30  # timed forward passes (at most)

@@ -26,6 +26,7 @@ class ReuseTaskConfig(TaskConfig):
 
     name: str = "reuse"
     images: int = 10  # random test images (chosen with the run's seed)
+    # number formats the reuse is counted in
     precisions: list[str] = field(default_factory=lambda: list(REUSE_PRECISIONS))
     checkpoint: str | None = None  # null: the model as built; auto: the newest ok train run of it; or a path
 

@@ -48,7 +48,7 @@ class PruneHRankConfig(PretrainedMethodConfig):
     name: str = "prune_hrank"
     compress_rate: str = "0.5"  # one rate or HRank's per-conv form: "method.compress_rate='[0.1]*19'"
     batches: int = 5  # training batches whose feature maps rank the filters
-    batch_size: int = 128
+    batch_size: int = 128  # images per batch of the ranking
     replacement: str = "none"  # none | duplicate_top | replace_with_best (filter replacement before pruning)
     replace_ratio: float = 0.1  # share of each layer's filters replaced
     retrain_epochs: int = 0  # with replacement: epochs of retraining before pruning (then fine-tuning)

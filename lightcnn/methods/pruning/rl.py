@@ -86,16 +86,16 @@ class PruneRLConfig(PretrainedMethodConfig):
     selection: str = "controller"  # controller: the action picks which index groups go | l1: how many least-L1 groups
     groups: int = 8  # filter groups per conv (controller: 2^groups - 1 actions, groups <= 10)
     retrain_batches: int = 20  # SGD steps of the recogniser after each action
-    retrain_lr: float = 0.01
+    retrain_lr: float = 0.01  # SGD lr of those steps
     eval_batches: int | None = None  # validation batches behind the accuracy (null: the whole split, the report's)
-    batch_size: int = 128
-    reward_reduction: float = 1.0
+    batch_size: int = 128  # images per retraining and evaluation batch
+    reward_reduction: float = 1.0  # reward per unit of reduction (share of params masked)
     target_reduction: float | None = None  # stop masking at this share of params; the most accurate run that got there
     reward_accuracy: float = 10.0  # accuracy as a fraction: a 1-point drop costs 0.1
-    gamma: float = 0.99
-    n_step: int = 5
+    gamma: float = 0.99  # discount of the return
+    n_step: int = 5  # steps of the n-step return (R2D2)
     hidden: int = 128  # LSTM units of the controller
-    learning_rate: float = 1e-3
+    learning_rate: float = 1e-3  # Adam lr of the controller's learner
     replay_capacity: int = 1000  # sequences
     replay_batch: int = 16  # sequences per learner step
     updates_per_episode: int = 8  # learner steps after each round of episodes
