@@ -35,7 +35,7 @@ def test_the_readme_shows_the_committed_smoke_reports_index():
     shown = readme.split("<!-- smoke report index: begin -->\n")[1].split("\n<!-- smoke report index: end -->")[0]
     index = (ROOT / "docs" / "results" / "smoke" / "index.md").read_text()
     assert shown.replace("](docs/results/smoke/", "](") in index and shown.startswith("| paper | tables | rows run |")
-    for image in ("pareto_synthetic.png", "pruning/rl_fig2_accuracy_vs_reduction.png"):
+    for image in ("pareto_synthetic_3x32x32.png", "pruning/rl_fig2_accuracy_vs_reduction.png"):
         assert f"docs/results/smoke/{image}" in readme and (ROOT / "docs/results/smoke" / image).is_file()
 
 

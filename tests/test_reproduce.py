@@ -62,8 +62,11 @@ def test_smoke_reproduction_renders_a_report_and_resumes(tmp_path):
     page, index = (reports / "toy.md").read_text(), (reports / "index.md").read_text()
     assert all("> **Smoke report: the accuracies are meaningless.**" in text for text in (table, page, index))
     assert "![table_curves](toy/table_curves.png)" in page
-    assert "| [toy](toy.md) | 1 | 1 | 0 | 1 |" in index and "![pareto synthetic](pareto_synthetic.png)" in index
-    assert (reports / "pareto_synthetic.png").read_bytes()[:4] == b"\x89PNG"
+    assert (
+        "| [toy](toy.md) | 1 | 1 | 0 | 1 |" in index
+        and "![pareto synthetic_3x32x32](pareto_synthetic_3x32x32.png)" in index
+    )
+    assert (reports / "pareto_synthetic_3x32x32.png").read_bytes()[:4] == b"\x89PNG"
     first = {p: p.read_bytes() for p in reports.rglob("*") if p.is_file()}
     # a second reproduction skips the ok runs and renders the same bytes
     again = reproduce(tmp_path, spec, "--profile", "smoke")

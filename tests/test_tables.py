@@ -15,6 +15,7 @@ SPEC = """
 title: Toy table
 source: Somebody (2016), Table 1
 overrides: [dataset=cifar10]
+seeds: [0, 1, 2]
 columns:
   - {key: params, label: Params (M), scale: 1.0e-6, digits: 3, diff: relative}
   - {key: test_acc, label: Top-1 (%), digits: 2}
@@ -107,6 +108,19 @@ def test_seeds_aggregate_missing_and_failed_are_marked(tmp_path, spec_path):
     assert float(r20["params_diff"]) == pytest.approx(100 * (269_722 - 270_000) / 270_000)
     r56 = dict(zip(lines[0].split(","), lines[2].split(","), strict=True))
     assert r56["status"] == "failed" and r56["test_acc_ours"] == ""
+
+
+def test_a_row_averages_the_seeds_its_spec_asks_for_and_lists_other_runs_apart(tmp_path, spec_path):
+    """Runs made by hand beside the reproduction (seed 5, 7) do not move the row's mean; two runs
+    of one seed count as one value (their mean)."""
+    runs = [record("a", 20, 0, 91.0), record("b", 20, 1, 92.0), record("c", 20, 1, 94.0),
+            record("x", 20, 5, 10.0), record("y", 20, 7, 12.0)]  # fmt: skip
+    write_records(tmp_path / "results", runs)
+    text = render_specs([spec_path], tmp_path / "results", tmp_path / "out")[0].read_text()
+    assert "| 92.00 ± 1.41 " in text  # seeds 0 and 1: 91 and (92 + 94) / 2
+    assert "R20 91.00 (seed 0), 92.00 (seed 1), 94.00 (seed 1)." in text
+    assert ("Not averaged in (runs of a row's configuration at seeds the spec does not ask for): "
+            "R20: seed 5 (x), seed 7 (y).") in text  # fmt: skip
 
 
 def test_rows_with_several_seeds_are_compared_with_the_first_in_the_mean_and_seed_by_seed(tmp_path, spec_path):
@@ -595,3 +609,38 @@ def test_a_claim_counts_one_value_per_seed(tmp_path, spec_path):
     write_records(tmp_path / "results", runs)
     md, _ = render_specs([spec_path], tmp_path / "results", tmp_path / "out")
     assert "R20 91.25 ± 0.35 (n=2)" in md.read_text()  # seed 0's two runs count once, as their mean 91.5
+
+
+def test_the_report_plots_one_front_per_data_set_and_input_shape_from_its_rows_runs_only(tmp_path):
+    """Synthetic CIFAR-shaped and MNIST-shaped runs never share a front; a run that no row of
+    the report asks for (an ad-hoc seed) is not plotted."""
+    from lightcnn.results.tables import render_report
+
+    spec = tmp_path / "experiments" / "toy" / "shapes.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(
+        "title: Shapes\ncolumns: [{key: test_acc, label: Top-1 (%), digits: 2}]\nrows:\n"
+        "  - {label: cifar-shaped, overrides: [dataset=synthetic, model=resnet, model.depth=20]}\n"
+        "  - {label: mnist-shaped, overrides: [dataset=synthetic, dataset.channels=1, dataset.image_size=28, "
+        "model=plain_cnn]}\n"
+    )
+
+    def synthetic(run_id, seed, *overrides):
+        cfg = ConfigMatcher(["smoke"]).config(
+            ("dataset=synthetic", *overrides, "task=train", "profile=smoke", f"seed={seed}")
+        )
+        config = OmegaConf.to_container(cfg, resolve=True)
+        return {"run_id": run_id, "status": "ok", "task": "train", "model": config["model"]["name"], "seed": seed,
+                "profile": "smoke", "dataset": "synthetic", "config": config, "config_hash": run_id, "test_acc": 50.0,
+                "flops_conv": 1e6, "params": 1000, "finished_at": "2026-01-01T00:00:00"}  # fmt: skip
+
+    write_records(tmp_path / "results", [
+        synthetic("a", 0, "model=resnet", "model.depth=20"),
+        synthetic("b", 0, "dataset.channels=1", "dataset.image_size=28", "model=plain_cnn"),
+        synthetic("adhoc", 7, "model=resnet", "model.depth=20"),
+    ])  # fmt: skip
+    render_report([spec], tmp_path / "results", tmp_path / "out", profile="smoke", synthetic=True)
+    index = (tmp_path / "out" / "index.md").read_text()
+    assert sorted(p.name for p in (tmp_path / "out").glob("pareto_*.png")) == [
+        "pareto_synthetic_1x28x28.png", "pareto_synthetic_3x32x32.png"]  # fmt: skip
+    assert "Runs: 2;" in index  # the ad-hoc seed-7 run is behind no row

@@ -94,6 +94,7 @@ class ConfigMatcher:
         self.compose = Composer(conf_dir)
         self._hashes: dict[tuple, set[str]] = {}
         self._count_hashes: dict[tuple, set[str]] = {}
+        self._seeds: dict[tuple, set[int]] = {}
 
     def config(self, overrides: tuple[str, ...]) -> DictConfig:
         """The composed, validated config of ``overrides``."""
@@ -112,7 +113,7 @@ class ConfigMatcher:
         """Seedless config hashes of ``row`` run as each of ``tasks`` (and profile) at each profile."""
         key = (row.overrides, row.profiles, tasks)
         if key not in self._hashes:
-            found, counts = set(), set()
+            found, counts, seeds = set(), set(), set()
             for task in dict.fromkeys((*tasks, "profile")):
                 for profile in self.profiles:
                     overrides = (*row.overrides, *row.at_profile(profile), f"task={task}", f"profile={profile}",
@@ -127,8 +128,14 @@ class ConfigMatcher:
                     container = OmegaConf.to_container(cfg, resolve=True)
                     found.add(noseed_hash(container))
                     counts.add(count_hash(container))
-            self._hashes[key], self._count_hashes[key] = found, counts
+                    seeds.update(row.seeds_at(profile) or (int(container["seed"]),))
+            self._hashes[key], self._count_hashes[key], self._seeds[key] = found, counts, seeds
         return self._hashes[key]
+
+    def seeds(self, row: Row, tasks: tuple[str, ...]) -> set[int]:
+        """The seeds ``row`` asks for at the matcher's profiles (its ``seeds``, else the config's)."""
+        self.hashes(row, tasks)
+        return self._seeds[(row.overrides, row.profiles, tasks)]
 
     def count_hashes(self, row: Row, tasks: tuple[str, ...]) -> set[str]:
         """:func:`count_hash` of ``row``'s configurations: records that hold its counts."""

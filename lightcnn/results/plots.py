@@ -277,7 +277,7 @@ def pareto_figure(runs: pd.DataFrame, title: str):
     axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes: never over a point
     axes.set_xlabel("conv + linear multiply-accumulates per image (millions, log scale)")
     axes.set_ylabel("test top-1 (%)")
-    axes.set_title(fitted(title), fontsize=10)
+    axes.set_title(fitted(title, 52), fontsize=10)
     axes.grid(True, alpha=0.3)
     figure.tight_layout()
     return figure

@@ -36,7 +36,8 @@ MAX_TABLE_COLUMNS = 10  # wider tables are split: accuracy first, then the costs
 
 def records_frame(results_dir: Path) -> pd.DataFrame:
     """All records under ``results_dir``, one row each, without their configs (matched by hash)
-    but for the schedule's ``config.trainer.max_epochs`` and ``config.dataset.train_subset``."""
+    but for the schedule's ``config.trainer.max_epochs`` and ``config.dataset.train_subset``, and
+    synthetic data's input shape (``config.dataset.channels``, ``config.dataset.image_size``)."""
     records = list(iter_records(Path(results_dir)))
     if not records:
         return pd.DataFrame(columns=["status", "config_hash", "finished_at"])
@@ -46,6 +47,8 @@ def records_frame(results_dir: Path) -> pd.DataFrame:
         # the schedule a training's accuracy depends on beyond its model (the Pareto plot names it)
         record["config.trainer.max_epochs"] = (config.get("trainer") or {}).get("max_epochs")
         record["config.dataset.train_subset"] = (config.get("dataset") or {}).get("train_subset")
+        for key in ("channels", "image_size"):  # synthetic data of one shape or another: never on one front
+            record[f"config.dataset.{key}"] = (config.get("dataset") or {}).get(key)
     frame = pd.json_normalize(records, max_level=None)
     return frame.sort_values(["finished_at", "run_id"], na_position="first", kind="stable").reset_index(drop=True)
 
@@ -78,6 +81,7 @@ class RowResult:
     seeds: int = 0
     runs: tuple[str, ...] = ()  # every run behind a cell, those lending counts included
     own_runs: tuple[str, ...] = ()  # the runs of exactly the row's configuration behind its other cells
+    other_runs: tuple[tuple[int, str], ...] = ()  # (seed, run id): ok runs of its configuration at seeds not asked for
 
     @property
     def measured(self) -> bool:
@@ -85,14 +89,21 @@ class RowResult:
 
 
 def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], matcher: ConfigMatcher) -> RowResult:
-    """Each column from the newest configuration that measured it, over that configuration's
-    seeds: counts (``COUNT_KEYS``) from any ok record of the row's model, method and data set
-    (a ``task=profile`` run of it, whatever its schedule or augmentation), everything else from
-    records of exactly the row's configuration."""
+    """Each column from the newest configuration that measured it, over the seeds the row asks
+    for (one value per seed: runs of one seed, e.g. on two machines, are averaged first): counts
+    (``COUNT_KEYS``) from any ok record of the row's model, method and data set (a
+    ``task=profile`` run of it, whatever its schedule or augmentation), everything else from
+    records of exactly the row's configuration; its runs at other seeds (ad-hoc runs) are
+    listed apart, not averaged in."""
     if not row.tasks:
         return RowResult(row, PUBLISHED_ONLY, {c.id: Cell() for c in columns})
     matched = final_counts(match_rows(frame, matcher.hashes(row, row.tasks)))
     ok = matched[matched["status"] == "ok"]
+    others: tuple[tuple[int, str], ...] = ()
+    if "seed" in ok:
+        asked = ok["seed"].isin(matcher.seeds(row, row.tasks))
+        others = tuple((int(seed), run) for seed, run in zip(ok[~asked]["seed"], ok[~asked]["run_id"], strict=True))
+        ok = ok[asked]
     counted = frame.iloc[0:0]
     if "count_hash" in frame:
         counted = final_counts(frame[frame["count_hash"].isin(matcher.count_hashes(row, row.tasks))])
@@ -109,7 +120,9 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], ma
             cells[column.id] = Cell()
             continue
         group = measured[measured["config_hash_noseed"] == measured.iloc[-1]["config_hash_noseed"]]
-        values = pd.to_numeric(group[key])
+        values = (
+            pd.to_numeric(group[key]).groupby(group["seed"]).mean() if "seed" in group else pd.to_numeric(group[key])
+        )
         std = float(values.std(ddof=1)) if len(values) > 1 else None
         cells[column.id] = Cell(float(values.mean()), std, int(len(values)))
         runs.update(group["run_id"])
@@ -125,7 +138,8 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], ma
     if all(cell.mean is None for cell in cells.values()):  # records, but none holds a column of this table
         return RowResult(row, NOT_RUN if ok.empty or matched.empty else status, {c.id: Cell() for c in columns})
     seeds = seed_count[False] or seed_count[True]
-    return RowResult(row, status, cells, seeds=seeds, runs=tuple(sorted(runs)), own_runs=tuple(sorted(own)))
+    return RowResult(row, status, cells, seeds=seeds, runs=tuple(sorted(runs)), own_runs=tuple(sorted(own)),
+                     other_runs=others)  # fmt: skip
 
 
 def apply_drops(results: list[RowResult], by_label: dict[str, RowResult], columns: tuple[Column, ...]) -> None:
@@ -234,6 +248,7 @@ def render_table(
         table = pd.DataFrame(display)[names].to_markdown(index=False, disable_numparse=True)
         lines += ([f"**{heading}**", ""] if heading else []) + [table, ""]
     lines += each_run(frame, results, spec.columns)
+    lines += other_run_lines(results)
     lines += claim_lines(frame, results, spec.claims)
     lines += provenance(frame, results)
     if spec.notes:
@@ -296,9 +311,11 @@ def each_run(frame: pd.DataFrame, results: list[RowResult], columns: tuple[Colum
         for result in results:
             cell = result.cells[column.id]
             key = column.record_key(result.row)
-            if cell.n < 2 or key not in frame:
+            if cell.mean is None or key not in frame:
                 continue
             runs = frame[frame["run_id"].isin(result.own_runs) & pd.to_numeric(frame[key], errors="coerce").notna()]
+            if len(runs) < 2:
+                continue
             runs = runs.sort_values(["seed", "run_id"], kind="stable")
             # runs that trained in different precisions (``auto`` on different machines) name theirs
             mixed = "precision" in runs and runs["precision"].nunique() > 1
@@ -308,6 +325,22 @@ def each_run(frame: pd.DataFrame, results: list[RowResult], columns: tuple[Colum
         if parts:
             return [f"Each run, {column.label}: {'; '.join(parts)}.", "", *compared(rows, column)]
     return []
+
+
+def other_run_lines(results: list[RowResult]) -> list[str]:
+    """The ok runs of a row's configuration at seeds its spec does not ask for (runs made by hand
+    beside the reproduction): named, never averaged into the row."""
+    parts = [
+        f"{r.row.label}: " + ", ".join(f"seed {seed} ({run})" for seed, run in sorted(r.other_runs))
+        for r in results
+        if r.other_runs
+    ]
+    if not parts:
+        return []
+    return [
+        f"Not averaged in (runs of a row's configuration at seeds the spec does not ask for): {'; '.join(parts)}.",
+        "",
+    ]
 
 
 def claim_lines(frame: pd.DataFrame, results: list[RowResult], claims: tuple) -> list[str]:
@@ -396,10 +429,13 @@ def training_conditions(used: pd.DataFrame, results: list[RowResult]) -> list[st
 
 
 def runs_with(frame: pd.DataFrame, row: Row, matcher: ConfigMatcher, field: str) -> pd.DataFrame:
-    """The ok runs of ``row`` whose record holds a non-empty list ``field``, oldest first."""
+    """The ok runs of ``row`` at the seeds it asks for whose record holds a non-empty list
+    ``field``, oldest first."""
     matched = match_rows(frame, matcher.hashes(row, row.tasks))
     if field not in matched.columns:
         return matched.iloc[0:0]
+    if "seed" in matched:
+        matched = matched[matched["seed"].isin(matcher.seeds(row, row.tasks))]
     return matched[(matched["status"] == "ok") & matched[field].map(lambda h: isinstance(h, list) and bool(h))]
 
 
@@ -531,6 +567,17 @@ def _prepare(
     return specs, frame, matcher
 
 
+def input_name(run: pd.Series) -> str:
+    """A run's data set, and for synthetic data its input shape (``synthetic_1x28x28``): runs of
+    different inputs never share a front."""
+    if run["dataset"] != "synthetic":
+        return str(run["dataset"])
+    channels, side = run.get("config.dataset.channels"), run.get("config.dataset.image_size")
+    return (
+        f"synthetic_{int(channels)}x{int(side)}x{int(side)}" if pd.notna(channels) and pd.notna(side) else "synthetic"
+    )
+
+
 def render_report(
     spec_paths: list[Path],
     results_dir: Path,
@@ -572,23 +619,26 @@ def render_report(
         write_text_atomic(page, "\n".join(lines))
         written.append(page)
         index.append(f"| [{paper}]({paper}.md) | {len(entries)} | {run} | {counted} | {missing} |")
-    runs = frame[(frame["status"] == "ok") & (frame.get("task") == "train")] if "task" in frame else frame.iloc[0:0]
-    if profile is not None and "profile" in runs:
-        runs = runs[runs["profile"] == profile]
+    rows_runs = {run for entries in papers.values() for *_, results in entries for r in results for run in r.own_runs}
+    runs = frame[frame["run_id"].isin(rows_runs)] if "run_id" in frame else frame.iloc[0:0]
+    runs = runs[(runs["status"] == "ok") & (runs.get("task") == "train")] if "task" in runs else runs.iloc[0:0]
     if {"flops_conv", "test_acc", "model", "dataset"} <= set(runs):
         runs = runs.dropna(subset=["flops_conv", "test_acc"])
     else:
         runs = runs.iloc[0:0]
-    index += ["", "Accuracy against conv + linear MACs of every training run, per data set, with the Pareto front:", ""]
+    index += ["", "Accuracy against conv + linear MACs of the training runs behind the rows above, one plot per "
+              "data set and input shape, with the Pareto front:", ""]  # fmt: skip
     if runs.empty:
         index += ["No training run of this profile yet: no plot.", ""]
-    for dataset, group in sorted(runs.groupby("dataset"), key=lambda g: str(g[0])) if not runs.empty else []:
-        png = out_dir / f"pareto_{dataset}.png"
+    for name, group in (
+        sorted(runs.groupby(runs.apply(input_name, axis=1)), key=lambda g: str(g[0])) if len(runs) else []
+    ):
+        png = out_dir / f"pareto_{name}.png"
         runs_text = f"{len(group)} training run{'s' if len(group) != 1 else ''}"
         prefix = SMOKE_TITLE if is_smoke(matcher) else ""
-        pareto_plot(group, f"{prefix}{dataset}, profile {profile or 'all'}: {runs_text}", png)
+        pareto_plot(group, f"{prefix}{name.replace('_', ' ')}, profile {profile or 'all'}: {runs_text}", png)
         written.append(png)
-        index += [f"![pareto {dataset}]({png.name})", ""]
+        index += [f"![pareto {name}]({png.name})", ""]
     index += provenance(frame, [RowResult(Row("all", ()), "ok", {}, runs=tuple(sorted(runs.get("run_id", []))))])
     write_text_atomic(out_dir / "index.md", "\n".join(index) + "\n")
     written.append(out_dir / "index.md")
