@@ -258,10 +258,11 @@ def task_function(cfg) -> dict | None:
         note_sweep_job(Path(hydra_cfg.sweep.dir), int(job.num), list(hydra_cfg.overrides.task),
                        {**outcome.record, "run_dir": str(outcome.run_dir or "")}, outcome.skipped)  # fmt: skip
     if outcome.is_main_process:
-        if outcome.report:
-            print(outcome.report)
+        is_run = bool(outcome.record and "run_id" in outcome.record)
+        if outcome.report:  # a listing's table is its output; a run's (task.print_table) goes beside its log
+            print(outcome.report, file=sys.stderr if is_run else sys.stdout)
         print(to_json(outcome.record), flush=True)
-        if outcome.record and "run_id" in outcome.record:  # a run's record, not a listing
+        if is_run:  # a run's record, not a listing
             print(summary_line(outcome.record, outcome.skipped, outcome.run_dir), file=sys.stderr, flush=True)
     if outcome.exit_code:
         sys.exit(outcome.exit_code)  # interrupted: 128 + the signal, as a shell reports it

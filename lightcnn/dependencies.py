@@ -88,7 +88,8 @@ def resolve(need: Need, results_dir: Path) -> dict:
     """The finished run that ``need`` names: ``{key, run_id, config_hash, checkpoint, checkpoint_sha256}``."""
     from lightcnn.composition import compose_config
 
-    wanted = config_hash(compose_config(need.overrides))
+    composed = compose_config(need.overrides)
+    wanted = config_hash(composed)
     runs, record = finished_runs(results_dir, wanted)
     if record is None and runs:
         again = (*_without(need.overrides, ("trainer.checkpoint", "skip_existing"), ()),
@@ -98,9 +99,11 @@ def resolve(need: Need, results_dir: Path) -> dict:
             f"(trainer.checkpoint=false); run it again with one: lightcnn {shown(again)}"
         )
     if record is None:
+        # a profile that keeps no checkpoint (smoke) is told to keep one: the first command is the one that works
+        make = need.overrides if composed.trainer.checkpoint else (*need.overrides, "trainer.checkpoint=true")
         raise UserError(
             f"{need.key}=auto: no finished run of config {wanted} under {results_dir}; make it with: "
-            f"lightcnn {shown(need.overrides)}  (or set {need.key}=null, or a checkpoint path)"
+            f"lightcnn {shown(make)}  (or set {need.key}=null, or a checkpoint path)"
         )
     checkpoint = Path(record["run_dir"]) / CHECKPOINT
     return {

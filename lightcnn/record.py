@@ -110,7 +110,7 @@ class RunRecord(TypedDict, total=False):
     test_acc: float | None  # top-1, percent
     test_acc5: float | None
     test_loss: float | None
-    test_acc_at_best_val: float | None
+    test_acc_at_best_val: float | None  # with a validation split and trainer.checkpoint=true (else null)
     test_acc5_at_best_val: float | None
     best_val_acc: float | None
     final_val_acc: float | None

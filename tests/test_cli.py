@@ -45,9 +45,14 @@ def test_cfg_job_prints_the_resolved_config(lightcnn):
 def test_profile_task_prints_a_summary_line_the_record_and_the_table_on_request(lightcnn, tmp_path):
     out = lightcnn("task=profile", "model=resnet", "model.depth=56", "task.print_table=true")
     assert out.returncode == 0, out.stderr
-    assert "| module" in out.stdout and "layer3" in out.stdout
+    assert out.stdout.count("\n") == 1  # stdout is the record alone (| jq works); the table is on stderr
+    assert "| module         | #parameters   | #MACs" in out.stderr and "layer3" in out.stderr
     assert "ok: resnet on cifar10; 853,018 params, 125,485,696 MACs" in out.stderr
     record = out.record
+    total = (
+        f"total {record['flops']:,} MACs (the record's flops: every operator fvcore counts); conv + linear 125,485,696"
+    )
+    assert total in out.stderr and record["flops"] > record["flops_conv"]
     assert (record["params"], record["flops_conv"], record["status"]) == (853_018, 125_485_696, "ok")
     assert record["flops_skipped_ops"] == {"aten::add": 27, "aten::pad": 2}
     saved = json.loads((tmp_path / "results").rglob("result.json").__next__().read_text())

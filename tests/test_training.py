@@ -90,9 +90,14 @@ def test_validation_split_selects_by_val_and_reports_test_of_best(compose, tmp_p
     assert list((tmp_path / "results/v/checkpoints").glob("best-epoch=*.ckpt"))
 
 
-def test_a_smoke_run_keeps_no_checkpoint_unless_asked(compose, tmp_path):
-    rec = run(compose, tmp_path, "s", "trainer.checkpoint=false", "dataset.val_fraction=0.25")
+def test_a_smoke_run_keeps_no_checkpoint_unless_asked(compose, tmp_path, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="lightcnn.tasks.training"):
+        rec = run(compose, tmp_path, "s", "trainer.checkpoint=false", "dataset.val_fraction=0.25")
     assert rec["status"] == "ok" and not (tmp_path / "results/s/checkpoints").exists()
+    assert rec.get("test_acc_at_best_val") is None  # no weights of the best epoch kept: said, not silent
+    assert "test_acc_at_best_val not measured: trainer.checkpoint=false keeps no weights" in caplog.text
     assert compose("profile=smoke").trainer.checkpoint is False and compose("profile=quick").trainer.checkpoint
 
 
@@ -242,6 +247,11 @@ def test_one_progress_line_per_epoch_whatever_the_terminal(compose, tmp_path, ca
     lines = [m for m in messages if m.startswith("epoch")]
     assert len(lines) == 2 and lines[0].startswith("epoch 1/2  train loss ") and " val acc " in lines[0]
     assert lines[1].endswith("ETA 0:00:00")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="lightcnn.progress"):
+        run(compose, tmp_path, "q", "trainer.max_epochs=1", "trainer.limit_train_batches=2")
+    plan = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("plan: "))
+    assert plan.startswith("plan: resnet on synthetic (128 training images), 1 epoch of 2 batches of 16, ")
     history = [{"stage": "val", "epoch": 0, "val/acc": 55.1}, {"stage": "train", "epoch": 0, "train/loss": 1.23456,
                "train/acc": 56.789}]  # fmt: skip
     assert (

@@ -55,4 +55,15 @@ _BEFORE: dict[tuple, dict[str, int]] = {}
 @register_task("profile", config=ProfileTaskConfig)
 def profile_task(cfg: Config, ctx: RunContext) -> TaskResult:
     fields, profile = count_config(cfg, cfg.task.max_depth if cfg.task.print_table else None)
-    return TaskResult(fields, profile.table if cfg.task.print_table else None)
+    return TaskResult(fields, macs_table(profile.table, fields) if cfg.task.print_table else None)
+
+
+def macs_table(table: str, fields: dict) -> str:
+    """fvcore's per-module table with its counts named for what they are (multiply-accumulates)
+    and a last line tying its total to the record's ``flops`` and the end line's conv + linear
+    MACs (``flops_conv``)."""
+    return (
+        table.replace("#flops", "#MACs")
+        + f"\ntotal {fields['flops']:,} MACs (the record's flops: every operator fvcore counts); conv + linear "
+        f"{fields['flops_conv']:,} (flops_conv, the end line's)"
+    )

@@ -148,8 +148,12 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
     precision = training_precision(tcfg.precision, tcfg.accelerator, net)
     loggers = make_loggers(ctx.run_dir, cfg.logger, ctx.run_id, ctx.config_container)
     epochs = f"{tcfg.max_epochs} epoch{'s' if tcfg.max_epochs != 1 else ''}"
+    batches = tcfg.limit_train_batches  # smoke: a few batches of the set, not all of it
+    steps = (
+        f"{batches} batch{'es' if batches != 1 else ''} of {tcfg.batch_size}" if batches else f"batch {tcfg.batch_size}"
+    )
     plan = (f"{cfg.model.name} on {cfg.dataset.name} ({training_images(cfg.dataset):,} training images), "
-            f"{epochs} of batch {tcfg.batch_size}, on {device_type(tcfg.accelerator)}, {precision}, "
+            f"{epochs} of {steps}, on {device_type(tcfg.accelerator)}, {precision}, "
             f"{torch.get_num_threads()} CPU thread{'s' if torch.get_num_threads() != 1 else ''}")  # fmt: skip
     trainer, throughput, checkpoint = make_trainer(
         tcfg, ctx.run_dir, datamodule.has_val, bool(datamodule.eval_splits), method_context.callbacks, precision,
@@ -230,3 +234,6 @@ def evaluate_test(trainer: pl.Trainer, module: LitClassifier, datamodule, checkp
         )
         best = last_metrics(module, "test")
         fields.update(test_acc_at_best_val=best.get("test/acc"), test_acc5_at_best_val=best.get("test/acc5"))
+    elif datamodule.has_val:
+        log.info("test_acc_at_best_val not measured: trainer.checkpoint=false keeps no weights of the best "
+                 "validation epoch (trainer.checkpoint=true measures it)")  # fmt: skip
