@@ -179,6 +179,7 @@ def test_ddp_on_cpu_with_two_processes(lightcnn, tmp_path):
         "trainer.accelerator=cpu",
         "trainer.devices=2",
         "trainer.limit_eval_batches=null",
+        "trainer.checkpoint=true",
         timeout=240,
     )
     assert out.returncode == 0, out.stderr[-3000:]
@@ -187,6 +188,11 @@ def test_ddp_on_cpu_with_two_processes(lightcnn, tmp_path):
     record = json.loads(records[0].read_text())
     assert record["status"] == "ok" and record["config"]["trainer"]["strategy"] == "ddp"
     assert record["test_acc"] is not None
+    import torch
+
+    state = torch.load(records[0].parent / "checkpoints" / "last.ckpt", weights_only=True)["lightcnn"]
+    ranks = state["rng_per_rank"]  # each rank drew its own augmentation stream, kept for an exact resume
+    assert len(ranks) == 2 and not torch.equal(ranks[0]["torch"], ranks[1]["torch"])
 
 
 def test_a_sweep_ends_with_a_table_of_its_jobs(lightcnn_in_process, tmp_path):

@@ -206,3 +206,41 @@ def test_a_resumed_run_keeps_the_earlier_rows_of_metrics_csv(compose, tmp_path):
     after = list(csv.DictReader(open(killed_dir / "metrics.csv")))
     assert {row["epoch"] for row in after} >= {"0", "1", "2"} and len(after) > len(before)
     assert [row["train/acc"] for row in after[: len(before)]] == [row["train/acc"] for row in before]
+
+
+def relabelled(path: Path, target: Path, location: str) -> Path:
+    """A copy of a torch checkpoint whose tensors claim to live on ``location`` (e.g. a GPU this
+    machine does not have): the storage locations in its pickle are rewritten, nothing else."""
+    import pickletools
+    import struct
+    import zipfile
+
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as copy:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename.endswith("/data.pkl"):
+                ops = list(pickletools.genops(data))
+                edits = []
+                for i, (op, arg, pos) in enumerate(ops):
+                    # a storage's persistent id: (b"storage", type, key, location, numel) then BINPERSID
+                    if arg == "cpu" and any(o.name == "BINPERSID" for o, _, _ in ops[i + 1 : i + 6]):
+                        edits.append((pos, ops[i + 1][2], b"X" + struct.pack("<I", len(location)) + location.encode()))
+                for start, end, new in reversed(edits):
+                    data = data[:start] + new + data[end:]
+                assert edits, "no storage location found"
+            copy.writestr(info, data)
+    return target
+
+
+def test_a_checkpoint_written_on_another_device_resumes_here(compose, tmp_path):
+    """A run checkpointed on a GPU continues on a machine without one: the checkpoint's tensors
+    are read onto the CPU and Lightning moves weights and optimizer state to this run's device."""
+    config = [*(o for o in CONFIG if not o.startswith("trainer.max_epochs")), "trainer.max_epochs=1"]
+    first = run_in_process(compose, tmp_path / "a", "first", config=config)
+    saved = Path(first["run_dir"] if "run_dir" in first else tmp_path / "a" / "first") / "checkpoints" / "last.ckpt"
+    gpu = relabelled(saved, tmp_path / "gpu.ckpt", "cuda:0")
+    with pytest.raises(RuntimeError, match="CUDA"):  # what Lightning's own loader does with it here
+        torch.load(gpu, weights_only=True)
+    config = [*(o for o in CONFIG if not o.startswith("trainer.max_epochs")), "trainer.max_epochs=2"]
+    resumed = run_in_process(compose, tmp_path / "b", "resumed", f"resume={gpu}", config=config)
+    assert resumed["status"] == "ok" and resumed["resumed_from"] == str(gpu) and resumed["epochs"] == 2

@@ -42,6 +42,11 @@ def set_rng_states(states: dict) -> None:
     random.setstate((version, tuple(internal), gauss))
 
 
+def rank_seed(seed: int, rank: int) -> int:
+    """The seed of DDP rank ``rank``'s augmentation stream (rank 0 keeps ``seed``)."""
+    return (seed + 1_000_003 * rank) % 2**63
+
+
 def use_channels_last(cfg: TrainerConfig, net: nn.Module) -> bool:
     """``trainer.channels_last``, or when it is null the model's ``prefers_channels_last``
     (NHWC speeds up plain conv stacks but slows the pooling and slicing of OctConv on CPUs)."""
@@ -60,6 +65,7 @@ class LitClassifier(pl.LightningModule):
         super().__init__()
         self.net, self.cfg = net, cfg
         self.diverged = False
+        self._rng_restored = False  # a checkpoint gave this process its generators back
         self.channels_last = False  # decided in configure_model
         # stage names of the validation loop's loaders: "val" (selection), "epoch_test" (curves only)
         self.val_stages: list[str] = ["val"]
@@ -114,10 +120,20 @@ class LitClassifier(pl.LightningModule):
         self._step(batch, "test")
 
     def _check_finite(self) -> None:
+        """Stop on a non-finite training loss, decided by every rank together: a rank that stopped
+        alone would leave the others waiting at the next collective."""
         stats = self._stats.get("train")
-        if stats is not None and not torch.isfinite(stats[0]).item():
+        finite = stats is None or bool(torch.isfinite(stats[0]).item())
+        if not self.trainer.strategy.reduce_boolean_decision(finite, all=True):
             self.diverged = True
             self.trainer.should_stop = True
+
+    def on_train_start(self) -> None:
+        """Under DDP every process was seeded alike (``seed_everything``): from here each rank
+        draws its own augmentation stream (rank 0 the single-process one), unless a checkpoint
+        gave it back its own."""
+        if self.trainer.world_size > 1 and self.trainer.global_rank > 0 and not self._rng_restored:
+            torch.manual_seed(rank_seed(torch.initial_seed(), self.trainer.global_rank))
 
     # ---------------------------------------------------------------- epoch ends
 
@@ -156,7 +172,12 @@ class LitClassifier(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """What an exact resume needs beyond Lightning's state: the history and the generators."""
-        checkpoint["lightcnn"] = {"history": self.history, "diverged": self.diverged, "rng": rng_states()}
+        state = {"history": self.history, "diverged": self.diverged, "rng": rng_states()}
+        if self._trainer is not None and self.trainer.world_size > 1 and torch.distributed.is_initialized():
+            per_rank: list = [None] * self.trainer.world_size  # every rank saves; rank 0 writes the file
+            torch.distributed.all_gather_object(per_rank, state["rng"])
+            state["rng_per_rank"] = per_rank
+        checkpoint["lightcnn"] = state
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint.get("lightcnn")
@@ -164,7 +185,13 @@ class LitClassifier(pl.LightningModule):
             return  # weights only: another program's checkpoint, or testing a saved checkpoint
         self.history = [dict(entry) for entry in state["history"]]
         self.diverged = bool(state["diverged"])
-        set_rng_states(state["rng"])
+        per_rank = state.get("rng_per_rank") or []
+        if len(per_rank) == self.trainer.world_size:  # DDP: each rank its own stream
+            set_rng_states(per_rank[self.trainer.global_rank])
+            self._rng_restored = True
+        else:  # one process (or another number of them: the ranks above 0 draw fresh streams)
+            set_rng_states(state["rng"])
+            self._rng_restored = self.trainer.world_size == 1
 
     # ---------------------------------------------------------------- optimisation
 
