@@ -221,7 +221,7 @@ def relabelled(path: Path, target: Path, location: str) -> Path:
             if info.filename.endswith("/data.pkl"):
                 ops = list(pickletools.genops(data))
                 edits = []
-                for i, (op, arg, pos) in enumerate(ops):
+                for i, (_op, arg, pos) in enumerate(ops):
                     # a storage's persistent id: (b"storage", type, key, location, numel) then BINPERSID
                     if arg == "cpu" and any(o.name == "BINPERSID" for o, _, _ in ops[i + 1 : i + 6]):
                         edits.append((pos, ops[i + 1][2], b"X" + struct.pack("<I", len(location)) + location.encode()))
