@@ -130,7 +130,7 @@ class MethodConfig:
 # --------------------------------------------------------------------------------------------
 # trainer
 
-PRECISIONS = ("auto", "32", "32-true", "bf16-mixed", "16-mixed")
+PRECISIONS = ("auto", "32", "32-true", "bf16-mixed", "16-mixed", "tf32")
 COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
 SCHEDULES = ("step", "cosine", "constant")
 
@@ -143,7 +143,9 @@ class TrainerConfig:
     devices: Any = 1  # devices per node (an integer or auto); more than 1 needs trainer=ddp
     strategy: str = "auto"  # Lightning's: auto | ddp | ddp_spawn | ddp_fork ...
     num_nodes: int = 1  # machines (SLURM: one task per device)
-    precision: str = "auto"  # bf16 autocast where the device computes bf16 in hardware, else float32
+    # auto: bf16 autocast where the device computes bf16 in hardware, else float32;
+    # or 32 | bf16-mixed | 16-mixed | tf32 (CUDA)
+    precision: str = "auto"
     max_epochs: int = 1  # training epochs (a method's own epochs, e.g. retrain_epochs, count within)
     limit_train_batches: int | None = None  # batches per epoch (smoke runs); null = all
     limit_eval_batches: int | None = None  # validation and test batches (smoke runs); null = all

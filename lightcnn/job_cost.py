@@ -67,8 +67,11 @@ def speed_key(config: dict) -> str:
 
 def recorded_speeds(results: Path, device: str | None = None) -> dict[str, list[float]]:
     """``images_per_s`` of the ok trainings under ``results`` that ran on ``device`` (default:
-    this machine's), by :func:`speed_key`."""
-    device = device or device_name()
+    the device a training with ``accelerator=auto`` uses here), by :func:`speed_key`."""
+    if device is None:
+        from lightcnn.engine.precision import device_type
+
+        device = device_name(device_type("auto"))
     speeds: dict[str, list[float]] = {}
     for record in iter_records(results):
         ok = record.get("status") == Status.OK and record.get("task") == "train"
@@ -79,12 +82,13 @@ def recorded_speeds(results: Path, device: str | None = None) -> dict[str, list[
 
 def yardstick_images_per_s(cfg) -> float:
     """Training images per second of the validated ``cfg``'s model after its method (applied
-    without data, as ``task=profile`` does), measured now on this machine's CPU at the job's batch
-    size, precision and memory format, uncompiled."""
+    without data, as ``task=profile`` does), measured now on the device the job trains on (its
+    ``trainer.accelerator``: a GPU where there is one) at its batch size, precision and memory
+    format, uncompiled."""
     import torch
 
     from lightcnn.data.datasets import input_spec
-    from lightcnn.engine.precision import training_precision
+    from lightcnn.engine.precision import device_type, training_precision
     from lightcnn.methods.registry import MethodContext, apply_method
     from lightcnn.models import build_model
     from lightcnn.step_timing import synthetic_data, training_images_per_s
@@ -93,8 +97,9 @@ def yardstick_images_per_s(cfg) -> float:
     shape = (spec.channels, spec.height, spec.width)
     torch.manual_seed(0)
     net = apply_method(build_model(cfg.model, spec), cfg.method, MethodContext(input_shape=shape))
-    precision = training_precision(cfg.trainer.precision, "cpu", net)  # "32" is Lightning's "32-true"
-    tcfg = replace(cfg.trainer, accelerator="cpu", precision=precision, compile="none", progress_bar=False)
+    device = device_type(cfg.trainer.accelerator)  # the device the job will train on
+    precision = training_precision(cfg.trainer.precision, device, net)  # "32" is Lightning's "32-true"
+    tcfg = replace(cfg.trainer, accelerator=device, precision=precision, compile="none", progress_bar=False)
     data = synthetic_data(tcfg.batch_size * (YARDSTICK_WARMUP + YARDSTICK_STEPS), shape, spec.num_classes)
     return training_images_per_s(net, tcfg, cfg.dataset, data, YARDSTICK_WARMUP, YARDSTICK_STEPS)
 

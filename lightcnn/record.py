@@ -269,7 +269,10 @@ def cpu_matrix_isa() -> str:
     return "no bf16 hardware"
 
 
-def environment(device: torch.device | str | None = None) -> dict[str, Any]:
+def environment(device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Where and with what a record was made. ``device`` is the CPU unless the task says
+    otherwise: counting, im2col and reuse run on the CPU even where a GPU is present (a training
+    names the device it trained on itself)."""
     from importlib.metadata import version  # not an import of Lightning (seconds) for a counting task
 
     return {

@@ -18,6 +18,7 @@ from lightcnn.data.datamodule import ImageDataModule
 from lightcnn.data.datasets import ImageData
 from lightcnn.engine.devices import synchronize
 from lightcnn.engine.module import LitClassifier
+from lightcnn.engine.precision import apply_float32_math
 
 
 class StepTimer(pl.Callback):
@@ -50,7 +51,7 @@ def training_images_per_s(
     trainer = pl.Trainer(
         accelerator=tcfg.accelerator,
         devices=1,
-        precision=tcfg.precision,
+        precision=apply_float32_math(tcfg.precision),
         max_steps=warmup + steps,
         max_epochs=-1,
         logger=False,

@@ -486,3 +486,23 @@ def test_a_pruned_run_records_its_counts_before_the_method(run_config):
 
 def test_a_run_without_a_method_records_no_counts_before_it(run_config):
     assert "params_before" not in run_config("task=profile", "model=resnet", "model.depth=20")
+
+
+def test_hrank_ranks_follow_one_rule_inside_and_outside_autocast():
+    """Feature-map ranks are taken from a float32 forward pass with autocast off and computed on
+    the CPU, so one-shot ranking (before training) and scheduled ranking (between epochs of a bf16
+    run, or on a GPU) choose the same filters: under bf16 autocast 80 of ResNet-20's filters
+    ranked differently before."""
+    from lightcnn.methods.pruning.graph import prunable_convs
+    from lightcnn.methods.pruning.importance import feature_map_ranks
+    from lightcnn.models import build_model, model_config
+    from lightcnn.models.registry import InputSpec
+
+    torch.manual_seed(0)
+    net = build_model(model_config("resnet", depth=20), InputSpec(3, 32, 32, 10))
+    units = prunable_convs(net, (3, 32, 32))
+    batches = [torch.randn(8, 3, 32, 32)]
+    outside = feature_map_ranks(net, units, batches)
+    with torch.autocast("cpu", torch.bfloat16):
+        inside = feature_map_ranks(net, units, batches)
+    assert all(torch.equal(a, b) for a, b in zip(outside, inside, strict=True))

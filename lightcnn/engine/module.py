@@ -47,10 +47,13 @@ def rank_seed(seed: int, rank: int) -> int:
     return (seed + 1_000_003 * rank) % 2**63
 
 
-def use_channels_last(cfg: TrainerConfig, net: nn.Module) -> bool:
-    """``trainer.channels_last``, or when it is null the model's ``prefers_channels_last``
-    (NHWC speeds up plain conv stacks but slows the pooling and slicing of OctConv on CPUs)."""
-    return cfg.channels_last if cfg.channels_last is not None else bool(getattr(net, "prefers_channels_last", False))
+def use_channels_last(cfg: TrainerConfig, net: nn.Module, device: str = "cpu") -> bool:
+    """``trainer.channels_last``, or when it is null the model's ``prefers_channels_last`` on a
+    CPU (NHWC speeds up plain conv stacks but slows the pooling and slicing of OctConv on CPUs);
+    on a GPU null is NCHW, that preference being a CPU measurement."""
+    if cfg.channels_last is not None:
+        return cfg.channels_last
+    return device == "cpu" and bool(getattr(net, "prefers_channels_last", False))
 
 
 def topk_hits(logits: torch.Tensor, labels: torch.Tensor, k: int) -> torch.Tensor:
@@ -76,7 +79,8 @@ class LitClassifier(pl.LightningModule):
         self.__dict__["_compiled"] = None
 
     def configure_model(self) -> None:
-        self.channels_last = use_channels_last(self.cfg, self.net)
+        device = self.trainer.strategy.root_device.type if self._trainer is not None else "cpu"
+        self.channels_last = use_channels_last(self.cfg, self.net, device)
         if self.channels_last:
             self.net.to(memory_format=torch.channels_last)
         if self.cfg.compile != "none" and self._compiled is None:

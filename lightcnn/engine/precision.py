@@ -10,7 +10,14 @@ accuracy without loss scaling; it is faster only where the hardware computes in 
 
 A model whose layers are slower in bf16 even there says so with ``prefers_float32 = True``
 (MobileNet's depthwise convolutions: 0.87× on the CPU above), as ``prefers_channels_last``
-states its memory format.
+states its memory format. Both were measured on CPUs and apply there; on a GPU ``auto`` is bf16
+autocast wherever the GPU computes bf16, and the memory format stays NCHW unless
+``trainer.channels_last=true`` (nothing has been measured there yet).
+
+float32 is IEEE float32: PyTorch runs float32 convolutions in TF32 on Ampere and later GPUs by
+default, which a record saying "32-true" would hide. TF32 is a precision of its own,
+``trainer.precision=tf32`` (float32 storage, tensor-core TF32 products in convolutions and
+matrix products), refused where there is no CUDA GPU, and named as such in the record.
 """
 
 from __future__ import annotations
@@ -18,8 +25,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lightcnn.errors import ConfigValueError
+
 FLOAT32 = "32-true"
 BF16 = "bf16-mixed"
+TF32 = "tf32"  # lightcnn's name: Lightning trains it as "32-true" with TF32 math switched on
 
 
 def device_type(accelerator: str) -> str:
@@ -49,8 +59,23 @@ def resolve_precision(requested: str, bf16_fast: bool, prefers_float32: bool) ->
 
 
 def training_precision(requested: str, accelerator: str, net: nn.Module) -> str:
-    """:func:`resolve_precision` for this machine's device and ``net``."""
+    """:func:`resolve_precision` for this machine's device and ``net`` (the model's
+    ``prefers_float32`` is a CPU measurement: it applies on CPUs only)."""
+    device = device_type(accelerator)
+    if requested == TF32 and device != "cuda":
+        raise ConfigValueError("trainer.precision", requested, f"a CUDA GPU (TF32 is NVIDIA's; this run's device is "
+                               f"{device}): auto, 32, bf16-mixed or 16-mixed here")  # fmt: skip
     if requested != "auto":
         return requested
-    prefers_float32 = bool(getattr(net, "prefers_float32", False))
-    return resolve_precision(requested, bf16_is_fast(device_type(accelerator)), prefers_float32)
+    prefers_float32 = device == "cpu" and bool(getattr(net, "prefers_float32", False))
+    return resolve_precision(requested, bf16_is_fast(device), prefers_float32)
+
+
+def apply_float32_math(precision: str) -> str:
+    """Set how this process computes float32 products for ``precision`` (TF32 for ``tf32``,
+    IEEE float32 for every other: PyTorch's default would be TF32 in convolutions on Ampere and
+    later GPUs) and return the precision as Lightning names it."""
+    mode = "tf32" if precision == TF32 else "ieee"
+    torch.backends.cudnn.conv.fp32_precision = mode
+    torch.backends.cuda.matmul.fp32_precision = mode
+    return FLOAT32 if precision == TF32 else precision

@@ -14,6 +14,7 @@ from lightcnn.config import TrainerConfig
 from lightcnn.engine.callbacks import EpochLog, Throughput
 from lightcnn.engine.checkpoint_io import CHECKPOINT_DIR
 from lightcnn.engine.checkpointing import EpochCheckpoint
+from lightcnn.engine.precision import apply_float32_math
 from lightcnn.errors import ConfigValueError
 
 # Lightning warnings that do not apply to how lightcnn uses it
@@ -102,7 +103,7 @@ def make_trainer(
         devices=cfg.devices,
         strategy=cfg.strategy,
         num_nodes=cfg.num_nodes,
-        precision=precision,
+        precision=apply_float32_math(precision),
         max_epochs=cfg.max_epochs,
         limit_train_batches=cfg.limit_train_batches,
         limit_val_batches=(cfg.limit_eval_batches if (has_val if validation_loop is None else validation_loop) else 0),

@@ -299,7 +299,8 @@ def split_columns(groups: dict[str, tuple[bool, list[str]]], names: list[str]) -
     return tables
 
 
-PRECISION_NAMES = {"32-true": "float32", "32": "float32", "bf16-mixed": "bf16 autocast", "16-mixed": "float16 autocast"}
+PRECISION_NAMES = {"32-true": "float32", "32": "float32", "bf16-mixed": "bf16 autocast", "16-mixed": "float16 autocast",
+                   "tf32": "TF32"}  # fmt: skip
 
 
 def each_run(frame: pd.DataFrame, results: list[RowResult], columns: tuple[Column, ...]) -> list[str]:

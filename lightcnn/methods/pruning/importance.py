@@ -64,14 +64,18 @@ def importance_by_name(name: str, batches: list[torch.Tensor], seed: int) -> Imp
 @torch.no_grad()
 def feature_map_ranks(model: nn.Module, units: list[PrunableConv], batches: list[torch.Tensor]) -> list[torch.Tensor]:
     """Per unit, the mean rank over the images of each filter's feature map (a ``(C,)`` tensor),
-    taken at the unit's activation (through a ReLU where the activation is a function)."""
+    taken at the unit's activation (through a ReLU where the activation is a function).
+
+    One rule wherever it runs, so a spec prunes the same filters on any hardware: the forward
+    pass in float32 with autocast off (one-shot ranking runs before training, scheduled ranking
+    between its epochs), the ranks computed on the CPU (LAPACK's SVD, not the device's)."""
     sums: dict[int, torch.Tensor] = {}
     count = 0
 
     def hook(index: int, through_relu: bool):
         def record(module, inputs, output):
             maps = torch.relu(output.float()) if through_relu else output.float()
-            ranks = torch.linalg.matrix_rank(maps).float().sum(0)  # (C,) summed over the batch
+            ranks = torch.linalg.matrix_rank(maps.cpu()).float().sum(0)  # (C,) summed over the batch
             sums[index] = ranks if index not in sums else sums[index] + ranks
 
         return record
@@ -80,10 +84,12 @@ def feature_map_ranks(model: nn.Module, units: list[PrunableConv], batches: list
                for i, u in enumerate(units)]  # fmt: skip
     was_training = model.training
     model.eval()
+    device = next(model.parameters()).device
     try:
-        for images in batches:
-            model(images)
-            count += images.shape[0]
+        with torch.autocast(device.type, enabled=False):
+            for images in batches:
+                model(images.float())
+                count += images.shape[0]
     finally:
         model.train(was_training)
         for handle in handles:
