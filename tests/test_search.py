@@ -1,6 +1,7 @@
 """``lightcnn -m search=…``: a multi-objective Optuna study whose trials are lightcnn runs."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,8 @@ hydra:
       trainer.lr: {low: 0.01, high: 0.1, log: true}
     objectives: {best_val_acc: maximize, flops: minimize}
     trials: 4
+    hand_picked:
+      - {label: "paper's pick", settings: {model.depth: 32, trainer.lr: 0.1}}
 """
 
 
@@ -90,31 +93,72 @@ def test_validation_accuracy_needs_a_validation_split():
 
 
 def test_a_search_runs_its_trials_as_runs_and_continues_where_it_stopped(tmp_path):
-    """2 trials, then the same search with a budget of 4 and a trial a killed search left
-    running: 4 trials counted, the left one's settings run again, nothing twice."""
+    """The hand-picked point and 2 trials, then the same search with a budget of 4 and a trial a
+    killed search left running: 4 searched trials and the hand-picked one counted, the left
+    one's settings run again, nothing twice; the page judges the hand-picked point."""
     import optuna
 
     first = search(tmp_path, "hydra.sweeper.trials=2")
     assert first.returncode == 0, first.stderr[-3000:]
     storage = f"sqlite:///{tmp_path / 'results' / 'searches' / 'toy' / 'study.db'}"
     study = optuna.load_study(study_name="toy", storage=storage)
-    assert len(study.trials) == 2
+    assert len(study.trials) == 3 and study.trials[0].user_attrs["hand_picked"] == "paper's pick"
+    assert study.trials[0].params == {"model.depth": 32, "trainer.lr": 0.1}  # measured first, as given
     left = study.ask({"model.depth": optuna.distributions.CategoricalDistribution([20, 32]),
                       "trainer.lr": optuna.distributions.FloatDistribution(0.01, 0.1, log=True)})  # fmt: skip
     second = search(tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
     study = optuna.load_study(study_name="toy", storage=storage)
     states = [t.state.name for t in study.trials]
-    assert states == ["COMPLETE", "COMPLETE", "FAIL", "COMPLETE", "COMPLETE"] and study.user_attrs["abandoned"] == [2]
-    assert study.trials[3].params == left.params  # the left trial's settings, launched again
+    assert states == ["COMPLETE"] * 3 + ["FAIL", "COMPLETE", "COMPLETE"] and study.user_attrs["abandoned"] == [3]
+    assert study.trials[4].params == left.params  # the left trial's settings, launched again
+    assert sum(bool(t.user_attrs.get("hand_picked")) for t in study.trials) == 1  # not enqueued again
     records = [json.loads(p.read_text()) for p in (tmp_path / "results").rglob("result.json")]
-    assert len(records) == 4 and all(r["status"] == "ok" for r in records)
+    assert len(records) == 5 and all(r["status"] == "ok" for r in records)
     assert {t.user_attrs["run_id"] for t in study.trials if t.state.name == "COMPLETE"} == {
         r["run_id"] for r in records
     }
     page = (tmp_path / "results" / "searches" / "toy" / "front.md").read_text()
-    assert "4 complete trials, 0 failed" in page and "| best_val_acc |" in page.replace("   ", " ").replace("  ", " ")
+    assert "5 complete trials (1 of them hand-picked), 0 failed" in page
+    assert "| best_val_acc |" in page.replace("   ", " ").replace("  ", " ")
+    assert re.search(r"- paper's pick \(trial 0; best_val_acc [\d.]+, flops [\d,]+\): \*\*(on|behind) the front", page)
     assert (tmp_path / "results" / "searches" / "toy" / "front.png").is_file()
+
+
+def test_hand_picked_points_are_judged_on_or_behind_the_front():
+    import pandas as pd
+
+    from lightcnn.search.page import dominated_by, hand_picked_lines
+
+    objectives = [("best_val_acc", "maximize"), ("flops", "minimize")]
+    frame = pd.DataFrame({"trial": [0, 1, 2, 3], "best_val_acc": [80.0, 85.0, 79.0, 90.0],
+                          "flops": [100, 90, 50, 200], "hand_picked": ["a", "", "b", ""]})  # fmt: skip
+    assert dominated_by(frame, 0, objectives) == 1 and dominated_by(frame, 2, objectives) is None
+    lines = hand_picked_lines(frame, objectives)
+    assert lines[2] == ("- a (trial 0; best_val_acc 80, flops 100): **behind the front**: trial 1 is at least as "
+                        "good in every objective (best_val_acc 85, flops 90)")  # fmt: skip
+    assert (
+        lines[3] == "- b (trial 2; best_val_acc 79, flops 50): **on the front** (no trial beats it in every objective)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        ([{"label": "x", "settings": {"model.depth": 20}}], r"hand_picked\[0\] \(x\): settings must give exactly the "
+         r"searched keys; missing \['trainer.lr'\]"),
+        ([{"label": "x", "settings": {"model.depth": 44, "trainer.lr": 0.1}}], r"model.depth=44 is not in the space"),
+        ([{"label": "x", "settings": {"model.depth": 20, "trainer.lr": 0.5}}], r"trainer.lr=0.5 is not in the space"),
+        (["x"], r"hand_picked\[0\]='x'; allowed: \{label: ..., settings"),
+    ],
+)  # fmt: skip
+def test_a_bad_hand_picked_point_is_refused_naming_it(items, message):
+    from lightcnn.search.space import parse_hand_picked
+
+    dimensions = parse_space({"model.depth": {"choices": [20, 32]}, "trainer.lr": {"low": 0.01, "high": 0.1}},
+                             config())  # fmt: skip
+    with pytest.raises(UserError, match=message):
+        parse_hand_picked(items, dimensions)
 
 
 def test_a_bad_search_exits_2_before_any_trial(tmp_path):
@@ -131,3 +175,24 @@ def test_a_search_launches_its_trials_through_submitit(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     records = [json.loads(p.read_text()) for p in (tmp_path / "results").rglob("result.json")]
     assert len(records) == 2 and all(r["status"] == "ok" for r in records)
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (Path(__file__).parents[1] / "conf" / "search").glob("*.yaml")))
+def test_every_shipped_search_has_a_valid_space_objectives_and_hand_picked_points(name):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    from lightcnn.composition import CONF_DIR
+    from lightcnn.registration import register_configs
+    from lightcnn.search.study import check_settings
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+            cfg = compose("config", [f"search={name}", "profile=cpu"], return_hydra_config=True)
+    finally:
+        GlobalHydra.instance().clear()
+    dimensions, objectives, picked = check_settings(OmegaConf.to_container(cfg.hydra.sweeper), cfg)
+    assert dimensions and objectives and all(set(params) == {d.key for d in dimensions} for _, params in picked)

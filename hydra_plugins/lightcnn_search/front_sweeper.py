@@ -21,6 +21,9 @@ class FrontSweeperConf:
     seed: int = 0  # the sampler's seed
     trials: int = 20  # finished trials (complete or failed) the search runs to
     parallel: int = 1  # trials launched at once (through the configured launcher)
+    # settings a paper picked by hand, [{label, settings: {key: value}}]: measured first, as trials beside
+    # the `trials` searched ones, and judged on or behind the front on the page
+    hand_picked: list[Any] = field(default_factory=list)
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="front", node=FrontSweeperConf, provider="lightcnn")

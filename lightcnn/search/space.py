@@ -45,6 +45,21 @@ class Dimension:
     def override(self, value: Any) -> str:
         return f"{self.key}={value}"
 
+    def member(self, value: Any) -> Any:
+        """``value`` as the study holds it (a choice as written in the space), or None when the
+        space does not hold it."""
+        import yaml
+
+        if self.choices:
+            parsed = yaml.safe_load(value) if isinstance(value, str) else value
+            same = [c for c in self.choices if (yaml.safe_load(c) if isinstance(c, str) else c) == parsed]
+            return same[0] if same else None
+        if not isinstance(value, int | float) or isinstance(value, bool) or not self.low <= value <= self.high:
+            return None
+        if self.step and abs((value - self.low) / self.step - round((value - self.low) / self.step)) > 1e-9:
+            return None
+        return int(value) if self.integer else float(value)
+
 
 def numeric_record_fields() -> frozenset[str]:
     """The run record's int and float fields (``RunRecord``'s annotations)."""
@@ -125,3 +140,31 @@ def parse_objectives(objectives: Any, config: DictConfig) -> list[tuple[str, str
             raise UserError(f"dataset.val_fraction=0: {where} needs a validation split (e.g. dataset.val_fraction=0.1)")
         parsed.append((str(name), str(direction)))
     return parsed
+
+
+def parse_hand_picked(items: Any, dimensions: list[Dimension]) -> list[tuple[str, dict]]:
+    """``[(label, params)]``: settings a paper picked by hand, each giving every searched key a
+    value the space holds (they are measured as trials, at the search's schedule)."""
+    if not items:
+        return []
+    if not isinstance(items, list):
+        raise UserError(f"hydra.sweeper.hand_picked={items!r}; allowed: a list of {{label, settings: {{key: value}}}}")
+    keys = {d.key: d for d in dimensions}
+    picked = []
+    for index, item in enumerate(items):
+        where = f"hydra.sweeper.hand_picked[{index}]"
+        if not isinstance(item, dict) or set(item) != {"label", "settings"} or not isinstance(item["settings"], dict):
+            raise UserError(f"{where}={item!r}; allowed: {{label: ..., settings: {{key: value}}}}")
+        settings = item["settings"]
+        missing, unknown = sorted(set(keys) - set(settings)), sorted(set(settings) - set(keys))
+        if missing or unknown:
+            raise UserError(f"{where} ({item['label']}): settings must give exactly the searched keys; "
+                            f"missing {missing}, not searched {unknown}")  # fmt: skip
+        params = {}
+        for key, value in settings.items():
+            member = keys[key].member(value)
+            if member is None:
+                raise UserError(f"{where} ({item['label']}): {key}={value!r} is not in the space")
+            params[key] = member
+        picked.append((str(item["label"]), params))
+    return picked

@@ -20,7 +20,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from lightcnn.errors import UserError
-from lightcnn.search.space import SAMPLERS, Dimension, parse_objectives, parse_space
+from lightcnn.search.space import SAMPLERS, Dimension, parse_hand_picked, parse_objectives, parse_space
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def open_study(path: Path, name: str, directions: list[str], sampler: str, seed:
     return study
 
 
-def check_settings(settings: dict, config) -> tuple[list[Dimension], list[tuple[str, str]]]:
+def check_settings(settings: dict, config) -> tuple[list[Dimension], list[tuple[str, str]], list[tuple[str, dict]]]:
     if settings.get("sampler") not in SAMPLERS:
         raise UserError(f"hydra.sweeper.sampler={settings.get('sampler')!r}; allowed: {', '.join(SAMPLERS)}")
     for key in ("trials", "parallel"):
@@ -53,7 +53,10 @@ def check_settings(settings: dict, config) -> tuple[list[Dimension], list[tuple[
     space = OmegaConf.to_container(settings["space"]) if OmegaConf.is_config(settings["space"]) else settings["space"]
     objectives = settings["objectives"]
     objectives = OmegaConf.to_container(objectives) if OmegaConf.is_config(objectives) else objectives
-    return parse_space(space, config), parse_objectives(objectives, config)
+    dimensions = parse_space(space, config)
+    picked = settings.get("hand_picked") or []
+    picked = OmegaConf.to_container(picked) if OmegaConf.is_config(picked) else picked
+    return dimensions, parse_objectives(objectives, config), parse_hand_picked(picked, dimensions)
 
 
 def run_search(sweeper, arguments: list[str]) -> list:
@@ -62,15 +65,20 @@ def run_search(sweeper, arguments: list[str]) -> list:
     from lightcnn.search.page import write_page
 
     settings, config = sweeper.settings, sweeper.config
-    dimensions, objectives = check_settings(settings, config)
+    dimensions, objectives, picked = check_settings(settings, config)
     name = str(settings["name"])
     study = open_study(study_dir(config, name), name, [d for _, d in objectives], settings["sampler"],
                        int(settings["seed"]))  # fmt: skip
     distributions = {d.key: d.distribution() for d in dimensions}
     abandoned = requeue_abandoned(study)
+    labelled = {t.user_attrs.get("hand_picked") for t in study.get_trials(deepcopy=False)}
+    for label, params in picked:  # measured first; once only, however often the search is continued
+        if label not in labelled:
+            study.enqueue_trial(params, user_attrs={"hand_picked": label})
+    budget = settings["trials"] + len(picked)
     returns, job = [], 0
-    while (done := len(finished_trials(study, abandoned))) < settings["trials"]:
-        count = min(settings["parallel"], settings["trials"] - done)
+    while (done := len(finished_trials(study, abandoned))) < budget:
+        count = min(settings["parallel"], budget - done)
         batch = [study.ask(distributions) for _ in range(count)]
         overrides = [[*arguments, *(d.override(trial.params[d.key]) for d in dimensions)] for trial in batch]
         sweeper.validate_batch_is_legal(overrides)
@@ -80,7 +88,8 @@ def run_search(sweeper, arguments: list[str]) -> list:
             tell(study, trial, result, objectives, trial_overrides)
         returns.append(results)
     page = write_page(study, dimensions, objectives, study_dir(config, name))
-    print(f"search {name}: {settings['trials']} trials; the front: {page}", file=sys.stderr)
+    print(f"search {name}: {settings['trials']} trials and {len(picked)} hand-picked; the front: {page}",
+          file=sys.stderr)  # fmt: skip
     return returns
 
 
@@ -99,7 +108,7 @@ def requeue_abandoned(study) -> set[int]:
     abandoned = set(study.user_attrs.get("abandoned", []))
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study.tell(trial.number, state=TrialState.FAIL)
-        study.enqueue_trial(trial.params)
+        study.enqueue_trial(trial.params, user_attrs={k: v for k, v in trial.user_attrs.items() if k == "hand_picked"})
         abandoned.add(trial.number)
     study.set_user_attr("abandoned", sorted(abandoned))
     return abandoned
