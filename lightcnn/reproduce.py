@@ -168,7 +168,15 @@ def link_dependency(job: Job, compose) -> None:
 
 
 def dependency_order(jobs: list[Job]) -> list[Job]:
-    """Jobs with each one after those it needs (otherwise in spec order); indices remapped."""
+    """Jobs with each one after those it needs (otherwise in spec order: a job right after what
+    it needs); indices remapped. Jobs that need each other in a circle are refused, named."""
+    import graphlib
+
+    try:
+        graphlib.TopologicalSorter({index: job.after for index, job in enumerate(jobs)}).prepare()
+    except graphlib.CycleError as err:
+        circle = " -> ".join(jobs[index].label for index in err.args[1])
+        raise UserError(f"jobs that need each other's weights in a circle: {circle}") from None
     order, placed = [], set()
 
     def place(index: int) -> None:

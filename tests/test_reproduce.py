@@ -489,3 +489,31 @@ def test_the_whole_smoke_reproduction_runs_every_job_ok_and_renders_every_page_a
         assert "no plot yet" not in text, page
         for image in re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", text):
             assert (page.parent / image).is_file(), (page, image)
+
+
+@pytest.mark.slow
+def test_the_config_hash_of_every_shipped_spec_job_is_unchanged():
+    """What a run computes is named by its config hash: a refactor that changed one (a new key
+    with a default, a renamed one) would make every committed record and finished run stale.
+    Compared with tests/data/config_hashes.json (its helper regenerates it when a change means to)."""
+    import json
+
+    from helpers.config_hashes import config_hashes
+
+    committed = json.loads((ROOT / "tests" / "data" / "config_hashes.json").read_text())
+    now = config_hashes()
+    changed = [f"{profile}: {label}" for profile in committed for label, value in committed[profile].items()
+               if now[profile].get(label) != value]  # fmt: skip
+    assert changed == [] and now == committed, f"{len(changed)} jobs changed hash, e.g. {changed[:3]}"
+
+
+def test_jobs_that_need_each_other_in_a_circle_are_refused_naming_them():
+    from lightcnn.errors import UserError
+    from lightcnn.reproduce import Job, dependency_order
+
+    jobs = [Job("[p/t] a (train)", ()), Job("[p/t] b (train)", ()), Job("[p/t] c (train)", ())]
+    jobs[0].after, jobs[2].after = [2], [0]
+    ordered = dependency_order([Job("x", ()), Job("y", (), after=[0])])
+    assert [j.label for j in ordered] == ["x", "y"]
+    with pytest.raises(UserError, match=r"in a circle: \[p/t\] (a|c) \(train\) -> \[p/t\] (a|c) \(train\) -> "):
+        dependency_order(jobs)
