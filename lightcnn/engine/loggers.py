@@ -12,6 +12,7 @@ from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from lightcnn.config import LoggerConfig
 from lightcnn.engine.trainer import silence_known_noise
+from lightcnn.engine.upstream import prepend_csv_rows
 from lightcnn.errors import ConfigValueError
 
 # files of the run directory an MLflow run gets as artifacts (beside the resolved config)
@@ -26,8 +27,7 @@ def keep_earlier_rows(logger: CSVLogger) -> None:
         return
     with open(path, newline="") as handle:
         rows = [{k: v for k, v in row.items() if v != ""} for row in csv.DictReader(handle)]
-    writer = logger.experiment  # creating the writer deletes the file
-    writer.metrics[:0] = rows
+    prepend_csv_rows(logger, rows)  # creating the writer deletes the file: the rows were read first
 
 
 class RunTensorBoardLogger(TensorBoardLogger):

@@ -21,6 +21,7 @@ import torch
 from fvcore.nn import FlopCountAnalysis, flop_count_table
 from torch import nn
 
+from lightcnn.engine.upstream import whole_model_counts
 from lightcnn.errors import UserError
 
 # fvcore handle names whose counts are multiply-accumulates of conv and linear layers
@@ -75,26 +76,6 @@ def exact_layers(model: nn.Module):
     finally:
         for module in flagged:
             module.approximate = True
-
-
-def _unscoped_trace_graph(module: nn.Module, inputs, aliases) -> torch._C.Graph:
-    """fvcore's trace without its per-module scope hooks: every node counts for the whole model
-    only (``by_operator()`` and ``total()`` of the root are unchanged), in about half the time."""
-    return torch.jit._get_trace_graph(module, inputs if isinstance(inputs, tuple) else (inputs,))[0]
-
-
-@contextmanager
-def whole_model_counts(enabled: bool = True):
-    """Within: fvcore analyses trace without module scopes (totals only, no per-module table)."""
-    from unittest import mock
-
-    from fvcore.nn import jit_analysis
-
-    if not enabled:
-        yield
-        return
-    with mock.patch.object(jit_analysis, "_get_scoped_trace_graph", _unscoped_trace_graph):
-        yield
 
 
 def profile_model(model: nn.Module, input_shape: tuple[int, int, int], max_depth: int | None = 3) -> Profile:

@@ -12,6 +12,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
+from lightcnn.engine.upstream import reset_best_checkpoints
 from lightcnn.errors import ConfigValueError
 from lightcnn.methods.pruning.importance import Importance
 from lightcnn.methods.pruning.selection import prune_by_scores
@@ -121,10 +122,6 @@ def forget_best_checkpoints(trainer: pl.Trainer) -> None:
     for callback in trainer.checkpoint_callbacks:
         if not isinstance(callback, ModelCheckpoint):
             continue  # the run's last.ckpt: the next epoch replaces it
-        for path in list(callback.best_k_models):
+        for path in reset_best_checkpoints(callback):
             if path != callback.last_model_path:
                 trainer.strategy.remove_checkpoint(path)
-        callback.best_k_models = {}
-        callback.best_model_path = callback.kth_best_model_path = ""
-        callback.best_model_score = None
-        callback.kth_value = torch.tensor(torch.inf if callback.mode == "min" else -torch.inf)
