@@ -228,7 +228,7 @@ class LoggerConfig:
     artifact_location: str = "${results_dir}/mlartifacts"  # mlflow: where a new experiment keeps run files
 
     def __post_init__(self) -> None:
-        require(self.name in LOGGERS, "name", self.name, "one of " + ", ".join(LOGGERS))
+        require_choice("name", self.name, LOGGERS)
 
 
 # --------------------------------------------------------------------------------------------

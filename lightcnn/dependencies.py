@@ -23,10 +23,11 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from lightcnn.config import config_hash
+from lightcnn.engine.checkpoint_io import CHECKPOINT_DIR, LAST
 from lightcnn.errors import UserError
 from lightcnn.record import ok_records
 
-CHECKPOINT = Path("checkpoints") / "last.ckpt"
+CHECKPOINT = Path(CHECKPOINT_DIR) / LAST
 # trainer keys that describe a pruning run's fine-tuning, not the baseline it starts from
 FINE_TUNING_KEYS = tuple(
     f"trainer.{key}"

@@ -19,6 +19,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from lightcnn.config import config_hash, validate
+from lightcnn.engine.checkpoint_io import CHECKPOINT_DIR
 from lightcnn.errors import UserError
 from lightcnn.record import (
     RECORD_FILE,
@@ -39,7 +40,6 @@ from lightcnn.tasks import RunContext, get_task
 log = logging.getLogger(__name__)
 # what a run directory holds before its task has produced anything
 SCAFFOLD = {".hydra", RUN_INFO_FILE}
-CHECKPOINT_DIR = "checkpoints"
 
 
 @dataclass

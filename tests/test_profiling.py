@@ -50,3 +50,21 @@ def test_totals_without_module_scopes_equal_fvcore_scoped_analysis(name):
     assert fast.flops == reference.total() > 0
     assert fast.flops_by_operator == dict(reference.by_operator())
     assert fast.skipped_ops == dict(reference.unsupported_ops())
+
+
+def test_inspecting_leaves_the_model_as_it_found_it_whatever_happens():
+    import pytest
+    import torch
+    from torch import nn
+
+    from lightcnn.engine.inspection import inspecting
+
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout())
+    seen = []
+    with pytest.raises(RuntimeError, match="boom"):
+        with inspecting(model, [(model[0], lambda m, i, o: seen.append(model.training))]):
+            model(torch.zeros(1, 2))
+            raise RuntimeError("boom")
+    assert seen == [False] and model.training  # eval within, training mode back after
+    model(torch.zeros(1, 2))
+    assert seen == [False] and not model[0]._forward_hooks  # the hook is gone

@@ -228,7 +228,7 @@ def test_dry_run_estimates_the_committed_cpu_trainings_within_half_their_time(tm
 
     records = ROOT / "docs" / "results" / "cpu" / "records"
     epyc = "cpu (AMD EPYC, 2 cores, AVX-512 BF16)"
-    monkeypatch.setattr(job_cost, "device_name", lambda: epyc)
+    monkeypatch.setattr(job_cost, "device_name", lambda *device: epyc)
     spec = ROOT / "experiments" / "resnet" / "precision.yaml"
     from lightcnn.reproduce import main
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lightcnn.engine.inspection import inspecting
 from lightcnn.models.layers import Unit
 
 
@@ -39,14 +40,7 @@ def internal_variables(model: nn.Module, input_shape: tuple[int, int, int]) -> i
         nonlocal total
         total += output.numel()
 
-    handles = [unit.register_forward_hook(count) for unit in units]
-    was_training = model.training
-    try:
-        model.eval()
+    with inspecting(model, [(unit, count) for unit in units]):
         device = next(iter(model.parameters()), torch.empty(0)).device
         model(torch.zeros(1, *input_shape, device=device))
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
     return total

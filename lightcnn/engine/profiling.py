@@ -21,6 +21,7 @@ import torch
 from fvcore.nn import FlopCountAnalysis, flop_count_table
 from torch import nn
 
+from lightcnn.engine.inspection import inspecting
 from lightcnn.engine.upstream import whole_model_counts
 from lightcnn.errors import UserError
 
@@ -81,22 +82,17 @@ def exact_layers(model: nn.Module):
 def profile_model(model: nn.Module, input_shape: tuple[int, int, int], max_depth: int | None = 3) -> Profile:
     """Count params and FLOPs of ``model`` for one image of shape ``(C, H, W)`` (the per-module
     table, the slow part, only with a ``max_depth``; without it the trace records no module scopes)."""
-    was_training = model.training
-    model.eval()
-    try:
-        with exact_layers(model), whole_model_counts(enabled=not max_depth):
-            device = next(iter(model.parameters()), torch.empty(0)).device
-            inputs = torch.zeros(1, *input_shape, device=device)
-            # fvcore logs a warning per unsupported op; we report them in the record instead
-            logging.getLogger("fvcore.nn.jit_analysis").setLevel(logging.ERROR)
-            analysis = FlopCountAnalysis(model, inputs)
-            analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
-            by_operator = {op: int(n) for op, n in sorted(analysis.by_operator().items())}
-            total = int(analysis.total())
-            skipped = dict(sorted(Counter(analysis.unsupported_ops()).items()))
-            table = flop_count_table(analysis, max_depth=max_depth, show_param_shapes=False) if max_depth else ""
-    finally:
-        model.train(was_training)
+    with inspecting(model), exact_layers(model), whole_model_counts(enabled=not max_depth):
+        device = next(iter(model.parameters()), torch.empty(0)).device
+        inputs = torch.zeros(1, *input_shape, device=device)
+        # fvcore logs a warning per unsupported op; we report them in the record instead
+        logging.getLogger("fvcore.nn.jit_analysis").setLevel(logging.ERROR)
+        analysis = FlopCountAnalysis(model, inputs)
+        analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
+        by_operator = {op: int(n) for op, n in sorted(analysis.by_operator().items())}
+        total = int(analysis.total())
+        skipped = dict(sorted(Counter(analysis.unsupported_ops()).items()))
+        table = flop_count_table(analysis, max_depth=max_depth, show_param_shapes=False) if max_depth else ""
     params, trainable = count_params(model)
     return Profile(params, trainable, total, conv_linear_flops(by_operator), by_operator, skipped, table)
 

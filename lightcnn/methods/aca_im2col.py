@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from lightcnn.config import MethodConfig, require
+from lightcnn.config import MethodConfig, require, require_choice
 from lightcnn.errors import ConfigValueError
 from lightcnn.methods.aca import STOP_RULES, ACAConv2d
 from lightcnn.methods.registry import MethodContext, register_method
@@ -42,7 +42,7 @@ class ACAIm2colConfig(MethodConfig):
         )
         require(self.eps > 0, "eps", self.eps, "a number > 0")
         require(self.max_rank is None or self.max_rank >= 1, "max_rank", self.max_rank, "null or an integer >= 1")
-        require(self.stop in STOP_RULES, "stop", self.stop, "one of " + ", ".join(STOP_RULES))
+        require_choice("stop", self.stop, STOP_RULES)
 
 
 def conv_indices(text: str) -> list[int] | None:

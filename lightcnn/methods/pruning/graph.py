@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from lightcnn.engine.inspection import inspecting
 from lightcnn.errors import ConfigValueError
 
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Hardtanh, nn.Hardswish, nn.SiLU, nn.GELU)
@@ -87,18 +88,11 @@ class ModelGraph:
         def record(module, inputs, output):
             calls[output.grad_fn] = module
 
-        handles = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, ACTIVATIONS)]
-        was_training = model.training
         parameter = next(model.parameters())
-        try:
-            model.eval()
-            example = torch.zeros(1, *input_shape, device=parameter.device, dtype=parameter.dtype)
-            with torch.enable_grad():  # the graph is read off autograd: callers may count under no_grad
-                self.graph = tp.DependencyGraph().build_dependency(model, example_inputs=example, verbose=False)
-        finally:
-            model.train(was_training)
-            for handle in handles:
-                handle.remove()
+        example = torch.zeros(1, *input_shape, device=parameter.device, dtype=parameter.dtype)
+        hooks = [(m, record) for m in model.modules() if isinstance(m, ACTIVATIONS)]
+        with inspecting(model, hooks), torch.enable_grad():  # the graph is read off autograd: callers may be in no_grad
+            self.graph = tp.DependencyGraph().build_dependency(model, example_inputs=example, verbose=False)
         uses = [id(m) for m in calls.values()]  # a module applied twice ranks two maps: not one unit's
         self.activations = {fn: m for fn, m in calls.items() if uses.count(id(m)) == 1}
 

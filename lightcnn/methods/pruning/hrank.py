@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lightcnn.config import require
+from lightcnn.config import require, require_choice
+from lightcnn.engine.inspection import inspecting
 from lightcnn.errors import ConfigValueError, UserError
 from lightcnn.formulas.pruning import ConvShape, hrank_counts
 from lightcnn.methods.pretrained import PretrainedMethodConfig, load_pretrained
@@ -59,11 +60,11 @@ class PruneHRankConfig(PretrainedMethodConfig):
     def __post_init__(self) -> None:
         self.compress_rate = str(self.compress_rate)
         parse_rates(self.compress_rate)
-        require(self.replacement in REPLACEMENTS, "replacement", self.replacement, "one of " + ", ".join(REPLACEMENTS))
+        require_choice("replacement", self.replacement, REPLACEMENTS)
         require(0 < self.replace_ratio < 1, "replace_ratio", self.replace_ratio, "a fraction in (0, 1)")
         require(self.retrain_epochs >= 0, "retrain_epochs", self.retrain_epochs, "an integer >= 0")
-        require(self.mode in MODES, "mode", self.mode, "one of " + ", ".join(MODES))
-        require(self.importance in IMPORTANCES, "importance", self.importance, "one of " + ", ".join(IMPORTANCES))
+        require_choice("mode", self.mode, MODES)
+        require_choice("importance", self.importance, IMPORTANCES)
         require(self.layer_epochs >= 1, "layer_epochs", self.layer_epochs, "an integer >= 1")
         require(self.batches >= 1, "batches", self.batches, "an integer >= 1")
         require(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
@@ -102,17 +103,8 @@ def hrank_count_fields(model: nn.Module, rates: list[float], input_shape: tuple[
         shapes[conv] = ConvShape(conv.in_channels, conv.out_channels, area, pixels, conv.bias is not None)
 
     convs = [model.get_submodule(name) for name in all_convs(model)]  # the order of the rates
-    handles = [conv.register_forward_hook(record) for conv in convs]
-    was_training = model.training
-    try:
-        model.eval()
-        device = next(model.parameters()).device
-        with torch.no_grad():
-            model(torch.zeros(1, *input_shape, device=device))
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
+    with inspecting(model, [(conv, record) for conv in convs]), torch.no_grad():
+        model(torch.zeros(1, *input_shape, device=next(model.parameters()).device))
     linear = sum(p.numel() for m in model.modules() if isinstance(m, nn.Linear) for p in m.parameters())
     params, flops = hrank_counts([shapes[conv] for conv in convs], rates, linear)
     return {"params_hrank_count": params, "flops_hrank_count": flops}

@@ -20,6 +20,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from lightcnn.engine.inspection import inspecting
 from lightcnn.methods.pruning.graph import PrunableConv
 
 Importance = Callable[[nn.Module, list[PrunableConv]], list[torch.Tensor]]
@@ -80,18 +81,10 @@ def feature_map_ranks(model: nn.Module, units: list[PrunableConv], batches: list
 
         return record
 
-    handles = [model.get_submodule(u.activation).register_forward_hook(hook(i, u.rank_through_relu))
-               for i, u in enumerate(units)]  # fmt: skip
-    was_training = model.training
-    model.eval()
+    hooks = [(model.get_submodule(u.activation), hook(i, u.rank_through_relu)) for i, u in enumerate(units)]
     device = next(model.parameters()).device
-    try:
-        with torch.autocast(device.type, enabled=False):
-            for images in batches:
-                model(images.float())
-                count += images.shape[0]
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
+    with inspecting(model, hooks), torch.autocast(device.type, enabled=False):
+        for images in batches:
+            model(images.float())
+            count += images.shape[0]
     return [sums[i] / count for i in range(len(units))]

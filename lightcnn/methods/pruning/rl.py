@@ -58,7 +58,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lightcnn.config import require
+from lightcnn.config import require, require_choice
 from lightcnn.engine.checkpoint_io import CorruptCheckpoint, load_checkpoint, save_state_atomic
 from lightcnn.errors import ConfigValueError, UserError
 from lightcnn.methods.pretrained import PretrainedMethodConfig, load_pretrained
@@ -113,9 +113,9 @@ class PruneRLConfig(PretrainedMethodConfig):
             require(getattr(self, key) >= 1, key, getattr(self, key), "an integer >= 1")
         require(self.eval_batches is None or self.eval_batches >= 1, "eval_batches", self.eval_batches,
                 "null (the whole validation split) or an integer >= 1")  # fmt: skip
-        require(self.recognisers in RECOGNISERS, "recognisers", self.recognisers, "one of " + ", ".join(RECOGNISERS))
-        require(self.selection in SELECTIONS, "selection", self.selection, "one of " + ", ".join(SELECTIONS))
-        require(self.search in SEARCHES, "search", self.search, "one of " + ", ".join(SEARCHES))
+        require_choice("recognisers", self.recognisers, RECOGNISERS)
+        require_choice("selection", self.selection, SELECTIONS)
+        require_choice("search", self.search, SEARCHES)
         require(0 < self.epsilon_floor <= 0.4, "epsilon_floor", self.epsilon_floor, "an exploration rate in (0, 0.4]")
         require(self.groups >= 2, "groups", self.groups, "an integer >= 2")
         if self.selection == "controller":
