@@ -4,7 +4,7 @@ import torch
 from lightcnn.config import ModelConfig
 from lightcnn.engine.profiling import profile_model
 from lightcnn.errors import ConfigValueError
-from lightcnn.models import InputSpec, build_model, model_config, model_names
+from lightcnn.models import InputSpec, build_model, is_slow, model_config, model_names
 from lightcnn.models.resnet import ResNetConfig
 
 CIFAR = InputSpec(3, 32, 32, 10)
@@ -80,7 +80,7 @@ def test_the_model_list_sizes_every_registered_model_or_says_why_not():
 
 @pytest.mark.parametrize("shape", [(3, 32, 32), (1, 28, 28)], ids=["cifar", "mnist"])
 @pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=pytest.mark.slow) if n in ("resnet18", "resnet34") else n for n in model_names()]
+    "name", [pytest.param(n, marks=pytest.mark.slow) if is_slow(n) else n for n in model_names()]
 )  # the ImageNet-style ResNets (11M and 21M parameters) take seconds each: slow
 def test_every_registered_model_builds_runs_and_learns_or_is_refused_up_front(name, shape):
     """timm-style: every model either refuses the input in one line at build time, or builds,

@@ -14,7 +14,7 @@ from lightcnn.methods.pruning.hrank import PruneHRankConfig
 from lightcnn.methods.pruning.importance import feature_map_ranks
 from lightcnn.methods.pruning.rates import kept_filters, parse_rates
 from lightcnn.methods.pruning.surgery import ScatterChannels, all_convs, params_after, prunable_convs, remove_filters
-from lightcnn.models import InputSpec, build_model, model_config, model_names
+from lightcnn.models import InputSpec, build_model, is_slow, model_config, model_names
 
 CIFAR = InputSpec(3, 32, 32, 10)
 HRANK_RESNET56 = "[0.1]+[0.60]*35+[0.0]*2+[0.6]*6+[0.4]*3+[0.1]+[0.4]+[0.1]+[0.4]+[0.1]+[0.4]+[0.1]+[0.4]"
@@ -371,7 +371,7 @@ def test_bad_rate_strings_are_refused_naming_the_key(text, message):
 
 
 @pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=pytest.mark.slow) if n in ("resnet18", "resnet34") else n for n in model_names()]
+    "name", [pytest.param(n, marks=pytest.mark.slow) if is_slow(n) else n for n in model_names()]
 )
 def test_every_registered_model_prunes_from_its_graph(name):
     """Any model × pruning: the units come from the traced graph (no attribute names); after

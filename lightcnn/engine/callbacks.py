@@ -139,3 +139,13 @@ class EpochLog(pl.Callback):
 
     def on_fit_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         self._write(trainer, module, trainer.current_epoch - 1)
+
+
+class RebuildsArchitecture(pl.Callback):
+    """A callback that changes the network's architecture during training (pruning on a
+    schedule). Its checkpointed state (``state_dict``, under its ``state_key``) says how: a run
+    resuming from that checkpoint calls :meth:`restore_architecture` on the network as built,
+    before the weights load (``lightcnn.tasks.training.fit_to_checkpoint``)."""
+
+    def restore_architecture(self, net, state_dict: dict) -> None:
+        raise NotImplementedError(f"{type(self).__name__} changes the architecture: it must say how to rebuild it")

@@ -24,9 +24,16 @@ def _store_schema(entry: Entry) -> None:
 MODELS: Registry[Callable[..., nn.Module]] = Registry("model.name", on_add=_store_schema)
 
 
-def register_model(name: str, config: type[ModelConfig]) -> Callable:
-    """``@register_model(name, config=...)`` on a builder ``(cfg, spec) -> nn.Module``."""
-    return MODELS.register(name, config=config)
+def register_model(name: str, config: type[ModelConfig], slow: bool = False) -> Callable:
+    """``@register_model(name, config=...)`` on a builder ``(cfg, spec) -> nn.Module``. ``slow``:
+    building and counting it takes seconds (tens of millions of parameters), so the tests that
+    go through every model run it in the slow suite only."""
+    return MODELS.register(name, config=config, slow=slow)
+
+
+def is_slow(name: str) -> bool:
+    """Whether model ``name`` was registered ``slow`` (its test cost class)."""
+    return bool(MODELS.get(name).info.get("slow"))
 
 
 def require_input_size(model: str, spec: InputSpec, smallest: int, why: str = "") -> None:

@@ -164,11 +164,11 @@ class ResNet34Config(ModelConfig):
     name: str = "resnet34"
 
 
-@register_model("resnet18", config=ResNet18Config)
+@register_model("resnet18", config=ResNet18Config, slow=True)
 def resnet18(cfg: ResNet18Config, spec: InputSpec) -> CifarResNet:
     return CifarResNet(IMAGENET_STYLE_WIDTHS, (2, 2, 2, 2), spec, "projection", kaiming_init=False)
 
 
-@register_model("resnet34", config=ResNet34Config)
+@register_model("resnet34", config=ResNet34Config, slow=True)
 def resnet34(cfg: ResNet34Config, spec: InputSpec) -> CifarResNet:
     return CifarResNet(IMAGENET_STYLE_WIDTHS, (3, 4, 6, 3), spec, "projection", kaiming_init=False)

@@ -17,6 +17,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from lightcnn.config import Config
 from lightcnn.data.datamodule import ImageDataModule
 from lightcnn.data.datasets import training_images
+from lightcnn.engine.callbacks import RebuildsArchitecture
 from lightcnn.engine.checkpoint_io import CHECKPOINT_DIR, RunInterrupted, load_checkpoint
 from lightcnn.engine.checkpointing import epoch_checkpoint, received_signal
 from lightcnn.engine.compile_cache import discard_named_objects
@@ -94,7 +95,7 @@ def fit_to_checkpoint(module: LitClassifier, path: Path, callbacks: list) -> boo
     """Whether the checkpoint's weights have this model's shapes, after rebuilding the model's
     architecture where it can (the only case that changes ``module``). A run that pruned during
     training checkpoints a smaller architecture than the one it starts from: the callbacks that
-    pruned (those with ``restore_architecture``) rebuild it on a copy of the net from their
+    pruned (:class:`~lightcnn.engine.callbacks.RebuildsArchitecture`) rebuild it on a copy of the net from their
     checkpointed state, and the module takes the copy when its shapes are the checkpoint's."""
     checkpoint = load_checkpoint(path)
 
@@ -106,7 +107,7 @@ def fit_to_checkpoint(module: LitClassifier, path: Path, callbacks: list) -> boo
     if fits(module.state_dict()):
         return True
     states = checkpoint.get("callbacks") or {}
-    rebuilders = [c for c in callbacks if hasattr(c, "restore_architecture") and c.state_key in states]
+    rebuilders = [c for c in callbacks if isinstance(c, RebuildsArchitecture) and c.state_key in states]
     if not rebuilders:
         return False
     net = copy.deepcopy(module.net)

@@ -12,6 +12,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
+from lightcnn.engine.callbacks import RebuildsArchitecture
 from lightcnn.engine.upstream import reset_best_checkpoints
 from lightcnn.errors import ConfigValueError
 from lightcnn.methods.pruning.importance import Importance
@@ -21,7 +22,7 @@ from lightcnn.methods.pruning.surgery import PrunableConv, remove_filters
 log = logging.getLogger(__name__)
 
 
-class PruningSchedule(pl.Callback):
+class PruningSchedule(RebuildsArchitecture):
     """Prunes ``steps`` (epoch → unit indices) at the start of those epochs, scoring every unit
     with ``importance`` once before the first, then rebuilds the optimizer (and its schedule) for the smaller model.
 
