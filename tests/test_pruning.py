@@ -370,9 +370,7 @@ def test_bad_rate_strings_are_refused_naming_the_key(text, message):
         parse_rates(text)
 
 
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=pytest.mark.slow) if is_slow(n) else n for n in model_names()]
-)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if is_slow(n) else n for n in model_names()])
 def test_every_registered_model_prunes_from_its_graph(name):
     """Any model × pruning: the units come from the traced graph (no attribute names); after
     removing random filters from every unit fvcore counts what params_after predicted, and the
