@@ -196,3 +196,21 @@ def test_every_shipped_search_has_a_valid_space_objectives_and_hand_picked_point
         GlobalHydra.instance().clear()
     dimensions, objectives, picked = check_settings(OmegaConf.to_container(cfg.hydra.sweeper), cfg)
     assert dimensions and objectives and all(set(params) == {d.key for d in dimensions} for _, params in picked)
+
+
+def test_the_front_table_lists_a_repeated_setting_once_and_counts_in_full():
+    import pandas as pd
+
+    from lightcnn.search.page import readable, repeated_lines
+
+    frame = pd.DataFrame({"trial": [0, 1, 2], "best_val_acc": [44.3, 50.0, 44.3],
+                          "flops": [4001984.0, 11480704.0, 4001984.0], "run_id": ["a", "b", "a"],
+                          "hand_picked": ["", "", ""]})  # fmt: skip
+    assert repeated_lines(frame) == ["Settings asked for again (the run was reused, not repeated; listed once above): "
+                                     "trial 2 = trial 0.", ""]  # fmt: skip
+    shown = readable(frame, [("best_val_acc", "maximize"), ("flops", "minimize")])
+    assert list(shown["flops"]) == ["4,001,984", "11,480,704", "4,001,984"] and list(shown["best_val_acc"]) == [
+        44.3,
+        50.0,
+        44.3,
+    ]

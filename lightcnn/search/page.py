@@ -27,6 +27,30 @@ def trials_frame(study, dimensions: list[Dimension], objectives: list[tuple[str,
     return pd.DataFrame(rows)
 
 
+def readable(frame: pd.DataFrame, objectives: list[tuple[str, str]]) -> pd.DataFrame:
+    """Objectives that are counts (MACs, params) in full with thousands separators."""
+    shown = frame.copy()
+    for name, _ in objectives:
+        values = pd.to_numeric(shown[name])
+        if (values == values.round()).all() and values.abs().max() >= 1000:
+            shown[name] = [f"{int(v):,}" for v in values]
+    return shown
+
+
+def repeated_lines(frame: pd.DataFrame) -> list[str]:
+    """Trials the sampler gave settings measured before: their run was reused (same config hash)."""
+    if frame["run_id"].isna().any():
+        return []
+    first = frame.drop_duplicates("run_id").set_index("run_id")["trial"]
+    again = frame[frame.duplicated("run_id")]
+    if again.empty:
+        return []
+    pairs = ", ".join(
+        f"trial {int(t)} = trial {int(first[r])}" for t, r in zip(again["trial"], again["run_id"], strict=True)
+    )
+    return [f"Settings asked for again (the run was reused, not repeated; listed once above): {pairs}.", ""]
+
+
 def dominated_by(frame: pd.DataFrame, number: int, objectives: list[tuple[str, str]]) -> int | None:
     """A complete trial at least as good as trial ``number`` in every objective and better in
     one (the best in the first objective among them), or None: the trial is on the front."""
@@ -85,8 +109,10 @@ def write_page(study, dimensions: list[Dimension], objectives: list[tuple[str, s
         lines.append("No complete trial yet.")
     else:
         front = frame[frame["front"]].drop(columns="front").sort_values(objectives[0][0])
+        front = front.drop_duplicates("run_id") if front["run_id"].notna().all() else front
         lines += ["**The front** (no other trial is at least as good in every objective and better in one):", "",
-                  front.to_markdown(index=False), ""]  # fmt: skip
+                  readable(front, objectives).to_markdown(index=False), ""]  # fmt: skip
+        lines += repeated_lines(frame)
         lines += hand_picked_lines(frame, objectives)
         if len(objectives) >= 2:
             png = out / "front.png"
@@ -104,6 +130,8 @@ def front_plot(frame: pd.DataFrame, objectives: list[tuple[str, str]], title: st
     from lightcnn.results.plots import fitted, save_png
 
     (y, _), (x, x_direction) = objectives[0], objectives[1]
+    scale = 1e6 if pd.to_numeric(frame[x]).abs().max() >= 1e5 else 1.0  # counts in millions: 2.6, not 0.26×10⁷
+    frame = frame.assign(**{x: pd.to_numeric(frame[x]) / scale})
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
     axes.scatter(frame[x], frame[y], s=24, color="0.55", label="trial", zorder=2)
     front = frame[frame["front"]].sort_values(x, ascending=x_direction == "minimize")
@@ -113,7 +141,7 @@ def front_plot(frame: pd.DataFrame, objectives: list[tuple[str, str]], title: st
         axes.scatter(picked[x], picked[y], s=70, marker="*", color="tab:red", label="hand-picked (papers)", zorder=4)
         for _, row in picked.iterrows():
             axes.annotate(row["hand_picked"], (row[x], row[y]), fontsize=7, xytext=(4, 4), textcoords="offset points")
-    axes.set_xlabel(f"{x} ({x_direction})")
+    axes.set_xlabel(f"{x} ({'millions, ' if scale != 1.0 else ''}{x_direction})")
     axes.set_ylabel(f"{y} ({objectives[0][1]})")
     axes.set_title(fitted(f"Search {title}: {len(frame)} complete trials"), fontsize=10)
     axes.grid(True, alpha=0.3)
