@@ -88,6 +88,15 @@ class RowResult:
         return self.status.startswith("ok")
 
 
+def per_seed(runs: pd.DataFrame, key: str) -> pd.Series:
+    """One value of ``key`` per seed of ``runs``, the mean of that seed's runs (runs of one seed,
+    e.g. on two machines, are not independent samples); the table cells and the claims read it."""
+    values = pd.to_numeric(runs[key], errors="coerce")
+    if "seed" not in runs:
+        return values.dropna()
+    return values.groupby(runs["seed"]).mean().dropna()
+
+
 def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], matcher: ConfigMatcher) -> RowResult:
     """Each column from the newest configuration that measured it, over the seeds the row asks
     for (one value per seed: runs of one seed, e.g. on two machines, are averaged first): counts
@@ -120,9 +129,7 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], ma
             cells[column.id] = Cell()
             continue
         group = measured[measured["config_hash_noseed"] == measured.iloc[-1]["config_hash_noseed"]]
-        values = (
-            pd.to_numeric(group[key]).groupby(group["seed"]).mean() if "seed" in group else pd.to_numeric(group[key])
-        )
+        values = per_seed(group, key)
         std = float(values.std(ddof=1)) if len(values) > 1 else None
         cells[column.id] = Cell(float(values.mean()), std, int(len(values)))
         runs.update(group["run_id"])
@@ -351,13 +358,9 @@ def claim_lines(frame: pd.DataFrame, results: list[RowResult], claims: tuple) ->
     by_label = {result.row.label: result for result in results}
 
     def values(label: str, key: str) -> list[float]:
-        """One value per seed (runs of one seed, e.g. on two machines, are not independent samples)."""
         if key not in frame:
             return []
-        runs = frame[frame["run_id"].isin(by_label[label].own_runs)].assign(
-            value=lambda f: pd.to_numeric(f[key], errors="coerce")
-        )
-        return [float(v) for v in runs.dropna(subset=["value"]).groupby("seed")["value"].mean()]
+        return [float(v) for v in per_seed(frame[frame["run_id"].isin(by_label[label].own_runs)], key)]
 
     lines = [RULE, ""]
     lines += [verdict(c, values(c.row, c.key), values(c.than, c.key)) for c in claims]
