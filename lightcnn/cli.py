@@ -115,7 +115,7 @@ def option_help(choice: str) -> str:
              f"{', '.join(group_options())})")  # fmt: skip
     header = [f"{group}={option}: {options[option]}", ""]
     path = CONF_DIR / group / f"{option}.yaml"
-    if "@package _global_" in path.read_text():
+    if path.is_file() and "@package _global_" in path.read_text():  # a registered entry may have no file
         data = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
         data.pop("defaults", None)
         return "\n".join(header + key_lines(dotted(data), {}))

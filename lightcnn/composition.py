@@ -7,8 +7,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-# inside the package, so an installed wheel finds them (the repository links conf/ and experiments/ here)
-CONF_DIR = Path(__file__).resolve().parent / "conf"
+from lightcnn.registration import CONF_DIR, registries
+
 EXPERIMENTS_DIR = Path(__file__).resolve().parent / "experiments"
 
 HIDDEN_GROUPS = {"hydra"}
@@ -119,10 +119,16 @@ def _description(path: Path) -> str:
 
 
 def group_options(conf_dir: Path = CONF_DIR) -> dict[str, list[tuple[str, str]]]:
-    """``{group: [(option, one-line description)]}`` read from ``conf/``."""
+    """``{group: [(option, one-line description)]}`` read from ``conf/``, with the registered
+    entries that have no YAML file there (described by their docstring's first line)."""
     groups = {}
     for group_dir in sorted(p for p in conf_dir.iterdir() if p.is_dir() and p.name not in HIDDEN_GROUPS):
         groups[group_dir.name] = [(f.stem, _description(f)) for f in sorted(group_dir.glob("*.yaml"))]
+    for group, registry in registries().items():
+        files = {name for name, _ in groups.get(group, [])}
+        extra = [(e.name, ((e.load().__doc__ or "").strip().splitlines() or [""])[0]) for e in registry
+                 if e.name not in files]  # fmt: skip
+        groups[group] = sorted(groups.get(group, []) + extra)
     return groups
 
 

@@ -56,7 +56,8 @@ RESUMABLE_STATUSES = (Status.INTERRUPTED, Status.FAILED)
 
 
 class RunRecord(TypedDict, total=False):
-    """Every field a ``result.json`` may hold, with its type (the record's one schema; docs/design.md).
+    """The fields every ``result.json`` may hold, with their types (docs/design.md); a method adds
+    its own, declared with it (:func:`record_fields` is the whole schema).
 
     Written by the runner (identity, environment), by the task (measurements) and by the method
     (what it did); a field that does not apply is absent. Counts are integers, accuracies percent.
@@ -127,21 +128,35 @@ class RunRecord(TypedDict, total=False):
     latency_devices: dict  # per device: its name
     latency_threads: int
     latency_folded: bool
-    # methods
-    pretrained_checkpoint: str  # the weights method.pretrained loaded
-    kept_filters: dict  # pruning: per conv, the filters kept
-    hrank_segments: list  # pruning during training: per step, its epoch, units and the epoch it started from
-    params_hrank_count: int  # HRank's counting rule (each conv at its own rate, inputs unpruned)
-    flops_hrank_count: int
-    rl_base_accuracy: float  # RL search: the unpruned recogniser's validation accuracy
-    rl_chosen: dict  # the episode step whose masks were cut
-    rl_episodes: list
-    rl_steps: list  # every step of every episode: Fig. 2's points (and the unmasked reference's accuracy)
-    rl_rounds: list  # per round: mean and best return, target-network syncs and copies evaluated so far
-    rl_note: str
-    rl_skip_convs: int  # 1x1 convs put on identity shortcuts before the search (method.skip_convs)
-    rl_params_searched: int  # parameters of the network the search started from (rl_chosen.reduction's base)
-    rl_rounds_resumed: int  # search rounds taken from the progress an interrupted attempt of the run saved
+    # a method's own fields are declared on its registry entry (record_fields=, see record_fields())
+
+
+# the fields methods declare on their registry entries (register_method(..., record_fields=...)): owner → TypedDict
+_DECLARED: dict[str, type] = {}
+
+
+def declare_record_fields(owner: str, fields: type) -> None:
+    """Add ``fields`` (a ``TypedDict``) to the record schema on behalf of ``owner`` (a method);
+    a field declared twice must keep its type."""
+    known = record_fields()
+    for key, hint in get_type_hints(fields).items():
+        if key in known and known[key] != hint:
+            raise ValueError(f"{owner} declares record field {key!r} as {hint}, already {known[key]}")
+    _DECLARED[owner] = fields
+
+
+def forget_record_fields(owner: str) -> None:
+    """Take ``owner``'s declared fields out of the schema again (a registry entry removed)."""
+    _DECLARED.pop(owner, None)
+
+
+def record_fields() -> dict[str, Any]:
+    """Every field a record may hold and its type: :class:`RunRecord`'s and those the registered
+    methods declare."""
+    fields = get_type_hints(RunRecord)
+    for declared in _DECLARED.values():
+        fields.update(get_type_hints(declared))
+    return fields
 
 
 def _type_ok(value: Any, hint: Any) -> bool:
@@ -158,7 +173,7 @@ def _type_ok(value: Any, hint: Any) -> bool:
 def record_problems(record: dict) -> list[str]:
     """What in ``record`` the :class:`RunRecord` schema does not allow (``[]``: none): unknown
     fields, values of the wrong type, a status that is not a :class:`Status`."""
-    hints = get_type_hints(RunRecord)
+    hints = record_fields()
     problems = [f"{key}: not a record field" for key in record if key not in hints and key != "run_dir"]
     problems += [
         f"{key}: {type(value).__name__} where {hints[key]} is expected"

@@ -9,11 +9,15 @@ schemas are stored here.
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 from lightcnn.config import Config, DatasetConfig, LoggerConfig, SyntheticDatasetConfig, TrainerConfig
+
+# inside the package, so an installed wheel finds them (the repository links conf/ and experiments/ here)
+CONF_DIR = Path(__file__).resolve().parent / "conf"
 
 
 def register_configs() -> None:
@@ -32,3 +36,23 @@ def register_configs() -> None:
     cs.store(group="schema/dataset", name="synthetic", node=SyntheticDatasetConfig)
     cs.store(group="schema/trainer", name="base", node=TrainerConfig)
     cs.store(group="schema/logger", name="base", node=LoggerConfig)
+    store_options_without_yaml(cs)
+
+
+def registries() -> dict:
+    """``{config group: registry}`` of the groups whose options are registry entries."""
+    from lightcnn.methods.registry import METHODS
+    from lightcnn.models.registry import MODELS
+    from lightcnn.tasks.base import TASKS
+
+    return {"model": MODELS, "method": METHODS, "task": TASKS}
+
+
+def store_options_without_yaml(cs: ConfigStore) -> None:
+    """An entry registered without a ``conf/<group>/<name>.yaml`` is still an option of its group,
+    at its config's defaults (``model=<name>`` works from its module alone); a YAML file, where one
+    exists, is the option (its comments and defaults are what users read)."""
+    for group, registry in registries().items():
+        for entry in registry:
+            if entry.config is not None and not (CONF_DIR / group / f"{entry.name}.yaml").is_file():
+                cs.store(group=group, name=entry.name, node=entry.config)

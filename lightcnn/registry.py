@@ -40,8 +40,13 @@ class Entry(Generic[T]):
 class Registry(Generic[T]):
     """Named entries of one kind; ``key`` is the config key that chooses one (for errors)."""
 
-    def __init__(self, key: str, on_add: Callable[[Entry[T]], None] | None = None) -> None:
-        self.key, self._on_add = key, on_add
+    def __init__(
+        self,
+        key: str,
+        on_add: Callable[[Entry[T]], None] | None = None,
+        on_remove: Callable[[Entry[T]], None] | None = None,
+    ) -> None:
+        self.key, self._on_add, self._on_remove = key, on_add, on_remove
         self._entries: dict[str, Entry[T]] = {}
 
     def add(self, name: str, target: T | str, config: type | None = None, **info: Any) -> Entry[T]:
@@ -52,6 +57,12 @@ class Registry(Generic[T]):
         if self._on_add is not None:
             self._on_add(entry)
         return entry
+
+    def remove(self, name: str) -> None:
+        """Take entry ``name`` out (a test's temporary entry); what registering added goes too."""
+        entry = self._entries.pop(name)
+        if self._on_remove is not None:
+            self._on_remove(entry)
 
     def register(self, name: str, config: type | None = None, **info: Any) -> Callable[[T], T]:
         """Decorator form of :meth:`add`."""

@@ -4,7 +4,7 @@ import torch
 from lightcnn.config import ModelConfig
 from lightcnn.engine.profiling import profile_model
 from lightcnn.errors import ConfigValueError
-from lightcnn.models import InputSpec, build_model, is_slow, model_config, model_names
+from lightcnn.models import InputSpec, build_model, input_problem, is_slow, model_config, model_names
 from lightcnn.models.resnet import ResNetConfig
 
 CIFAR = InputSpec(3, 32, 32, 10)
@@ -89,12 +89,14 @@ def test_every_registered_model_builds_runs_and_learns_or_is_refused_up_front(na
 
     torch.manual_seed(0)
     small = {"depth": 20} if "depth" in model_config(name).__dataclass_fields__ else {}
+    cfg, spec = model_config(name, **small), InputSpec(*shape, 10)
+    refusal = input_problem(cfg, spec)  # what the model's entry declares it takes
     try:
-        model = build_model(model_config(name, **small), InputSpec(*shape, 10))
+        model = build_model(cfg, spec)
     except UserError as err:
-        assert shape == (1, 28, 28) and name in {"oct_resnet", "pwise_oct_resnet"}, err
-        assert "divisible by 8" in str(err) and "\n" not in str(err)
+        assert str(err) == refusal and "\n" not in str(err)
         return
+    assert refusal is None
     logits = model(torch.randn(2, *shape))
     assert logits.shape == (2, 10) and torch.isfinite(logits).all()
     logits.logsumexp(1).sum().backward()
@@ -140,8 +142,8 @@ def test_every_combination_smoke_trains_or_is_refused_up_front(run_config, model
     before anything runs with the matrix's one-line reason."""
     from lightcnn.data.sources import SOURCES
     from lightcnn.errors import UserError
-    from lightcnn.results.matching import SMOKE_METHOD_OVERRIDES
-    from lightcnn.tasks.listing import SMALLEST, combination, fitted_values
+    from lightcnn.methods.registry import fitted_values, smoke_overrides
+    from lightcnn.tasks.listing import SMALLEST, combination
 
     source = SOURCES.get(shape).target
     spec = InputSpec(source.channels, source.image_size, source.image_size, source.num_classes)
@@ -151,7 +153,7 @@ def test_every_combination_smoke_trains_or_is_refused_up_front(run_config, model
     built = None if refused else build_model(model_config(model, **dict(SMALLEST if depth else {})), spec)
     values = {} if refused else fitted_values(method, built)
     overrides = [f"model={model}", *depth, f"method={method}", *(f"method.{k}={v}" for k, v in values.items()),
-                 *SMOKE_METHOD_OVERRIDES.get(method, ()), "dataset=synthetic", f"dataset.channels={source.channels}",
+                 *smoke_overrides(method), "dataset=synthetic", f"dataset.channels={source.channels}",
                  f"dataset.image_size={source.image_size}", "dataset.num_train=64", "dataset.num_test=16",
                  "dataset.val_fraction=0.25", "profile=smoke", "trainer.accelerator=cpu"]  # fmt: skip
     if refused:

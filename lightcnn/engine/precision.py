@@ -8,9 +8,10 @@ accuracy without loss scaling; it is faster only where the hardware computes in 
   emulated and about ten times *slower* (ResNet-20: 24 against 240 images/s, docs/design.md);
 * CUDA GPUs that support bf16 (Ampere and later).
 
-A model whose layers are slower in bf16 even there says so with ``prefers_float32 = True``
-(MobileNet's depthwise convolutions: 0.87× on the CPU above), as ``prefers_channels_last``
-states its memory format. Both were measured on CPUs and apply there; on a GPU ``auto`` is bf16
+A model whose layers are slower in bf16 even there declares ``prefers_float32=True`` on its
+registry entry (MobileNet's depthwise convolutions: 0.87× on the CPU above), as
+``prefers_channels_last`` declares its memory format; :func:`~lightcnn.models.build_model` sets
+both on the net it builds. Both were measured on CPUs and apply there; on a GPU ``auto`` is bf16
 autocast wherever the GPU computes bf16, and the memory format stays NCHW unless
 ``trainer.channels_last=true`` (nothing has been measured there yet).
 

@@ -1,11 +1,13 @@
 """Compression methods. A method receives a built model and returns the model to train.
 
 ``method=none`` leaves the model as it is. Each method registers its config dataclass as
-``schema/method/<name>`` and an ``apply(model, cfg, context)`` function.
+``schema/method/<name>`` and an ``apply(model, cfg, context)`` function; every module here is
+imported (:mod:`lightcnn.discovery`), so a new method is its module and ``conf/method/<name>.yaml``.
 """
 
-from lightcnn.methods import aca_im2col, templates  # noqa: F401  (registers their methods)
-from lightcnn.methods.pruning import hrank, rl  # noqa: F401  (registers prune_hrank, prune_rl)
+from lightcnn.discovery import import_submodules
 from lightcnn.methods.registry import MethodContext, apply_method, method_config, method_names, register_method
+
+import_submodules(__name__, __path__)
 
 __all__ = ["MethodContext", "apply_method", "method_config", "method_names", "register_method"]

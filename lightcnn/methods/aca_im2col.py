@@ -68,7 +68,13 @@ def convolutions(model: nn.Module) -> list[tuple[nn.Module, str, nn.Conv2d]]:
     return found
 
 
-@register_method("aca_im2col", config=ACAIm2colConfig)
+def first_conv_only(model: nn.Module) -> dict:
+    """The default layer mask names one flag per conv of aca_cnn (six); on another model the
+    composability matrix compresses its first conv."""
+    return {"layers": "1".ljust(len(convolutions(model)), "0")}
+
+
+@register_method("aca_im2col", config=ACAIm2colConfig, fit_to_model=first_conv_only)
 def apply_aca(model: nn.Module, cfg: ACAIm2colConfig, context: MethodContext) -> nn.Module:
     convs = convolutions(model)
     marked = chosen_convs(cfg.layers, len(convs))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 from torch import nn
 
@@ -24,6 +25,12 @@ class PretrainedMethodConfig(MethodConfig):
 
     pretrained: str | None = None  # null (the model as built), auto (its pinned baseline run) or a checkpoint
     baseline_overrides: list[str] = field(default_factory=list)  # auto: its own, e.g. [trainer.max_epochs=300]
+
+
+class PretrainedFields(TypedDict, total=False):
+    """Record fields of a method that loads trained weights."""
+
+    pretrained_checkpoint: str  # the weights method.pretrained loaded
 
 
 def load_pretrained(model: nn.Module, setting: str | None, context: MethodContext) -> Path | None:

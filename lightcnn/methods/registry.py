@@ -12,6 +12,7 @@ from torch import nn
 
 from lightcnn.config import MethodConfig
 from lightcnn.errors import ConfigValueError
+from lightcnn.record import declare_record_fields, forget_record_fields
 from lightcnn.registry import Entry, Registry
 
 
@@ -34,16 +35,54 @@ class MethodContext:
     fields: dict = field(default_factory=dict)
 
 
-def _store_schema(entry: Entry) -> None:
+def _on_add(entry: Entry) -> None:
     ConfigStore.instance().store(group="schema/method", name=entry.name, node=entry.config)
+    if entry.info.get("record_fields") is not None:
+        declare_record_fields(f"method={entry.name}", entry.info["record_fields"])
 
 
-METHODS: Registry[Callable[[nn.Module, Any, MethodContext], nn.Module]] = Registry("method.name", _store_schema)
+def _on_remove(entry: Entry) -> None:
+    forget_record_fields(f"method={entry.name}")
 
 
-def register_method(name: str, config: type[MethodConfig]) -> Callable:
-    """``@register_method(name, config=...)`` on ``apply(model, cfg, context) -> model``."""
-    return METHODS.register(name, config=config)
+METHODS: Registry[Callable[[nn.Module, Any, MethodContext], nn.Module]] = Registry(
+    "method.name", _on_add, on_remove=_on_remove
+)
+
+
+def register_method(
+    name: str,
+    config: type[MethodConfig],
+    record_fields: type | None = None,
+    smoke: tuple[str, ...] = (),
+    fit_to_model: Callable[[nn.Module], dict] | None = None,
+) -> Callable:
+    """``@register_method(name, config=...)`` on ``apply(model, cfg, context) -> model``; what the
+    rest of lightcnn knows about the method is declared here, nowhere else:
+
+    - ``record_fields``: a ``TypedDict`` of the fields ``apply`` (or its callbacks) adds to the run
+      record through ``context.fields``, part of the record's schema (:func:`lightcnn.record.record_fields`).
+    - ``smoke``: overrides that keep a ``profile=smoke`` training with it small (reproduce adds
+      them to the rows that use it; the results' matching adds them too).
+    - ``fit_to_model``: config values the method needs to act on a given model at all (the
+      composability matrix applies each method at its defaults plus these).
+
+    A method that changes the architecture during training, so that a checkpoint needs it rebuilt
+    before its weights load, adds a :class:`~lightcnn.engine.callbacks.RebuildsArchitecture`
+    callback to ``context.callbacks``."""
+    return METHODS.register(name, config=config, record_fields=record_fields, smoke=tuple(smoke),
+                            fit_to_model=fit_to_model)  # fmt: skip
+
+
+def smoke_overrides(name: str) -> tuple[str, ...]:
+    """What keeps a ``profile=smoke`` training with method ``name`` small (its entry's ``smoke``)."""
+    return METHODS.get(name).info["smoke"]
+
+
+def fitted_values(name: str, net: nn.Module) -> dict:
+    """Config values method ``name`` needs to act on ``net`` at its defaults (its ``fit_to_model``)."""
+    fit = METHODS.get(name).info["fit_to_model"]
+    return fit(net) if fit is not None else {}
 
 
 def method_names() -> list[str]:

@@ -1,6 +1,21 @@
-"""Model registry and the model families (one module each; importing registers them)."""
+"""Model registry and the model families: every module here registers its models when imported
+(:mod:`lightcnn.discovery`), so a new family is its module and ``conf/model/<name>.yaml``."""
 
-from lightcnn.models import aca_cnn, mobilenet, oct_resnet, resnet, template_cnn, vgg  # noqa: F401
-from lightcnn.models.registry import InputSpec, build_model, is_slow, model_config, model_names, register_model
+from lightcnn.discovery import import_submodules
+from lightcnn.models.registry import (
+    InputRule,
+    InputSpec,
+    build_model,
+    input_problem,
+    is_slow,
+    model_config,
+    model_names,
+    register_model,
+)
 
-__all__ = ["InputSpec", "build_model", "is_slow", "model_config", "model_names", "register_model"]
+import_submodules(__name__, __path__)
+
+__all__ = [
+    "InputRule", "InputSpec", "build_model", "input_problem", "is_slow", "model_config", "model_names",
+    "register_model",
+]  # fmt: skip

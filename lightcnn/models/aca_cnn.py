@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from lightcnn.config import ModelConfig, require
-from lightcnn.models.registry import InputSpec, register_model
+from lightcnn.models.registry import InputRule, InputSpec, register_model
 
 
 @dataclass
@@ -64,12 +64,6 @@ class ACACNN(nn.Module):
         return self.classifier(self.features(x))
 
 
-@register_model("aca_cnn", config=ACACNNConfig)
+@register_model("aca_cnn", config=ACACNNConfig, inputs=InputRule(min_side=8, why="three 2×2 max-pools"))
 def aca_cnn(cfg: ACACNNConfig, spec: InputSpec) -> ACACNN:
-    if min(spec.height, spec.width) < 8:
-        from lightcnn.errors import UserError
-
-        raise UserError(
-            f"model=aca_cnn needs images of at least 8×8 pixels; the data set gives {spec.height}×{spec.width}"
-        )
     return ACACNN(cfg, spec)

@@ -27,7 +27,7 @@ from torch import nn
 from lightcnn.config import ModelConfig, require
 from lightcnn.errors import ConfigValueError
 from lightcnn.models.layers import ConvBNAct, DepthwisePointwise, FoldedUnit, Unit, fold_bn
-from lightcnn.models.registry import InputSpec, register_model, require_input_size
+from lightcnn.models.registry import InputRule, InputSpec, register_model
 
 STEM_WIDTH = 32
 LAYOUT = (64, (128, 2), 128, (256, 2), 256, (512, 2), 512, 512, 512, 512, 512, (1024, 2), 1024)
@@ -76,19 +76,16 @@ def stages(layout: list[tuple[int, int]]) -> list[list[int]]:
     return groups
 
 
-def check_input(name: str, spec: InputSpec, layout: list[tuple[int, int]]) -> None:
-    strided = sum(1 for _, stride in layout if stride == 2)
-    require_input_size(name, spec, 2**strided, f"{strided} stride-2 stages")
+STRIDED = sum(1 for c in LAYOUT if not isinstance(c, int))
+# every stride-2 stage halves the side: at least one pixel must reach the last
+INPUTS = InputRule(min_side=2**STRIDED, why=f"{STRIDED} stride-2 stages")
 
 
 class SmallCNN(nn.Module):
-    """Units in sequence, global average pool, linear classifier. ``prefers_float32``: the
-    units are depthwise convolutions, slower in bf16 autocast than in float32 even on CPUs with
-    AVX-512 BF16 (0.81×), so ``trainer.precision=auto`` keeps float32 (engine/precision.py)."""
+    """Units in sequence, global average pool, linear classifier."""
 
-    def __init__(self, units: list[nn.Module], channels: int, num_classes: int, prefers_float32: bool = False) -> None:
+    def __init__(self, units: list[nn.Module], channels: int, num_classes: int) -> None:
         super().__init__()
-        self.prefers_float32 = prefers_float32
         self.features = nn.Sequential(*units)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, num_classes)
@@ -135,14 +132,13 @@ class FusedSegment(Unit):
 
 
 def stem(cfg: MobileNetConfig, spec: InputSpec) -> tuple[list[tuple[int, int]], ConvBNAct, int]:
-    """(block layout, stem unit, stem width) shared by the three models; checks the input size."""
+    """(block layout, stem unit, stem width) shared by the three models."""
     layout = blocks(cfg.width)
-    check_input(cfg.name, spec, layout)
     width = scaled(STEM_WIDTH, cfg.width)
     return layout, ConvBNAct(spec.channels, width, 3), width
 
 
-@register_model("plain_cnn", config=PlainCNNConfig)
+@register_model("plain_cnn", config=PlainCNNConfig, inputs=INPUTS)
 def plain_cnn(cfg: PlainCNNConfig, spec: InputSpec) -> SmallCNN:
     layout, first, c = stem(cfg, spec)
     units: list[nn.Module] = [first]
@@ -152,17 +148,18 @@ def plain_cnn(cfg: PlainCNNConfig, spec: InputSpec) -> SmallCNN:
     return SmallCNN(units, c, spec.num_classes)
 
 
-@register_model("mobilenet", config=MobileNetConfig)
+# depthwise convolutions run slower in bf16 autocast than in float32 even on CPUs with AVX-512 BF16 (0.81×)
+@register_model("mobilenet", config=MobileNetConfig, inputs=INPUTS, prefers_float32=True)
 def mobilenet(cfg: MobileNetConfig, spec: InputSpec) -> SmallCNN:
     layout, first, c = stem(cfg, spec)
     units: list[nn.Module] = [first]
     for c_out, stride in layout:
         units += [ConvBNAct(c, c, 3, stride, groups=c), ConvBNAct(c, c_out, 1)]
         c = c_out
-    return SmallCNN(units, c, spec.num_classes, prefers_float32=True)
+    return SmallCNN(units, c, spec.num_classes)
 
 
-@register_model("mobilenet_fused", config=MobileNetFusedConfig)
+@register_model("mobilenet_fused", config=MobileNetFusedConfig, inputs=INPUTS, prefers_float32=True)
 def mobilenet_fused(cfg: MobileNetFusedConfig, spec: InputSpec) -> SmallCNN:
     layout, first, c = stem(cfg, spec)
     fused = []
@@ -177,4 +174,4 @@ def mobilenet_fused(cfg: MobileNetFusedConfig, spec: InputSpec) -> SmallCNN:
                 "segment", cfg.segment, f"a divisor of the {len(stage)} blocks of stage {number} (or more than them)"
             )
         units += [FusedSegment([fused[i] for i in stage[j : j + size]]) for j in range(0, len(stage), size)]
-    return SmallCNN(units, c, spec.num_classes, prefers_float32=True)
+    return SmallCNN(units, c, spec.num_classes)

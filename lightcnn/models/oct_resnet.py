@@ -34,7 +34,7 @@ from lightcnn.models.octconv import (
     oct_relu,
     split_channels,
 )
-from lightcnn.models.registry import InputSpec, register_model, require_divisible_size
+from lightcnn.models.registry import InputRule, InputSpec, register_model
 from lightcnn.models.resnet import RESNET_DEPTHS, STAGE_WIDTHS, ResNetConfig, init_weights
 
 BOTTLENECKS = ("per_path", "shared")
@@ -116,8 +116,6 @@ class OctBasicBlock(nn.Module):
 class OctResNet(nn.Module):
     """CIFAR ResNet of depth 6n + 2 whose convolutions after the stem are OctConvs."""
 
-    prefers_channels_last = False  # NHWC halves CPU throughput here (pooling, slicing of branches)
-
     def __init__(self, depth: int, alpha: float, conv_factory, in_channels: int = 3, num_classes: int = 10) -> None:
         super().__init__()
         n = (depth - 2) // 6
@@ -145,21 +143,22 @@ class OctResNet(nn.Module):
         return self.fc(torch.flatten(self.pool(high), 1))
 
 
-def _require_octave_input(cfg: OctResNetConfig, spec: InputSpec) -> None:
-    if cfg.alpha > 0:  # the low-frequency path runs at half the resolution through two stride-2 stages
-        require_divisible_size(cfg.name, spec, 8, "the low-frequency path halves them three times")
+def octave_inputs(cfg: OctResNetConfig) -> InputRule:
+    """With a low-frequency path (alpha > 0) it runs at half the resolution through two stride-2 stages."""
+    if cfg.alpha > 0:
+        return InputRule(side_divisor=8, why="the low-frequency path halves them three times")
+    return InputRule()
 
 
-@register_model("oct_resnet", config=OctResNetConfig)
+# channels_last stays off: NHWC halves CPU throughput here (pooling, slicing of branches)
+@register_model("oct_resnet", config=OctResNetConfig, inputs=octave_inputs)
 def oct_resnet(cfg: OctResNetConfig, spec: InputSpec) -> OctResNet:
-    _require_octave_input(cfg, spec)
     factory = partial(_octconv)
     return OctResNet(cfg.depth, cfg.alpha, factory, spec.channels, spec.num_classes)
 
 
-@register_model("pwise_oct_resnet", config=PwiseOctResNetConfig)
+@register_model("pwise_oct_resnet", config=PwiseOctResNetConfig, inputs=octave_inputs)
 def pwise_oct_resnet(cfg: PwiseOctResNetConfig, spec: InputSpec) -> OctResNet:
-    _require_octave_input(cfg, spec)
     layer = PointwiseOctConv2d if cfg.bottleneck == "per_path" else SharedPointwiseOctConv2d
     factory = partial(_octconv, layer=layer, pointwise=tuple(cfg.paths), beta=cfg.beta)
     return OctResNet(cfg.depth, cfg.alpha, factory, spec.channels, spec.num_classes)

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from lightcnn.config import ModelConfig, require
-from lightcnn.models.registry import InputSpec, register_model, require_input_size
+from lightcnn.models.registry import InputRule, InputSpec, register_model
 
 
 @dataclass
@@ -42,8 +42,6 @@ def conv_bn_relu(c_in: int, c_out: int, padding: int) -> list[nn.Module]:
 
 
 class TemplateCNN(nn.Module):
-    prefers_channels_last = True
-
     def __init__(self, cfg: TemplateCNNConfig, spec: InputSpec) -> None:
         super().__init__()
         self.features = nn.Sequential(
@@ -66,7 +64,9 @@ class TemplateCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
-@register_model("template_cnn", config=TemplateCNNConfig)
+@register_model(
+    "template_cnn", config=TemplateCNNConfig, prefers_channels_last=True,
+    inputs=InputRule(min_side=6, why="an unpadded 3×3 conv and two 2×2 poolings"),
+)  # fmt: skip
 def template_cnn(cfg: TemplateCNNConfig, spec: InputSpec) -> TemplateCNN:
-    require_input_size(cfg.name, spec, 6, "an unpadded 3×3 conv and two 2×2 poolings")
     return TemplateCNN(cfg, spec)

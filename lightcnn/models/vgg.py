@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from lightcnn.config import ModelConfig
-from lightcnn.models.registry import InputSpec, register_model, require_input_size
+from lightcnn.models.registry import InputRule, InputSpec, register_model
 
 VGG16_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512)
 
@@ -24,8 +24,6 @@ class VGGConfig(ModelConfig):
 
 
 class VGG(nn.Module):
-    prefers_channels_last = True
-
     def __init__(self, layout: tuple, spec: InputSpec) -> None:
         super().__init__()
         layers: list[nn.Module] = []
@@ -46,7 +44,8 @@ class VGG(nn.Module):
         return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
 
 
-@register_model("vgg16", config=VGGConfig)
+@register_model(
+    "vgg16", config=VGGConfig, inputs=InputRule(min_side=16, why="four 2×2 max-pools"), prefers_channels_last=True
+)
 def vgg16(cfg: VGGConfig, spec: InputSpec) -> VGG:
-    require_input_size(cfg.name, spec, 16, "four 2×2 max-pools")
     return VGG(VGG16_LAYOUT, spec)

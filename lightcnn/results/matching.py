@@ -18,39 +18,21 @@ from lightcnn.config import config_hash, validate
 from lightcnn.errors import UserError
 from lightcnn.results.specs import CONF_DIR, Row, parse_override
 
-# per task, what keeps a smoke run small (reproduce adds them; matching must too)
-SMOKE_TASK_OVERRIDES = {
-    "latency": ("task.batch_sizes=[1,8]", "task.repeats=3", "task.warmup=1", "task.max_seconds=1"),
-    "reuse": ("task.images=2",),
-    "im2col": ("task.images=8",),
-}
-# per method, what keeps a smoke training small (the RL search: two actors, one round, one batch of
-# 4 images per step, two steps of the skip convs' fine-tune; one epoch of fine-tuning whatever the
-# row's schedule): a ResNet-34 search takes about half a minute on 2 cores
-SMOKE_METHOD_OVERRIDES = {
-    "prune_hrank": ("method.batches=1", "method.batch_size=16"),
-    "prune_rl": (
-        "method.actors=2",
-        "method.episodes_per_actor=1",
-        "method.retrain_batches=1",
-        "method.eval_batches=1",
-        "method.batch_size=4",
-        "method.replay_batch=2",
-        "method.updates_per_episode=1",
-        "method.skip_conv_batches=2",
-        "trainer.max_epochs=1",
-    ),  # fmt: skip
-}
 RUNTIME_OVERRIDES = ("trainer.progress_bar=false",)
 
 
 def task_overrides(task: str, profile: str, row_overrides: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """What a ``profile=smoke`` run of ``task`` adds to the row's overrides to stay small."""
+    """What a ``profile=smoke`` run of ``task`` adds to the row's overrides to stay small: what the
+    task's and (for a training) the method's registry entries declare (``smoke=``); reproduce adds
+    them and matching must too."""
     if profile != "smoke":
         return ()
+    from lightcnn.methods.registry import smoke_overrides
+    from lightcnn.tasks import get_task
+
     methods = [value for key, value in map(parse_override, row_overrides) if key == "method"]
-    by_method = SMOKE_METHOD_OVERRIDES.get(methods[-1], ()) if methods and task == "train" else ()
-    return (*SMOKE_TASK_OVERRIDES.get(task, ()), *by_method)
+    by_method = smoke_overrides(methods[-1]) if methods and task == "train" else ()
+    return (*get_task(task).smoke, *by_method)
 
 
 # record fields that only the model, the method and the input shape decide (no data, no training):

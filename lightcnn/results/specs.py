@@ -157,13 +157,13 @@ def check_override(spec_path: Path, where: str, text: str, conf_dir: Path = CONF
 
 
 def check_record_key(path: Path, column: str, key: str) -> None:
-    """A column's key is a field a run record can hold (``RunRecord``): a field, or a path inside
-    a mapping field (``im2col.layer1.ratio``, ``latency.cpu.b1.median_ms``)."""
-    import typing
+    """A column's key is a field a run record can hold (``record_fields()``: ``RunRecord``'s and
+    the registered methods'): a field, or a path inside a mapping field (``im2col.layer1.ratio``,
+    ``latency.cpu.b1.median_ms``)."""
+    import lightcnn.methods  # noqa: F401  (registers the methods and their record fields)
+    from lightcnn.record import record_fields
 
-    from lightcnn.record import RunRecord
-
-    fields = typing.get_type_hints(RunRecord)
+    fields = record_fields()
     head, _, rest = key.partition(".")
     if head not in fields:
         raise UserError(f"{path}: column {column}: key {key!r} is not a field of the run record; allowed: "

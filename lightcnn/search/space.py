@@ -11,7 +11,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lightcnn.errors import UserError
-from lightcnn.record import RunRecord
+from lightcnn.record import record_fields
 
 SAMPLERS = ("nsga2", "tpe")
 DIRECTIONS = ("maximize", "minimize")
@@ -62,8 +62,10 @@ class Dimension:
 
 
 def numeric_record_fields() -> frozenset[str]:
-    """The run record's int and float fields (``RunRecord``'s annotations)."""
-    hints = typing.get_type_hints(RunRecord)
+    """The run record's int and float fields (``RunRecord``'s and the registered methods')."""
+    import lightcnn.methods  # noqa: F401  (registers the methods and their record fields)
+
+    hints = record_fields()
 
     def numeric(hint) -> bool:
         args = set(typing.get_args(hint)) - {type(None)}

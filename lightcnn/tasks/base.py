@@ -49,6 +49,7 @@ class Task:
     run: TaskFunction
     writes_record: bool = True
     resumes: bool = False  # keeps checkpoints: an unfinished run of its config is continued
+    smoke: tuple[str, ...] = ()  # overrides that keep a profile=smoke run of the task small
 
 
 def _store_schema(entry: Entry) -> None:
@@ -59,11 +60,16 @@ TASKS: Registry[TaskFunction] = Registry("task.name", on_add=_store_schema)
 
 
 def register_task(
-    name: str, config: type[TaskConfig], writes_record: bool = True, resumes: bool = False
+    name: str,
+    config: type[TaskConfig],
+    writes_record: bool = True,
+    resumes: bool = False,
+    smoke: tuple[str, ...] = (),
 ) -> Callable[[TaskFunction], TaskFunction]:
     """``@register_task(name, config=...)`` on a task function; ``writes_record=False`` for tasks
-    that only print (``list``, ``download``), ``resumes=True`` for tasks that checkpoint."""
-    return TASKS.register(name, config=config, writes_record=writes_record, resumes=resumes)
+    that only print (``list``, ``download``), ``resumes=True`` for tasks that checkpoint,
+    ``smoke``: the overrides that keep a ``profile=smoke`` run of it small (reproduce adds them)."""
+    return TASKS.register(name, config=config, writes_record=writes_record, resumes=resumes, smoke=tuple(smoke))
 
 
 def get_task(name: str) -> Task:

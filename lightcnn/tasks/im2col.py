@@ -62,7 +62,7 @@ def layer_report(conv: torch.nn.Conv2d, inputs: torch.Tensor) -> dict:
 
 
 @torch.no_grad()
-@register_task("im2col", config=Im2colTaskConfig)
+@register_task("im2col", config=Im2colTaskConfig, smoke=("task.images=8",))
 def im2col_task(cfg: Config, ctx: RunContext) -> TaskResult:
     data, model, fields, _ = analysis_setup(cfg, ctx)
     _, images = sample_test_images(data, cfg.task.images, cfg.seed)

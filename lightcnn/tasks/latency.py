@@ -84,7 +84,10 @@ def time_forward(model: nn.Module, inputs: torch.Tensor, warmup: int, repeats: i
     return times
 
 
-@register_task("latency", config=LatencyTaskConfig)
+@register_task(
+    "latency", config=LatencyTaskConfig,
+    smoke=("task.batch_sizes=[1,8]", "task.repeats=3", "task.warmup=1", "task.max_seconds=1"),
+)  # fmt: skip
 def latency_task(cfg: Config, ctx: RunContext) -> TaskResult:
     torch.manual_seed(cfg.seed)
     spec = input_spec(cfg.dataset)

@@ -12,6 +12,7 @@ from lightcnn.data.sources import SOURCES
 from lightcnn.engine.profiling import count_params, profile_model
 from lightcnn.errors import UserError
 from lightcnn.methods import MethodContext, apply_method, method_config, method_names
+from lightcnn.methods.registry import fitted_values
 from lightcnn.models import build_model, model_config, model_names
 from lightcnn.tasks.base import RunContext, TaskResult, register_task
 
@@ -33,16 +34,6 @@ def input_specs(sources: list[str]) -> dict[str, InputSpec]:
         source = SOURCES.get(name).target
         specs[name] = InputSpec(source.channels, source.image_size, source.image_size, source.num_classes)
     return specs
-
-
-def fitted_values(method: str, net) -> dict:
-    """The matrix applies each method at its defaults, but an ACA layer mask names one flag per
-    conv of one model (its default, aca_cnn's six): the matrix compresses the first conv instead."""
-    if method == "aca_im2col":
-        from lightcnn.methods.aca_im2col import convolutions
-
-        return {"layers": "1".ljust(len(convolutions(net)), "0")}
-    return {}
 
 
 def combination(model: str, method: str, spec: InputSpec) -> str:

@@ -40,7 +40,7 @@ class ReuseTaskConfig(TaskConfig):
         )
 
 
-@register_task("reuse", config=ReuseTaskConfig)
+@register_task("reuse", config=ReuseTaskConfig, smoke=("task.images=2",))
 def reuse_task(cfg: Config, ctx: RunContext) -> TaskResult:
     data, model, fields, _ = analysis_setup(cfg, ctx)
     _, _, conv = first_conv(model)

@@ -31,7 +31,7 @@ from lightcnn.config import require, require_choice
 from lightcnn.engine.inspection import inspecting
 from lightcnn.errors import ConfigValueError, UserError
 from lightcnn.formulas.pruning import ConvShape, hrank_counts
-from lightcnn.methods.pretrained import PretrainedMethodConfig, load_pretrained
+from lightcnn.methods.pretrained import PretrainedFields, PretrainedMethodConfig, load_pretrained
 from lightcnn.methods.pruning.importance import IMPORTANCES, importance_by_name
 from lightcnn.methods.pruning.rates import kept_filters, parse_rates
 from lightcnn.methods.pruning.replacement import replace_filters
@@ -117,7 +117,17 @@ def pruning_steps(cfg: PruneHRankConfig, units: int) -> dict[int, list[int]]:
     return {cfg.retrain_epochs + j * cfg.layer_epochs: [j] for j in range(units)}
 
 
-@register_method("prune_hrank", config=PruneHRankConfig)
+class PruneHRankFields(PretrainedFields, total=False):
+    kept_filters: dict  # per conv, the filters kept
+    hrank_segments: list  # pruning during training: per step, its epoch, units and the epoch it started from
+    params_hrank_count: int  # HRank's counting rule (each conv at its own rate, inputs unpruned)
+    flops_hrank_count: int
+
+
+@register_method(
+    "prune_hrank", config=PruneHRankConfig, record_fields=PruneHRankFields,
+    smoke=("method.batches=1", "method.batch_size=16"),
+)  # fmt: skip
 def prune_hrank(model: nn.Module, cfg: PruneHRankConfig, context: MethodContext) -> nn.Module:
     shape = context.input_shape
     if shape is None:

@@ -61,7 +61,7 @@ from torch import nn
 from lightcnn.config import require, require_choice
 from lightcnn.engine.checkpoint_io import CorruptCheckpoint, load_checkpoint, save_state_atomic
 from lightcnn.errors import ConfigValueError, UserError
-from lightcnn.methods.pretrained import PretrainedMethodConfig, load_pretrained
+from lightcnn.methods.pretrained import PretrainedFields, PretrainedMethodConfig, load_pretrained
 from lightcnn.methods.pruning.importance import l1_norm
 from lightcnn.methods.pruning.r2d2 import R2D2Learner, RecurrentQNet, Sequence, SequenceReplay, actor_epsilons
 from lightcnn.methods.pruning.recognisers import BatchedRecognisers, SequentialRecognisers, module_steps
@@ -458,7 +458,27 @@ def run_search(
     return best, episodes, steps, rounds
 
 
-@register_method("prune_rl", config=PruneRLConfig)
+class PruneRLFields(PretrainedFields, total=False):
+    kept_filters: dict  # per conv, the filters kept
+    rl_base_accuracy: float  # the unpruned recogniser's validation accuracy
+    rl_chosen: dict  # the episode step whose masks were cut
+    rl_episodes: list
+    rl_steps: list  # every step of every episode: Fig. 2's points (and the unmasked reference's accuracy)
+    rl_rounds: list  # per round: mean and best return, target-network syncs and copies evaluated so far
+    rl_note: str
+    rl_skip_convs: int  # 1x1 convs put on identity shortcuts before the search (method.skip_convs)
+    rl_params_searched: int  # parameters of the network the search started from (rl_chosen.reduction's base)
+    rl_rounds_resumed: int  # search rounds taken from the progress an interrupted attempt of the run saved
+
+
+# profile=smoke: two actors, one round, one batch of 4 images per step, two steps of the skip convs'
+# fine-tune, one epoch of fine-tuning whatever the row's schedule (a ResNet-34 search: about half a minute)
+SMOKE = ("method.actors=2", "method.episodes_per_actor=1", "method.retrain_batches=1", "method.eval_batches=1",
+         "method.batch_size=4", "method.replay_batch=2", "method.updates_per_episode=1", "method.skip_conv_batches=2",
+         "trainer.max_epochs=1")  # fmt: skip
+
+
+@register_method("prune_rl", config=PruneRLConfig, record_fields=PruneRLFields, smoke=SMOKE)
 def prune_rl(model: nn.Module, cfg: PruneRLConfig, context: MethodContext) -> nn.Module:
     if context.input_shape is None:
         raise UserError("method=prune_rl reads the model's graph from one forward pass: it needs the input shape")
