@@ -70,7 +70,8 @@ def main() -> None:
     from lightcnn.config import validate
     from lightcnn.data.datamodule import ImageDataModule
     from lightcnn.engine.weights import load_weights
-    from lightcnn.methods.pruning.rl import PruningEnvs, insert_skip_convs, search_data, sgd_steps
+    from lightcnn.methods.pruning.rl import insert_skip_convs
+    from lightcnn.methods.pruning.rl_env import PruningEnvs, search_data, sgd_steps
     from lightcnn.methods.pruning.surgery import prunable_convs
     from lightcnn.models import build_model
 

@@ -20,7 +20,8 @@ from lightcnn.methods.pruning.r2d2 import (
     sequence_priorities,
     unrescale,
 )
-from lightcnn.methods.pruning.rl import PruneRLConfig, PruningEnvs, filter_groups
+from lightcnn.methods.pruning.rl_config import PruneRLConfig
+from lightcnn.methods.pruning.rl_env import PruningEnvs, filter_groups
 from lightcnn.methods.pruning.surgery import prunable_convs, remove_filters
 from lightcnn.models import InputSpec, build_model, model_config
 
@@ -163,7 +164,7 @@ PLANTED = dict(actors=4, groups=4, retrain_batches=1, retrain_lr=1e-6, batch_siz
 
 
 def test_the_controllers_action_chooses_which_filters_go():
-    from lightcnn.methods.pruning.rl import zeroed_groups
+    from lightcnn.methods.pruning.rl_env import zeroed_groups
 
     assert zeroed_groups(0b0101, 4, "controller") == [0, 2] and zeroed_groups(0b1111, 4, "controller") == [0, 1, 2]
     assert zeroed_groups(0b10000, 4, "controller") == []  # bits beyond the conv's groups do nothing
@@ -187,25 +188,26 @@ def test_a_controller_search_keeps_the_filters_that_carry_the_signal(monkeypatch
     to 8 of the last 8 (8 seeds tried), and the chosen masks keep it and drop at least one other
     group. No importance score is computed: every scoring function raises here."""
     import lightcnn.methods.pruning.importance as importance
-    import lightcnn.methods.pruning.rl as rl
+    import lightcnn.methods.pruning.rl_env as rl_env
+    import lightcnn.methods.pruning.rl_search as rl_search
 
     def no_scores(*args, **kwargs):
         raise AssertionError("an importance score was computed on the controller's path")
 
-    for module, name in ((importance, "l1_norm"), (importance, "feature_map_ranks"), (rl, "l1_norm")):
+    for module, name in ((importance, "l1_norm"), (importance, "feature_map_ranks"), (rl_env, "l1_norm")):
         monkeypatch.setattr(module, name, no_scores)
     torch.set_num_threads(1)  # tiny ops: threads only wait on each other
     net = planted_recogniser()
     cfg = PruneRLConfig(**PLANTED, episodes_per_actor=10)
     envs = PruningEnvs(net, prunable_convs(net, (2, 4, 4)), planted_data(), cfg, 0)
-    best, episodes, _, _ = rl.run_search(envs, cfg, 0)
+    best, episodes, _, _ = rl_search.run_search(envs, cfg, 0)
     kept_signal = [e["accuracy"] == 1.0 for e in episodes]  # zeroing group 1 leaves chance accuracy
     assert sum(kept_signal[-8:]) >= 6 and sum(kept_signal) >= 29
     assert {2, 3} <= set(best["kept"][0].tolist()) and len(best["kept"][0]) < 8 and best["accuracy"] == 1.0
 
 
 def test_a_target_reduction_stops_masking_and_chooses_the_most_accurate_episode_that_reached_it():
-    from lightcnn.methods.pruning.rl import better, run_search
+    from lightcnn.methods.pruning.rl_search import better, run_search
 
     torch.set_num_threads(1)
     model = build_model(model_config("resnet", depth=20), CIFAR)
@@ -313,7 +315,7 @@ def test_filter_groups_put_the_weakest_filters_first():
 
 
 def test_prune_rl_plays_two_episodes_and_records_them(run_config, caplog):
-    with caplog.at_level(logging.INFO, logger="lightcnn.methods.pruning.rl"):
+    with caplog.at_level(logging.INFO, logger="lightcnn.methods.pruning"):
         record = run_config("model=resnet", "model.depth=20", "method=prune_rl", "method.actors=1",
                             "method.episodes_per_actor=2", "method.retrain_batches=1", "method.eval_batches=1",
                             "method.batch_size=16", "method.replay_batch=2", "method.updates_per_episode=1",
