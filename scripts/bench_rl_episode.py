@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from lightcnn.methods.pruning.rl_config import PruneRLConfig
+from lightcnn.methods.pruning.rl import PruneRLConfig
 from lightcnn.methods.pruning.rl_env import PruningEnvs
 from lightcnn.methods.pruning.surgery import prunable_convs
 from lightcnn.models import InputSpec, build_model, model_config

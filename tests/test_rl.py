@@ -20,7 +20,7 @@ from lightcnn.methods.pruning.r2d2 import (
     sequence_priorities,
     unrescale,
 )
-from lightcnn.methods.pruning.rl_config import PruneRLConfig
+from lightcnn.methods.pruning.rl import PruneRLConfig
 from lightcnn.methods.pruning.rl_env import PruningEnvs, filter_groups
 from lightcnn.methods.pruning.surgery import prunable_convs, remove_filters
 from lightcnn.models import InputSpec, build_model, model_config

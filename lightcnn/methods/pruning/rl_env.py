@@ -4,15 +4,19 @@ search trains and evaluates on (the method: :mod:`lightcnn.methods.pruning.rl`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
 from lightcnn.errors import ConfigValueError, UserError
 from lightcnn.methods.pruning.importance import l1_norm
 from lightcnn.methods.pruning.recognisers import BatchedRecognisers, SequentialRecognisers, module_steps
-from lightcnn.methods.pruning.rl_config import PruneRLConfig
 from lightcnn.methods.pruning.surgery import PrunableConv, params_after
 from lightcnn.methods.registry import MethodContext
+
+if TYPE_CHECKING:  # the method's config lives with the method (rl.py), which imports this module
+    from lightcnn.methods.pruning.rl import PruneRLConfig
 
 
 def filter_groups(scores: torch.Tensor, groups: int) -> list[torch.Tensor]:

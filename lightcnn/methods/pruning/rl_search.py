@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import torch
 
 from lightcnn.methods.pruning.r2d2 import R2D2Learner, RecurrentQNet, Sequence, SequenceReplay, actor_epsilons
-from lightcnn.methods.pruning.rl_config import PruneRLConfig
 from lightcnn.methods.pruning.rl_env import PruningEnvs
 from lightcnn.methods.pruning.rl_progress import SearchProgress
+
+if TYPE_CHECKING:  # the method's config lives with the method (rl.py), which imports this module
+    from lightcnn.methods.pruning.rl import PruneRLConfig
 
 log = logging.getLogger(__name__)
 
