@@ -295,7 +295,7 @@ def test_seeds_may_be_given_per_profile(tmp_path, capsys):
 
 
 def test_counts_only_reproduction_runs_every_row_in_this_process(tmp_path, capsys, monkeypatch):
-    import lightcnn.reproduce as reproduce
+    import lightcnn.reproduce.cli as reproduce
 
     spec = tmp_path / "toy" / "table.yaml"
     spec.parent.mkdir(parents=True)
@@ -451,7 +451,7 @@ def test_the_counts_only_reproduction_of_every_shipped_spec_is_ok(tmp_path, caps
 
 
 def test_clean_tree_refuses_a_checkout_with_uncommitted_changes_before_any_job(tmp_path, capsys, monkeypatch):
-    import lightcnn.reproduce as reproduce
+    import lightcnn.reproduce.cli as reproduce
 
     spec = tmp_path / "toy" / "table.yaml"
     spec.parent.mkdir(parents=True)

@@ -1,0 +1,5 @@
+"""``python -m lightcnn.reproduce``."""
+
+from lightcnn.reproduce.cli import main
+
+main()

@@ -1,0 +1,188 @@
+"""The reproduction's plan: one job per row, task and seed of every spec, composed and checked,
+linked to the run whose weights it needs; which are done; what the rest costs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lightcnn.errors import UserError
+from lightcnn.reproduce.schedule import dependency_order
+from lightcnn.results.matching import RUNTIME_OVERRIDES, task_overrides
+
+
+def profile_names() -> list[str]:
+    """The options of the ``profile`` config group (``conf/profile/*.yaml``)."""
+    from lightcnn.composition import CONF_DIR
+
+    return sorted(p.stem for p in (CONF_DIR / "profile").glob("*.yaml"))
+
+
+@dataclass
+class Job:
+    label: str  # "[paper/table] row (task)"
+    overrides: tuple[str, ...]  # what `lightcnn` is given (no launcher)
+    config_hash: str = ""  # of the composed config, before any dependency is pinned
+    needs: str | None = None  # config hash of the run whose weights it takes
+    need_command: str = ""
+    after: list[int] = field(default_factory=list)  # jobs of this plan that must finish ok first
+    estimated_minutes: float | None = None  # of its training on this machine (--dry-run)
+    config: object = None  # the composed config (DictConfig), kept: composing costs 0.15 s
+    need_overrides: tuple[str, ...] = ()  # what makes the run it needs
+    status: str = "pending"
+    reason: str = ""
+    seconds: float = 0.0
+
+    @property
+    def alone(self) -> bool:
+        """A timing job (latency): it runs with nothing else on the machine, whatever --jobs."""
+        return "task=latency" in self.overrides
+
+
+def job_overrides(row, task: str, args, replaced: bool) -> tuple[str, ...]:
+    """A row's overrides for one task; a task given on the command line drops the row's own
+    ``task.`` keys (they belong to the row's tasks, e.g. ``task.checkpoint`` of a census)."""
+    own = tuple(o for o in row.overrides if not (replaced and o.split("=", 1)[0].lstrip("+").startswith("task.")))
+    smoke = task_overrides(task, args.profile, row.overrides)
+    return (*own, *row.at_profile(args.profile), f"task={task}", f"profile={args.profile}",
+            f"results_dir={args.results}", *RUNTIME_OVERRIDES, *smoke, *args.override)  # fmt: skip
+
+
+def seeds_to_run(row, task: str, profile: str) -> list[tuple[str, ...]]:
+    """``seed=N`` per seed of the row at ``profile``; counts and latency do not depend on the seed (one job)."""
+    seeds = row.seeds_at(profile)
+    if not seeds or task in ("profile", "latency"):
+        return [()]
+    return [(f"seed={seed}",) for seed in seeds]
+
+
+def plan_jobs(specs, args) -> list[Job]:
+    """Every job in spec and row order, without duplicates, each composed and checked."""
+    from lightcnn.composition import Composer
+
+    compose = Composer()
+    jobs, seen = [], set()
+    for spec in specs:  # every row at its first seed, then every row at its second…: a comparison early
+        for round_index in range(max([len(row.seeds_at(args.profile)) for row in spec.rows] + [1])):
+            for row in spec.rows:
+                for task in [args.task] if args.task else row.tasks:
+                    seeds = seeds_to_run(row, task, args.profile)
+                    if round_index >= len(seeds):
+                        continue
+                    seed = seeds[round_index]
+                    overrides = job_overrides(row, task, args, replaced=bool(args.task)) + seed
+                    if overrides not in seen:
+                        seen.add(overrides)
+                        name = f"{row.label} ({task}{', ' + seed[0] if seed else ''})"
+                        jobs.append(Job(f"[{spec.paper}/{spec.name}] {name}", overrides))
+    for job in jobs:
+        link_dependency(job, compose)
+    first: dict[str, Job] = {}
+    for job in jobs:  # rows of several tables may be one configuration: run it once
+        first.setdefault(job.config_hash, job)
+    from lightcnn.record import find_ok_record
+
+    for job in list(first.values()):  # a run some row needs but no row is (a census of a trained net): a job too
+        if job.needs and job.needs not in first and find_ok_record(args.results, job.needs) is None:
+            needed = Job(job.label.rsplit(" (", 1)[0] + " (train, needed)", job.need_overrides)
+            link_dependency(needed, compose)
+            first.setdefault(needed.config_hash, needed)
+    jobs = list(first.values())
+    by_hash = {job.config_hash: index for index, job in enumerate(jobs)}
+    for job in jobs:
+        if job.needs in by_hash:
+            job.after.append(by_hash[job.needs])
+            keep_checkpoint(jobs[by_hash[job.needs]], args.results)
+    return dependency_order(jobs)
+
+
+def keep_checkpoint(job: Job, results: Path) -> None:
+    """A run whose weights another job loads keeps its checkpoint whatever the profile says
+    (``profile=smoke`` keeps none); one that finished without it runs again."""
+    from lightcnn.dependencies import finished_runs
+
+    if "trainer.checkpoint=true" in job.overrides:
+        return
+    job.overrides = (*job.overrides, "trainer.checkpoint=true")
+    runs, with_checkpoint = finished_runs(results, job.config_hash)
+    if runs and with_checkpoint is None:
+        job.overrides = (*job.overrides, "skip_existing=false")
+
+
+def link_dependency(job: Job, compose) -> None:
+    """Compose the job (a row that does not compose stops everything, exit 2) and find what it needs."""
+    from lightcnn.config import config_hash, validate
+    from lightcnn.dependencies import need_of, shown
+    from lightcnn.results.matching import describe
+
+    try:
+        cfg = job.config = compose(job.overrides)
+        validate(cfg)
+    except Exception as err:
+        raise UserError(f"{job.label}: {describe(err)}") from None
+    job.config_hash = config_hash(cfg)
+    need = need_of(cfg, job.overrides)
+    if need is not None:
+        job.needs = config_hash(compose(need.overrides))
+        job.need_command = "lightcnn " + shown(need.overrides)
+        job.need_overrides = need.overrides
+
+
+def job_done(job: Job, results: Path) -> bool:
+    """Whether the job's config (with its dependency pinned as it would be now) has an ok record."""
+    from omegaconf import OmegaConf
+
+    from lightcnn.composition import compose_config
+    from lightcnn.config import config_hash
+    from lightcnn.dependencies import need_of, resolve
+    from lightcnn.record import find_ok_record
+
+    if "skip_existing=false" in job.overrides:
+        return False
+    if job.needs is None:
+        return find_ok_record(results, job.config_hash) is not None
+    cfg = job.config if job.config is not None else compose_config(job.overrides)
+    container = OmegaConf.to_container(cfg, resolve=True)
+    try:
+        dependency = resolve(need_of(cfg, job.overrides), results)
+    except UserError:
+        return False
+    return find_ok_record(results, config_hash({**container, "depends_on": dependency})) is not None
+
+
+def print_plan(jobs: list[Job], args) -> None:
+    """The plan, each job's state and its estimated minutes (:mod:`lightcnn.job_cost`: the speed
+    this machine's records measured for the same configuration, else a yardstick of the job's own
+    model timed now)."""
+    from omegaconf import OmegaConf
+
+    from lightcnn.composition import compose_config
+    from lightcnn.config import validate
+    from lightcnn.job_cost import Estimator
+
+    estimator = Estimator(args.results)
+    out = [
+        f"plan: {len(jobs)} jobs at profile={args.profile}; speeds from the trainings of the same configuration "
+        f"on this machine under {args.results} ({sum(map(len, estimator.recorded.values()))} records), "
+        "else a yardstick: a few steps of the job's own model, timed now"
+    ]
+    total = 0.0
+    for index, job in enumerate(jobs):
+        done = job_done(job, args.results)
+        cfg = compose_config(job.overrides)
+        estimate = estimator.minutes(validate(cfg), OmegaConf.to_container(cfg, resolve=True))
+        cost = "no training"
+        if estimate is not None:
+            work, minutes, source = estimate
+            job.estimated_minutes = minutes
+            total += 0 if done else minutes
+            cost = f"{work.train_images:,} training images ≈ {minutes:.1f} min at {source}"
+        after = f" after #{', #'.join(str(a + 1) for a in job.after)}" if job.after else ""
+        needs = f" needs {job.needs}" if job.needs and not job.after else ""
+        out.append(f"#{index + 1:<3} {'done' if done else 'todo'}  {job.label}{after}{needs}  [{cost}]")
+        out.append(f"      {' '.join(['lightcnn', *job.overrides])}")
+    out.append(
+        f"estimated time of what is left: {total:.0f} min on this machine (one job at a time; "
+        "training only: searches, rankings and compilation come on top)"
+    )
+    print("\n".join(out))
