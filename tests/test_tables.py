@@ -361,7 +361,8 @@ def test_point_curves_draw_one_line_per_episode(tmp_path):
 
 
 def test_a_page_says_in_words_which_plot_is_not_there_yet(tmp_path):
-    from lightcnn.results.tables import make_matcher, records_frame, render_spec
+    from lightcnn.results.aggregate import make_matcher, records_frame
+    from lightcnn.results.tables import render_spec
 
     spec = tmp_path / "toy" / "rl.yaml"
     spec.parent.mkdir()
@@ -369,7 +370,7 @@ def test_a_page_says_in_words_which_plot_is_not_there_yet(tmp_path):
     spec.write_text(RATIO_SPEC + f"curves:\n  - {curve}\n")
     loaded = load_spec(spec)
     frame = records_frame(tmp_path / "no-results")
-    written = render_spec(loaded, frame, tmp_path / "out", make_matcher(frame, None, ()))
+    written = render_spec(loaded, frame, tmp_path / "out", make_matcher(frame, None, ())).files
     page = written[0].read_text()
     assert not [p for p in written if p.suffix == ".png"] and "*Fig. 2*: no plot yet, not measured: R20." in page
 
@@ -491,7 +492,8 @@ def test_labels_of_neighbouring_points_go_on_separate_lines():
 
 
 def test_a_row_of_another_methods_words_is_shown_as_published_only_and_never_run(tmp_path):
-    from lightcnn.results.tables import make_matcher, records_frame, render_table
+    from lightcnn.results.aggregate import make_matcher, records_frame
+    from lightcnn.results.render import render_table
 
     spec = tmp_path / "toy" / "words.yaml"
     spec.parent.mkdir()
@@ -528,7 +530,7 @@ def test_a_published_value_derived_from_the_papers_numbers_is_computed_and_nothi
 
 
 def test_curves_of_a_row_with_several_runs_average_them_per_epoch_as_its_cell_does(tmp_path, spec_path, monkeypatch):
-    from lightcnn.results.tables import mean_history
+    from lightcnn.results.aggregate import mean_history
 
     first = [{"stage": "test", "epoch": 0, "test/acc": 10.0}, {"stage": "test", "epoch": 1, "test/acc": 20.0}]
     second = [{"stage": "test", "epoch": 0, "test/acc": 30.0}, {"stage": "train", "epoch": 0, "train/loss": 1.0}]
