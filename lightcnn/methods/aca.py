@@ -63,6 +63,111 @@ def aca(d: torch.Tensor, eps: float, max_rank: int | None = None, stop: str = "e
         return aca_float(d, eps, max_rank, stop)
 
 
+class _Working:
+    """The matrices ACA is still growing, and their crosses so far. Crosses are stored in rows
+    (``ut``: u transposed) and every product reads only the first ``kk`` slots, the most crosses
+    any matrix has so far: the work per step grows with the rank, not the cap; the slots are
+    allocated as they are needed (doubling)."""
+
+    FIELDS = ("live", "d", "ut", "v", "rank", "used_rows", "used_cols", "norm2", "d_norm", "row", "active")
+
+    def __init__(self, d: torch.Tensor, cap: int) -> None:
+        b, m, n = d.shape
+        options = {"dtype": d.dtype, "device": d.device}
+        self.d, self.cap, self.kk = d, cap, 0
+        self.live = torch.arange(b, device=d.device)  # each working matrix's index in the input batch
+        self.ut = torch.zeros(b, min(cap, 8), m, **options)
+        self.v = torch.zeros(b, min(cap, 8), n, **options)
+        self.rank = torch.zeros(b, dtype=torch.long, device=d.device)
+        self.used_rows = torch.zeros(b, m, dtype=torch.bool, device=d.device)
+        self.used_cols = torch.zeros(b, n, dtype=torch.bool, device=d.device)
+        self.norm2 = torch.zeros(b, **options)  # ‖S_k‖²_F
+        self.d_norm = torch.linalg.matrix_norm(d)
+        self.active = (self.d_norm > 0) & (cap > 0)
+        self.row = torch.zeros(b, dtype=torch.long, device=d.device)
+
+    @property
+    def batch(self) -> torch.Tensor:
+        return torch.arange(len(self.live), device=self.d.device)
+
+    def set_aside_finished(self) -> tuple[torch.Tensor, ...]:
+        """Drop the finished matrices from the working batch; their (indices, u rows, v rows, ranks)."""
+        done = ~self.active
+        finished = (self.live[done], self.ut[done, : self.kk], self.v[done, : self.kk], self.rank[done])
+        keep = self.active.nonzero().squeeze(1)
+        for name in self.FIELDS:
+            setattr(self, name, getattr(self, name)[keep])
+        self.kk = int(self.rank.max())
+        return finished
+
+    def make_room(self) -> None:
+        """Double the cross slots when this step's cross may need a new one."""
+        if self.kk == self.ut.shape[1] < self.cap:
+            more = min(self.cap, 2 * self.kk) - self.kk
+            self.ut = torch.cat([self.ut, self.ut.new_zeros(len(self.live), more, self.ut.shape[2])], dim=1)
+            self.v = torch.cat([self.v, self.v.new_zeros(len(self.live), more, self.v.shape[2])], dim=1)
+
+    def step(self, eps: float, stop: str) -> None:
+        """One cross for every active matrix whose pivot row has not vanished."""
+        batch, active = self.batch, self.active
+        uk, vk = self.ut[:, : self.kk], self.v[:, : self.kk]
+        # residual of the pivot row: D[i, :] − Σ_l U[i, l] V[l, :]
+        r = self.d[batch, self.row] - row_times(uk[batch, :, self.row], vk)
+        self.used_rows[batch[active], self.row[active]] = True
+        col = r.abs().masked_fill(self.used_cols, -1.0).argmax(dim=1)
+        delta = r[batch, col]
+        ok = active & (delta.abs() > TINY * self.d_norm.clamp_min(TINY))
+        # a vanished row gives no cross: move to the first unused row
+        self.row = torch.where(active & ~ok, (~self.used_rows).float().argmax(dim=1), self.row)
+        if bool(ok.any()):
+            self.add_crosses(ok, r, delta, col, eps, stop)
+        self.active &= ~((self.rank >= self.cap) | self.used_rows.all(dim=1))
+
+    def add_crosses(self, ok: torch.Tensor, r: torch.Tensor, delta: torch.Tensor, col: torch.Tensor, eps: float,
+                    stop: str) -> None:  # fmt: skip
+        """The new crosses of the matrices ``ok``, the next pivot rows, and the stopping rule."""
+        batch, k = self.batch, self.rank.clamp_max(self.cap - 1)
+        uk, vk = self.ut[:, : self.kk], self.v[:, : self.kk]
+        new_v = r / torch.where(ok, delta, torch.ones_like(delta))[:, None]
+        new_u = self.d[batch, :, col] - row_times(vk[batch, :, col], uk)
+        new_u, new_v = new_u * ok[:, None], new_v * ok[:, None]
+        # incremental ‖S_k‖²
+        cross = 2 * (times_column(uk, new_u) * times_column(vk, new_v)).sum(1)
+        size2 = new_u.pow(2).sum(1) * new_v.pow(2).sum(1)
+        self.norm2 = torch.where(ok, self.norm2 + cross + size2, self.norm2)
+        self.ut[batch[ok], k[ok], :] = new_u[ok]
+        self.v[batch[ok], k[ok], :] = new_v[ok]
+        self.used_cols[batch[ok], col[ok]] = True
+        self.rank = self.rank + ok.long()
+        self.kk = min(self.kk + 1, self.cap)
+        # next pivot row: the largest entry of the new column among unused rows
+        self.row = torch.where(ok, new_u.abs().masked_fill(self.used_rows, -1.0).argmax(dim=1), self.row)
+        # classic criterion, then the exact check
+        small = ok & (size2.sqrt() <= eps * self.norm2.clamp_min(0).sqrt())
+        if stop == "estimate":
+            self.active &= ~small
+        elif bool(small.any()):
+            self.check_exactly(small, k, new_u, new_v, eps)
+
+    def check_exactly(self, small: torch.Tensor, k: torch.Tensor, new_u: torch.Tensor, new_v: torch.Tensor,
+                      eps: float) -> None:  # fmt: skip
+        """For the matrices whose classic criterion holds: drop the new cross if the approximant
+        met the tolerance without it, stop where it meets it now, go on otherwise."""
+        residual = self.d[small] - self.ut[small, : self.kk].transpose(1, 2) @ self.v[small, : self.kk]
+        last = new_u[small][:, :, None] * new_v[small][:, None, :]
+        limit = eps * self.d_norm[small]
+        without = torch.linalg.matrix_norm(residual + last) <= limit  # the new cross was not needed
+        within = torch.linalg.matrix_norm(residual) <= limit
+        idx = self.batch[small]
+        drop = idx[without]
+        self.ut[drop, k[drop], :] = 0
+        self.v[drop, k[drop], :] = 0
+        self.rank[drop] -= 1
+        done = torch.zeros_like(small)
+        done[idx] = without | within
+        self.active &= ~done
+
+
 @torch.no_grad()
 def aca_float(d: torch.Tensor, eps: float, max_rank: int | None = None, stop: str = "exact") -> ACAResult:
     """Approximate every matrix of ``d`` (B, m, n) to relative Frobenius error ``eps``.
@@ -76,97 +181,31 @@ def aca_float(d: torch.Tensor, eps: float, max_rank: int | None = None, stop: st
         d = d[None]
     b, m, n = d.shape
     cap = min(m, n) if max_rank is None else min(max_rank, m, n)
-    dtype, device = d.dtype, d.device
-    # crosses are stored in rows (u transposed) and every product reads only the first `kk` slots,
-    # the most crosses any matrix has so far: the work per step grows with the rank, not the cap;
-    # the slots are allocated as they are needed (doubling)
-    ut = torch.zeros(b, min(cap, 8), m, dtype=dtype, device=device)
-    v = torch.zeros(b, min(cap, 8), n, dtype=dtype, device=device)
-    rank = torch.zeros(b, dtype=torch.long, device=device)
-    used_rows = torch.zeros(b, m, dtype=torch.bool, device=device)
-    used_cols = torch.zeros(b, n, dtype=torch.bool, device=device)
-    norm2 = torch.zeros(b, dtype=dtype, device=device)  # ‖S_k‖²_F
-    d_norm = torch.linalg.matrix_norm(d)
-    active = (d_norm > 0) & (cap > 0)
-    row = torch.zeros(b, dtype=torch.long, device=device)
-    batch = torch.arange(b, device=device)
+    work = _Working(d, cap)
     # finished matrices leave the working batch once half of it has finished (their factors are
     # set aside): later steps then touch only the matrices still growing
-    live = batch.clone()  # each working matrix's index in the input batch
     finished: list[tuple[torch.Tensor, ...]] = []  # (indices in the input batch, u rows, v rows, ranks)
-    steps, kk = 0, 0
+    steps = 0
     while steps < m + cap:
-        n_active = int(active.sum())
+        n_active = int(work.active.sum())
         if n_active == 0:
             break
-        if n_active <= len(live) // 2:
-            finished.append((live[~active], ut[~active, :kk], v[~active, :kk], rank[~active]))
-            keep = active.nonzero().squeeze(1)
-            live, d, ut, v, rank, used_rows, used_cols, norm2, d_norm, row, active = (
-                t[keep] for t in (live, d, ut, v, rank, used_rows, used_cols, norm2, d_norm, row, active)
-            )
-            batch = torch.arange(len(live), device=device)
-            kk = int(rank.max())
+        if n_active <= len(work.live) // 2:
+            finished.append(work.set_aside_finished())
         steps += 1
-        if kk == ut.shape[1] < cap:  # every slot may be used by this step's cross: double them
-            more = min(cap, 2 * kk) - kk
-            ut = torch.cat([ut, ut.new_zeros(len(live), more, m)], dim=1)
-            v = torch.cat([v, v.new_zeros(len(live), more, n)], dim=1)
-        uk, vk = ut[:, :kk], v[:, :kk]
-        # residual of the pivot row: D[i, :] − Σ_l U[i, l] V[l, :]
-        r = d[batch, row] - row_times(uk[batch, :, row], vk)
-        used_rows[batch[active], row[active]] = True
-        score = r.abs().masked_fill(used_cols, -1.0)
-        col = score.argmax(dim=1)
-        delta = r[batch, col]
-        ok = active & (delta.abs() > TINY * d_norm.clamp_min(TINY))
-        # a vanished row gives no cross: move to the first unused row
-        next_unused = (~used_rows).float().argmax(dim=1)
-        skip = active & ~ok
-        row = torch.where(skip, next_unused, row)
-        if bool(ok.any()):
-            k = rank.clamp_max(cap - 1)
-            new_v = r / torch.where(ok, delta, torch.ones_like(delta))[:, None]
-            new_u = d[batch, :, col] - row_times(vk[batch, :, col], uk)
-            new_u = new_u * ok[:, None]
-            new_v = new_v * ok[:, None]
-            # incremental ‖S_k‖²
-            cross = 2 * (times_column(uk, new_u) * times_column(vk, new_v)).sum(1)
-            size2 = new_u.pow(2).sum(1) * new_v.pow(2).sum(1)
-            norm2 = torch.where(ok, norm2 + cross + size2, norm2)
-            ut[batch[ok], k[ok], :] = new_u[ok]
-            v[batch[ok], k[ok], :] = new_v[ok]
-            used_cols[batch[ok], col[ok]] = True
-            rank = rank + ok.long()
-            kk = min(kk + 1, cap)
-            # next pivot row: the largest entry of the new column among unused rows
-            candidates = new_u.abs().masked_fill(used_rows, -1.0)
-            row = torch.where(ok, candidates.argmax(dim=1), row)
-            # classic criterion, then the exact check
-            small = ok & (size2.sqrt() <= eps * norm2.clamp_min(0).sqrt())
-            if stop == "estimate":
-                active &= ~small
-            elif bool(small.any()):
-                residual = d[small] - ut[small, :kk].transpose(1, 2) @ v[small, :kk]
-                last = new_u[small][:, :, None] * new_v[small][:, None, :]
-                limit = eps * d_norm[small]
-                without = torch.linalg.matrix_norm(residual + last) <= limit  # the new cross was not needed
-                within = torch.linalg.matrix_norm(residual) <= limit
-                idx = batch[small]
-                drop = idx[without]
-                ut[drop, k[drop], :] = 0
-                v[drop, k[drop], :] = 0
-                rank[drop] -= 1
-                done = torch.zeros_like(small)
-                done[idx] = without | within
-                active &= ~done
-        exhausted = (rank >= cap) | used_rows.all(dim=1)
-        active &= ~exhausted
-    finished.append((live, ut[:, :kk], v[:, :kk], rank))
+        work.make_room()
+        work.step(eps, stop)
+    finished.append((work.live, work.ut[:, : work.kk], work.v[:, : work.kk], work.rank))
+    return _assembled(finished, d, steps)
+
+
+def _assembled(finished: list[tuple[torch.Tensor, ...]], d: torch.Tensor, steps: int) -> ACAResult:
+    """Every matrix's crosses back in input order, padded to the largest rank."""
+    b, m, n = d.shape
     size = max(part[1].shape[1] for part in finished)
-    u_out = torch.zeros(b, size, m, dtype=dtype, device=device)
-    v_out = torch.zeros(b, size, n, dtype=dtype, device=device)
-    rank_out = torch.zeros(b, dtype=torch.long, device=device)
+    u_out = torch.zeros(b, size, m, dtype=d.dtype, device=d.device)
+    v_out = torch.zeros(b, size, n, dtype=d.dtype, device=d.device)
+    rank_out = torch.zeros(b, dtype=torch.long, device=d.device)
     for index, u_rows, v_rows, ranks in finished:
         u_out[index, : u_rows.shape[1]], v_out[index, : v_rows.shape[1]], rank_out[index] = u_rows, v_rows, ranks
     size = int(rank_out.max()) if b else 0
