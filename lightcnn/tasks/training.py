@@ -7,6 +7,7 @@ import logging
 import math
 import resource
 import signal
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -124,13 +125,42 @@ def finite_weights(module: LitClassifier) -> bool:
     return all(torch.isfinite(p).all().item() for p in module.net.parameters())
 
 
-def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
+@dataclass
+class Training:
+    """What one training run is made of, built before Lightning starts."""
+
+    datamodule: ImageDataModule
+    module: LitClassifier
+    method_context: MethodContext
+    shape: tuple[int, int, int]
+    size_fields: dict
+    precision: str
+    loggers: list
+    trainer: pl.Trainer
+    throughput: object
+    checkpoint: object
+
+
+def plan_line(cfg: Config, precision: str) -> str:
+    """``resnet on cifar10 (47,500 training images), 30 epochs of batch 128, on cpu, …``."""
     tcfg = cfg.trainer
-    check_extra(tcfg.extra)
-    check_precision_before_fork(tcfg)
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    epochs = f"{tcfg.max_epochs} epoch{'s' if tcfg.max_epochs != 1 else ''}"
+    batches = tcfg.limit_train_batches  # smoke: a few batches of the set, not all of it
+    steps = (
+        f"{batches} batch{'es' if batches != 1 else ''} of {tcfg.batch_size}" if batches else f"batch {tcfg.batch_size}"
+    )
+    threads = torch.get_num_threads()
+    return (f"{cfg.model.name} on {cfg.dataset.name} ({training_images(cfg.dataset):,} training images), "
+            f"{epochs} of {steps}, on {device_type(tcfg.accelerator)}, {precision}, "
+            f"{threads} CPU thread{'s' if threads != 1 else ''}")  # fmt: skip
+
+
+def build_training(cfg: Config, ctx: RunContext) -> Training:
+    """Data (missing or corrupt data fails first), the model with its method, the Lightning module,
+    loggers and trainer."""
+    tcfg = cfg.trainer
     datamodule = ImageDataModule(cfg.dataset, ctx.data_dir, tcfg.batch_size, tcfg.eval_batch_size, cfg.seed)
-    datamodule.load()  # missing or corrupt data fails here, before anything is built
+    datamodule.load()
     check_batches(cfg, datamodule)
     spec = datamodule.spec
     shape = (spec.channels, spec.height, spec.width)
@@ -141,46 +171,43 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
     net = apply_method(build_model(cfg.model, spec), cfg.method, method_context)
     size_fields, _ = model_fields(net, shape)  # before training: a model fvcore cannot trace fails early
     method_context.fields.update(before_method(cfg, spec, shape))
-
     module = LitClassifier(net, tcfg)
     if tcfg.test_every_epoch:
         datamodule.eval_splits.append("test")
     module.val_stages = ["epoch_test" if split == "test" else split for split in datamodule.eval_splits]
     precision = training_precision(tcfg.precision, tcfg.accelerator, net)
     loggers = make_loggers(ctx.run_dir, cfg.logger, ctx.run_id, ctx.config_container)
-    epochs = f"{tcfg.max_epochs} epoch{'s' if tcfg.max_epochs != 1 else ''}"
-    batches = tcfg.limit_train_batches  # smoke: a few batches of the set, not all of it
-    steps = (
-        f"{batches} batch{'es' if batches != 1 else ''} of {tcfg.batch_size}" if batches else f"batch {tcfg.batch_size}"
-    )
-    plan = (f"{cfg.model.name} on {cfg.dataset.name} ({training_images(cfg.dataset):,} training images), "
-            f"{epochs} of {steps}, on {device_type(tcfg.accelerator)}, {precision}, "
-            f"{torch.get_num_threads()} CPU thread{'s' if torch.get_num_threads() != 1 else ''}")  # fmt: skip
     trainer, throughput, checkpoint = make_trainer(
         tcfg, ctx.run_dir, datamodule.has_val, bool(datamodule.eval_splits), method_context.callbacks, precision,
-        loggers, plan,
+        loggers, plan_line(cfg, precision),
     )  # fmt: skip
+    return Training(datamodule, module, method_context, shape, size_fields, precision, loggers, trainer, throughput,
+                    checkpoint)  # fmt: skip
+
+
+def resume_point(ctx: RunContext, run: Training) -> Path | None:
+    """The checkpoint to continue from (None: start), with the notes on why another was not used."""
     resume = ctx.resume_from
-    if resume is not None and not fit_to_checkpoint(module, resume, method_context.callbacks):
+    if resume is not None and not fit_to_checkpoint(run.module, resume, run.method_context.callbacks):
         ctx.resume_notes.append(f"{resume} holds another architecture than this run builds: started again")
         resume = None
     for note in ctx.resume_notes:
         log.warning("%s", note)
     if resume is not None:
         log.info("resuming from %s", resume)
-    fields = {"resumed_from": str(resume) if resume else None, "resume_notes": list(ctx.resume_notes),
-              "precision": precision}  # fmt: skip
-    exit_code = 0
-    trained_on = trainer.strategy.root_device  # the module is back on the CPU once Lightning tears down
-    reset_peak_memory(trained_on)
+    return resume
+
+
+def fit(run: Training, resume: Path | None, compile_mode: str) -> dict:
+    """Lightning's fit; an interruption (our stop after the step, Lightning's own on SIGTERM, or
+    any failure once a signal came) becomes the fields of an interrupted run."""
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
+        run.trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=resume, weights_only=True)
     except (Exception, SIGTERMException) as stop:  # Lightning's SIGTERMException is a SystemExit
-        # our stop after the step, Lightning's own on SIGTERM, or any failure once a signal came: a signal sent
-        # to the process group also ends the run's children (the inductor's C++ compiler, data workers)
+        # a signal sent to the process group also ends the run's children (the inductor's C++ compiler, data workers)
         stopped = isinstance(stop, (RunInterrupted, SIGTERMException))
-        signum = getattr(stop, "signum", None) or (signal.SIGTERM if stopped else received_signal(trainer))
-        if not stopped and tcfg.compile != "none":
+        signum = getattr(stop, "signum", None) or (signal.SIGTERM if stopped else received_signal(run.trainer))
+        if not stopped and compile_mode != "none":
             discard_named_objects(stop)  # what a killed g++ left half-written
         if signum is None:
             raise
@@ -188,18 +215,36 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
         cause = "" if stopped else f" ({type(stop).__name__} in the step it ended: {message})"
         name = signal.Signals(signum).name
         log.warning("stopped by %s%s: run the same config again to resume", name, cause)
-        fields.update(status=Status.INTERRUPTED, error=f"interrupted by {name}{cause}")
-        exit_code = 128 + signum
+        return {"status": Status.INTERRUPTED, "error": f"interrupted by {name}{cause}", "exit_code": 128 + signum}
+    return {}
+
+
+def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
+    tcfg = cfg.trainer
+    check_extra(tcfg.extra)
+    check_precision_before_fork(tcfg)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    run = build_training(cfg, ctx)
+    module, trainer = run.module, run.trainer
+    resume = resume_point(ctx, run)
+    fields = {"resumed_from": str(resume) if resume else None, "resume_notes": list(ctx.resume_notes),
+              "precision": run.precision}  # fmt: skip
+    trained_on = trainer.strategy.root_device  # the module is back on the CPU once Lightning tears down
+    reset_peak_memory(trained_on)
+    stopped = fit(run, resume, tcfg.compile)
+    exit_code = stopped.pop("exit_code", 0)
+    fields.update(stopped)
+    size_fields = run.size_fields
     if count_params(module.net) != (size_fields["params"], size_fields["trainable_params"]):
-        size_fields, _ = model_fields(module.net, shape)  # the method changed the architecture during training
+        size_fields, _ = model_fields(module.net, run.shape)  # the method changed the architecture during training
     fields.update(
         **size_fields,
         epochs=trainer.current_epoch,
         train_time_s=round(epoch_checkpoint(trainer).train_time_s(), 3),  # every attempt's, up to its checkpoint
-        images_per_s=throughput.images_per_s,  # every attempt's, as train_time_s
+        images_per_s=run.throughput.images_per_s,  # every attempt's, as train_time_s
     )
     if resume:
-        fields["images_per_s_last_attempt"] = throughput.attempt_images_per_s
+        fields["images_per_s_last_attempt"] = run.throughput.attempt_images_per_s
     if exit_code:
         pass
     elif module.diverged or not finite_weights(module):
@@ -208,16 +253,16 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
             status=Status.DIVERGED, error="non-finite training loss or weights", test_acc=None, test_acc5=None
         )
     else:
-        evaluate_test(trainer, module, datamodule, checkpoint, fields)
+        evaluate_test(trainer, module, run.datamodule, run.checkpoint, fields)
     val = last_metrics(module, "val")
     fields.setdefault("best_val_acc", max((h["val/acc"] for h in module.history if h["stage"] == "val"), default=None))
     fields["final_val_acc"] = val.get("val/acc")
     fields["peak_mem_mb"] = round(peak_memory_mb(trained_on), 1)
     fields["device"] = device_name(trained_on)
     fields["history"] = [h for h in module.history if h["stage"] != "test"]
-    fields.update(method_context.fields)
+    fields.update(run.method_context.fields)
     ctx.is_main_process = trainer.is_global_zero
-    return TaskResult(fields, exit_code=exit_code, on_record=partial(log_results, loggers, ctx.run_dir))
+    return TaskResult(fields, exit_code=exit_code, on_record=partial(log_results, run.loggers, ctx.run_dir))
 
 
 def evaluate_test(trainer: pl.Trainer, module: LitClassifier, datamodule, checkpoint, fields: dict) -> None:
