@@ -18,7 +18,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from lightcnn.config import config_hash, validate
+from lightcnn.config import Config, config_hash, validate
 from lightcnn.engine.checkpoint_io import CHECKPOINT_DIR
 from lightcnn.errors import UserError
 from lightcnn.record import (
@@ -164,6 +164,8 @@ def resume_point(cfg, run_dir: Path, results_dir: Path, chash: str) -> tuple[Pat
 
 
 def execute(raw: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...] | None = None) -> Outcome:
+    """Run the composed config ``raw`` in ``run_dir``: skipped when its config has an ok record,
+    continued where an unfinished run of it left off, its record written when it ends."""
     results_dir = Path(str(raw.get("results_dir", "results")))
     git_commit()  # the code the run starts with (cached), not what the checkout holds when it ends
     main = not is_spawned_rank()
@@ -181,39 +183,60 @@ def execute(raw: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ..
         raise
     ctx = RunContext(run_dir, Path(cfg.data_dir).resolve(), results_dir.resolve(), chash, main, container)
     ctx.dependency = dependency
-
     if task.writes_record and cfg.skip_existing and main:
-        existing = find_ok_record(ctx.results_dir, chash)
-        if existing is not None and Path(existing["run_dir"]).resolve() != run_dir.resolve():
-            log.info("skipping: config %s already has an ok record in %s", chash, existing["run_dir"])
-            unapplied = display_settings(cfg)
-            if unapplied:
-                log.warning("not applied, the run being done before: %s; add skip_existing=false to run it again "
-                            "with them", ", ".join(unapplied))  # fmt: skip
-            discard_run_dir(run_dir, ctx.results_dir)
-            return Outcome(existing, skipped=True, run_dir=Path(existing["run_dir"]))
-
+        done = done_before(cfg, ctx)
+        if done is not None:
+            return done
     record = base_record(container, cfg, chash, new_run_id())
     if dependency:
         record["depends_on"] = dependency
     if task.resumes:
-        try:
-            resumed_dir, ctx.resume_from, ctx.resume_notes = resume_point(cfg, run_dir, ctx.results_dir, chash)
-        except UserError:
-            discard_run_dir(run_dir, ctx.results_dir)
-            raise
-        if resumed_dir != run_dir:
-            log.info("resuming the unfinished run in %s", resumed_dir)
-            info = read_json(resumed_dir / RUN_INFO_FILE) or {}
-            record["run_id"] = info.get("run_id", record["run_id"])
-            record["started_at"] = info.get("started_at", record["started_at"])
-            if main:
-                move_log_files(run_dir, resumed_dir)
-                discard_run_dir(run_dir, ctx.results_dir)
-            run_dir = ctx.run_dir = resumed_dir
+        continue_unfinished(cfg, ctx, record)
     ctx.run_id = record["run_id"]
     if task.writes_record and main:
-        write_json_atomic(run_dir / RUN_INFO_FILE, {k: record[k] for k in ("run_id", "config_hash", "started_at")})
+        write_json_atomic(ctx.run_dir / RUN_INFO_FILE, {k: record[k] for k in ("run_id", "config_hash", "started_at")})
+    return run_task(cfg, ctx, task, record)
+
+
+def done_before(cfg: Config, ctx: RunContext) -> Outcome | None:
+    """The outcome of a run of this config that finished ok before (this run's directory then
+    goes), or None."""
+    existing = find_ok_record(ctx.results_dir, ctx.config_hash)
+    if existing is None or Path(existing["run_dir"]).resolve() == ctx.run_dir.resolve():
+        return None
+    log.info("skipping: config %s already has an ok record in %s", ctx.config_hash, existing["run_dir"])
+    unapplied = display_settings(cfg)
+    if unapplied:
+        log.warning("not applied, the run being done before: %s; add skip_existing=false to run it again "
+                    "with them", ", ".join(unapplied))  # fmt: skip
+    discard_run_dir(ctx.run_dir, ctx.results_dir)
+    return Outcome(existing, skipped=True, run_dir=Path(existing["run_dir"]))
+
+
+def continue_unfinished(cfg: Config, ctx: RunContext, record: dict) -> None:
+    """Where an unfinished run of this config left a checkpoint, continue it in its directory
+    (``ctx.run_dir`` becomes it; the record keeps its run id and start)."""
+    run_dir = ctx.run_dir
+    try:
+        resumed_dir, ctx.resume_from, ctx.resume_notes = resume_point(cfg, run_dir, ctx.results_dir, ctx.config_hash)
+    except UserError:
+        discard_run_dir(run_dir, ctx.results_dir)
+        raise
+    if resumed_dir == run_dir:
+        return
+    log.info("resuming the unfinished run in %s", resumed_dir)
+    info = read_json(resumed_dir / RUN_INFO_FILE) or {}
+    record["run_id"] = info.get("run_id", record["run_id"])
+    record["started_at"] = info.get("started_at", record["started_at"])
+    if ctx.is_main_process:
+        move_log_files(run_dir, resumed_dir)
+        discard_run_dir(run_dir, ctx.results_dir)
+    ctx.run_dir = resumed_dir
+
+
+def run_task(cfg: Config, ctx: RunContext, task, record: dict) -> Outcome:
+    """The task itself, then its record (a failure's too): written by the main process only."""
+    main, run_dir = ctx.is_main_process, ctx.run_dir
     try:
         result = task.run(cfg, ctx)
     except UserError:
@@ -233,7 +256,7 @@ def execute(raw: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ..
     record.update(result.fields)
     record["finished_at"] = now_iso()
     for problem in record_problems(record):  # a bug of lightcnn, not of the run: the measurements stay
-        log.warning("record schema (lightcnn.record.RunRecord): %s", problem)
+        log.warning("record schema (lightcnn.record.record_fields): %s", problem)
     main = main and ctx.is_main_process
     if main:
         write_json_atomic(run_dir / RECORD_FILE, record)
