@@ -125,7 +125,7 @@ def test_vgg_hrank_row_prunes_hranks_12_convs_and_pins_hranks_count():
     plus the linear layers 512·512+512 and 512·10+10 (once as params, once as FLOPs)."""
     from conftest import ROOT
 
-    from lightcnn.results.specs import load_spec
+    from lightcnn.results.spec_loading import load_spec
 
     spec = load_spec(ROOT / "experiments" / "pruning" / "rl.yaml")
     row = next(r for r in spec.rows if r.label == "VGG-16, HRank (layer by layer)")

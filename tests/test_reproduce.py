@@ -344,7 +344,7 @@ def test_a_spec_sizes_its_rows_per_profile_and_the_tables_match_the_sized_runs(t
 
 def test_a_profile_that_does_not_exist_is_refused_in_the_spec(tmp_path):
     from lightcnn.errors import UserError
-    from lightcnn.results.specs import load_spec
+    from lightcnn.results.spec_loading import load_spec
 
     spec = tmp_path / "toy" / "bad.yaml"
     spec.parent.mkdir(parents=True)

@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 from lightcnn.errors import UserError
 from lightcnn.record import write_json_atomic
 from lightcnn.results.matching import ConfigMatcher
-from lightcnn.results.specs import load_spec
+from lightcnn.results.spec_loading import load_spec
 from lightcnn.results.tables import render_specs
 
 SPEC = """

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from lightcnn.composition import CONF_DIR
 from lightcnn.record import iter_records
 from lightcnn.results.matching import COUNT_KEYS, ConfigMatcher, count_hash, noseed_hash
-from lightcnn.results.specs import CONF_DIR, Column, Row
+from lightcnn.results.specs import Column, Row
 
 NOT_RUN = "not run"  # no ok record holds this cell (the row's status says why, if it failed)
 

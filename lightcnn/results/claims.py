@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 ALPHA = 0.05
 DIRECTIONS = ("higher", "lower")
-CLAIM_KEYS = ("text", "row", "than", "key", "direction")
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from lightcnn.composition import Composer
+from lightcnn.composition import CONF_DIR, Composer
 from lightcnn.config import config_hash, validate
 from lightcnn.errors import UserError
-from lightcnn.results.specs import CONF_DIR, Row, parse_override
+from lightcnn.results.specs import Row, parse_override
 
 RUNTIME_OVERRIDES = ("trainer.progress_bar=false",)
 

@@ -28,7 +28,8 @@ from lightcnn.results.aggregate import (
 )
 from lightcnn.results.matching import ConfigMatcher
 from lightcnn.results.render import SMOKE_BANNER, SMOKE_TITLE, is_smoke, provenance, render_table
-from lightcnn.results.specs import Row, TableSpec, load_spec, with_synthetic_data
+from lightcnn.results.spec_loading import load_spec
+from lightcnn.results.specs import Row, TableSpec, with_synthetic_data
 
 
 @dataclass
