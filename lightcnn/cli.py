@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from lightcnn.composition import CONF_DIR, EXPERIMENTS_DIR, describe_config_error, group_options
+from lightcnn.config import field_help
 from lightcnn.errors import fail
 
 # ------------------------------------------------------------------------------------- help
@@ -64,40 +65,6 @@ def help_text() -> str:
     return "\n".join(lines)
 
 
-def field_comments(kind: type) -> dict[str, str]:
-    """The comment after each field of a dataclass in its source (``depth: int = 56  # 6n + 2``),
-    or the comment lines right above a field that has none after it: the descriptions live once,
-    beside the defaults."""
-    import inspect
-    import io
-    import tokenize
-
-    comments: dict[str, str] = {}
-    for cls in reversed(kind.__mro__):
-        try:
-            source = inspect.getsource(cls)
-        except (OSError, TypeError):
-            continue
-        lines = source.splitlines()
-        above: list[str] = []
-        for token in tokenize.generate_tokens(io.StringIO(source).readline):
-            if token.type == tokenize.COMMENT:
-                code = lines[token.start[0] - 1][: token.start[1]].strip()
-                name = code.split(":", 1)[0].strip() if ":" in code and not code.startswith("#") else ""
-                if name.isidentifier():
-                    comments[name] = token.string.lstrip("# ").strip()
-                elif not code:
-                    above.append(token.string.lstrip("# ").strip())
-            elif token.type == tokenize.NAME and token.start[1] == 4 and above:
-                code = lines[token.start[0] - 1]
-                if ":" in code and "#" not in code:
-                    comments.setdefault(token.string, " ".join(above))
-                above = []
-            elif token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
-                above = [] if token.start[1] == 4 else above
-    return comments
-
-
 def option_help(choice: str) -> str:
     """``lightcnn --help model=resnet``: every key of that option with its value (the schema's
     default, or the option file's) and its description, read from the dataclass. An option that
@@ -122,7 +89,7 @@ def option_help(choice: str) -> str:
     node = compose_config([choice])[group]
     kind = OmegaConf.get_type(node)
     comments = {"name": f"the option ({group}=NAME chooses it)"}
-    comments.update(field_comments(kind) if dataclasses.is_dataclass(kind) else {})
+    comments.update(field_help(kind) if dataclasses.is_dataclass(kind) else {})
     values = OmegaConf.to_container(node, resolve=False)
     return "\n".join(header + key_lines({f"{group}.{k}": v for k, v in values.items()}, comments))
 

@@ -18,7 +18,8 @@ import dataclasses
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -27,6 +28,20 @@ from lightcnn.errors import ConfigValueError, UserError
 
 # --------------------------------------------------------------------------------------------
 # small checks used by every schema
+
+
+def option(default: Any = dataclasses.MISSING, help: str = "", *, factory: Callable[[], Any] | None = None) -> Any:  # noqa: A002
+    """A config field with its description, ``field(metadata={"help": ...})`` as dataclass-based
+    command lines keep it: ``depth: int = option(56, "6n + 2")``; ``factory`` makes a mutable
+    default. ``lightcnn --help GROUP=OPTION`` and docs/options.md show the description."""
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata={"help": help})
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+def field_help(kind: type) -> dict[str, str]:
+    """Each field of dataclass ``kind`` with its description (:func:`option`), inherited ones included."""
+    return {f.name: f.metadata["help"] for f in dataclasses.fields(kind) if f.metadata.get("help")}
 
 
 def require(ok: bool, key: str, value: Any, allowed: str) -> None:
@@ -62,9 +77,9 @@ class AugmentConfig:
     When both are set, the larger shift wins.
     """
 
-    crop_padding: int = 0
-    shift_fraction: float = 0.0
-    hflip: bool = False
+    crop_padding: int = option(0, "pad by p pixels, then crop at random: a random shift by up to ±p")
+    shift_fraction: float = option(0.0, "a random shift by up to this fraction of the side (zero fill)")
+    hflip: bool = option(False, "random horizontal flips")
 
     def __post_init__(self) -> None:
         require(self.crop_padding >= 0, "augment.crop_padding", self.crop_padding, "an integer >= 0")
@@ -80,11 +95,11 @@ class AugmentConfig:
 @dataclass
 class DatasetConfig:
     name: str = MISSING
-    val_fraction: float = 0.0  # held out of the training set (seeded) for model selection
-    train_subset: int | None = None  # use only the first N training images (smoke runs)
-    test_subset: int | None = None  # use only the first N test images
-    augment: AugmentConfig = field(default_factory=AugmentConfig)  # crop_padding (pixels), shift_fraction, hflip
-    normalize: bool = True  # (x/255 − mean)/std per channel; false: x/255 in [0, 1] (as Chainer feeds images)
+    val_fraction: float = option(0.0, "held out of the training set (seeded) for model selection")
+    train_subset: int | None = option(None, "use only the first N training images (smoke runs)")
+    test_subset: int | None = option(None, "use only the first N test images")
+    augment: AugmentConfig = option(factory=AugmentConfig, help="crop_padding (pixels), shift_fraction, hflip")
+    normalize: bool = option(True, "(x/255 − mean)/std per channel; false: x/255 in [0, 1] (as Chainer feeds images)")
 
     def __post_init__(self) -> None:
         require(0.0 <= self.val_fraction < 1.0, "val_fraction", self.val_fraction, "a fraction in [0, 1)")
@@ -98,12 +113,12 @@ class SyntheticDatasetConfig(DatasetConfig):
     """A small generated, learnable data set: one smooth random prototype per class plus noise."""
 
     name: str = "synthetic"
-    num_train: int = 512  # training images generated
-    num_test: int = 256  # test images generated
-    channels: int = 3  # 3: CIFAR-shaped; 1 with image_size=28: MNIST-shaped
-    image_size: int = 32  # side in pixels
-    num_classes: int = 10  # classes (one learnable pattern each)
-    noise: float = 0.35  # std of the per-pixel noise, relative to the prototype contrast
+    num_train: int = option(512, "training images generated")
+    num_test: int = option(256, "test images generated")
+    channels: int = option(3, "3: CIFAR-shaped; 1 with image_size=28: MNIST-shaped")
+    image_size: int = option(32, "side in pixels")
+    num_classes: int = option(10, "classes (one learnable pattern each)")
+    noise: float = option(0.35, "std of the per-pixel noise, relative to the prototype contrast")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -139,36 +154,42 @@ SCHEDULES = ("step", "cosine", "constant")
 class TrainerConfig:
     """Lightning trainer, optimiser (SGD with momentum) and learning-rate schedule."""
 
-    accelerator: str = "auto"  # Lightning's: auto | cpu | gpu | cuda | mps
-    devices: Any = 1  # devices per node (an integer or auto); more than 1 needs trainer=ddp
-    strategy: str = "auto"  # Lightning's: auto | ddp | ddp_spawn | ddp_fork ...
-    num_nodes: int = 1  # machines (SLURM: one task per device)
-    # auto: bf16 autocast where the device computes bf16 in hardware, else float32;
-    # or 32 | bf16-mixed | 16-mixed | tf32 (CUDA)
-    precision: str = "auto"
-    max_epochs: int = 1  # training epochs (a method's own epochs, e.g. retrain_epochs, count within)
-    limit_train_batches: int | None = None  # batches per epoch (smoke runs); null = all
-    limit_eval_batches: int | None = None  # validation and test batches (smoke runs); null = all
-    batch_size: int = 128  # training images per step (per device under DDP)
-    eval_batch_size: int = 1000  # images per validation or test step
-    lr: float = 0.1  # peak SGD learning rate
-    momentum: float = 0.9  # SGD momentum
-    nesterov: bool = False  # Nesterov momentum
-    weight_decay: float = 1e-4  # L2 penalty of SGD (every parameter)
-    schedule: str = "step"  # step (gamma at milestones) | cosine (to 0 at max_epochs) | constant
-    milestones: list[int] = field(default_factory=lambda: [82, 123])  # epochs, for schedule=step
-    gamma: float = 0.1  # lr factor at each milestone, for schedule=step
-    warmup_epochs: int = 0  # epochs at lr * warmup_factor before the schedule starts
-    warmup_factor: float = 0.1  # lr multiplier during the warm-up epochs
-    compile: str = "none"  # torch.compile mode for the network
-    channels_last: bool | None = None  # NHWC activations; null = the model's preference
-    test_every_epoch: bool = False  # also evaluate the test set after each epoch (curves only, never selection)
-    progress_bar: bool = True  # a live bar on stderr when it is a terminal; plain epoch and step lines otherwise
-    log_every_n_steps: int = 50  # steps between training-loss rows of the loggers
-    checkpoint: bool = True  # last.ckpt every epoch (resume) and the best-on-validation checkpoint
-    # any other pytorch_lightning.Trainer argument: +trainer.extra.gradient_clip_val=1.0 (Hydra adds keys with +)
-    # (checked against the Trainer's signature before any work)
-    extra: dict[str, Any] = field(default_factory=dict)
+    accelerator: str = option("auto", "Lightning's: auto | cpu | gpu | cuda | mps")
+    devices: Any = option(1, "devices per node (an integer or auto); more than 1 needs trainer=ddp")
+    strategy: str = option("auto", "Lightning's: auto | ddp | ddp_spawn | ddp_fork ...")
+    num_nodes: int = option(1, "machines (SLURM: one task per device)")
+    precision: str = option(
+        "auto",
+        "auto: bf16 autocast where the device computes bf16 in hardware, else float32; or 32 | bf16-mixed | 16-mixed "
+        "| tf32 (CUDA)",
+    )
+    max_epochs: int = option(1, "training epochs (a method's own epochs, e.g. retrain_epochs, count within)")
+    limit_train_batches: int | None = option(None, "batches per epoch (smoke runs); null = all")
+    limit_eval_batches: int | None = option(None, "validation and test batches (smoke runs); null = all")
+    batch_size: int = option(128, "training images per step (per device under DDP)")
+    eval_batch_size: int = option(1000, "images per validation or test step")
+    lr: float = option(0.1, "peak SGD learning rate")
+    momentum: float = option(0.9, "SGD momentum")
+    nesterov: bool = option(False, "Nesterov momentum")
+    weight_decay: float = option(1e-4, "L2 penalty of SGD (every parameter)")
+    schedule: str = option("step", "step (gamma at milestones) | cosine (to 0 at max_epochs) | constant")
+    milestones: list[int] = option(factory=lambda: [82, 123], help="epochs, for schedule=step")
+    gamma: float = option(0.1, "lr factor at each milestone, for schedule=step")
+    warmup_epochs: int = option(0, "epochs at lr * warmup_factor before the schedule starts")
+    warmup_factor: float = option(0.1, "lr multiplier during the warm-up epochs")
+    compile: str = option("none", "torch.compile mode for the network")
+    channels_last: bool | None = option(None, "NHWC activations; null = the model's preference")
+    test_every_epoch: bool = option(False, "also evaluate the test set after each epoch (curves only, never selection)")
+    progress_bar: bool = option(
+        True, "a live bar on stderr when it is a terminal; plain epoch and step lines otherwise"
+    )
+    log_every_n_steps: int = option(50, "steps between training-loss rows of the loggers")
+    checkpoint: bool = option(True, "last.ckpt every epoch (resume) and the best-on-validation checkpoint")
+    extra: dict[str, Any] = option(
+        factory=dict,
+        help="any other pytorch_lightning.Trainer argument: +trainer.extra.gradient_clip_val=1.0 (Hydra adds keys "
+        "with +) (checked against the Trainer's signature before any work)",
+    )
 
     def __post_init__(self) -> None:
         self.precision = str(self.precision)
@@ -223,9 +244,9 @@ class LoggerConfig:
     results, and the resolved config, ``result.json`` and ``metrics.csv`` as artifacts."""
 
     name: str = "csv"
-    tracking_uri: str = "sqlite:///${results_dir}/mlflow.db"  # mlflow: the tracking store
-    experiment_name: str = "lightcnn"  # mlflow: the experiment runs are filed under
-    artifact_location: str = "${results_dir}/mlartifacts"  # mlflow: where a new experiment keeps run files
+    tracking_uri: str = option("sqlite:///${results_dir}/mlflow.db", "mlflow: the tracking store")
+    experiment_name: str = option("lightcnn", "mlflow: the experiment runs are filed under")
+    artifact_location: str = option("${results_dir}/mlartifacts", "mlflow: where a new experiment keeps run files")
 
     def __post_init__(self) -> None:
         require_choice("name", self.name, LOGGERS)
@@ -252,18 +273,18 @@ RUNTIME_KEYS = (
 
 @dataclass
 class Config:
-    dataset: DatasetConfig = MISSING
-    model: ModelConfig = MISSING
-    method: MethodConfig = MISSING
-    trainer: TrainerConfig = MISSING
-    task: TaskConfig = MISSING
-    logger: LoggerConfig = field(default_factory=LoggerConfig)
-    profile: str = "quick"
-    seed: int = 0
-    data_dir: str = "./data"
-    results_dir: str = "./results"
-    skip_existing: bool = True  # skip a run whose config already has an ok record
-    resume: str = "auto"  # auto: resume an interrupted run of this config; never; or a checkpoint path
+    dataset: DatasetConfig = option(MISSING, "the data set (dataset=NAME)")
+    model: ModelConfig = option(MISSING, "the network (model=NAME)")
+    method: MethodConfig = option(MISSING, "the compression method (method=NAME; none: the model as built)")
+    trainer: TrainerConfig = option(MISSING, "Lightning trainer, optimiser and schedule (trainer=default | ddp)")
+    task: TaskConfig = option(MISSING, "what the run does (task=train | profile | latency | ...)")
+    logger: LoggerConfig = option(factory=LoggerConfig, help="where metrics go besides the record (logger=NAME)")
+    profile: str = option("quick", "the size of the schedules (profile=smoke | quick | cpu | paper)")
+    seed: int = option(0, "seeds the weights, the data order and the augmentation")
+    data_dir: str = option("./data", "where the data sets are (or are downloaded to)")
+    results_dir: str = option("./results", "where run directories and records go")
+    skip_existing: bool = option(True, "skip a run whose config already has an ok record")
+    resume: str = option("auto", "auto: resume an interrupted run of this config; never; or a checkpoint path")
 
     def __post_init__(self) -> None:
         require(self.seed >= 0, "seed", self.seed, "an integer >= 0")

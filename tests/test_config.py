@@ -156,7 +156,7 @@ def test_every_key_of_every_option_has_a_description_in_help():
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
-    from lightcnn.cli import field_comments
+    from lightcnn.config import field_help
 
     missing = []
     for group, options in ConfigStore.instance().repo["schema"].items():
@@ -164,7 +164,7 @@ def test_every_key_of_every_option_has_a_description_in_help():
             kind = OmegaConf.get_type(node.node)
             if not dataclasses.is_dataclass(kind):
                 continue
-            described = field_comments(kind)
+            described = field_help(kind)
             missing += [f"{group}={option}: {f.name}" for f in dataclasses.fields(kind)
                         if f.name != "name" and f.name not in described]  # fmt: skip
     assert missing == []

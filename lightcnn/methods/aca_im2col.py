@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from lightcnn.config import MethodConfig, require, require_choice
+from lightcnn.config import MethodConfig, option, require, require_choice
 from lightcnn.errors import ConfigValueError
 from lightcnn.methods.aca import STOP_RULES, ACAConv2d
 from lightcnn.methods.registry import MethodContext, register_method
@@ -22,10 +22,12 @@ from lightcnn.methods.registry import MethodContext, register_method
 @dataclass
 class ACAIm2colConfig(MethodConfig):
     name: str = "aca_im2col"
-    layers: str = "first"  # first | conv indices, quoted: "method.layers='[0,2,4]'" | a 0/1 mask per conv: 100000
-    eps: float = 0.1  # tolerance: relative Frobenius error of the approximation
-    max_rank: int | None = None  # cap on the rank (pivots); null = as many as eps needs
-    stop: str = "exact"  # exact: error <= eps guaranteed; estimate: textbook ACA criterion only
+    layers: str = option(
+        "first", "first | conv indices, quoted: \"method.layers='[0,2,4]'\" | a 0/1 mask per conv: 100000"
+    )
+    eps: float = option(0.1, "tolerance: relative Frobenius error of the approximation")
+    max_rank: int | None = option(None, "cap on the rank (pivots); null = as many as eps needs")
+    stop: str = option("exact", "exact: error <= eps guaranteed; estimate: textbook ACA criterion only")
 
     def __post_init__(self) -> None:
         self.layers = str(self.layers)

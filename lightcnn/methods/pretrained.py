@@ -5,13 +5,13 @@ lightcnn checkpoint path."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
 
 from torch import nn
 
-from lightcnn.config import MethodConfig
+from lightcnn.config import MethodConfig, option
 from lightcnn.engine.weights import load_weights
 from lightcnn.errors import ConfigValueError
 from lightcnn.methods.registry import MethodContext
@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 class PretrainedMethodConfig(MethodConfig):
     """A method that starts from trained weights."""
 
-    pretrained: str | None = None  # null (the model as built), auto (its pinned baseline run) or a checkpoint
-    baseline_overrides: list[str] = field(default_factory=list)  # auto: its own, e.g. [trainer.max_epochs=300]
+    pretrained: str | None = option(None, "null (the model as built), auto (its pinned baseline run) or a checkpoint")
+    baseline_overrides: list[str] = option(factory=list, help="auto: its own, e.g. [trainer.max_epochs=300]")
 
 
 class PretrainedFields(TypedDict, total=False):

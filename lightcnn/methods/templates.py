@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lightcnn.config import MethodConfig, require
+from lightcnn.config import MethodConfig, option, require
 from lightcnn.errors import ConfigValueError, UserError
 from lightcnn.methods.hlac import hlac_masks
 from lightcnn.methods.registry import MethodContext, register_method
@@ -28,7 +28,7 @@ from lightcnn.models import layers
 @dataclass
 class TemplateKernelsConfig(MethodConfig):
     name: str = "template_kernels"
-    count: int = 25  # filters fixed to the first `count` HLAC masks
+    count: int = option(25, "filters fixed to the first `count` HLAC masks")
 
     def __post_init__(self) -> None:
         require(1 <= self.count <= 25, "count", self.count, "an integer in [1, 25] (there are 25 HLAC masks)")

@@ -10,22 +10,22 @@ dropout 0.25 after each conv pair and 0.5 after each fc, max-pool 2, fc widths 5
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from lightcnn.config import ModelConfig, require
+from lightcnn.config import ModelConfig, option, require
 from lightcnn.models.registry import InputRule, InputSpec, register_model
 
 
 @dataclass
 class ACACNNConfig(ModelConfig):
     name: str = "aca_cnn"
-    widths: list[int] = field(default_factory=lambda: [32, 64, 128])  # channels of the three conv pairs
-    fc: list[int] = field(default_factory=lambda: [512, 256])  # units of the hidden fully connected layers
-    conv_dropout: float = 0.25  # dropout after each conv pair
-    fc_dropout: float = 0.5  # dropout after each hidden fully connected layer
+    widths: list[int] = option(factory=lambda: [32, 64, 128], help="channels of the three conv pairs")
+    fc: list[int] = option(factory=lambda: [512, 256], help="units of the hidden fully connected layers")
+    conv_dropout: float = option(0.25, "dropout after each conv pair")
+    fc_dropout: float = option(0.5, "dropout after each hidden fully connected layer")
 
     def __post_init__(self) -> None:
         require(

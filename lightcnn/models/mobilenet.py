@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lightcnn.config import ModelConfig, require
+from lightcnn.config import ModelConfig, option, require
 from lightcnn.errors import ConfigValueError
 from lightcnn.models.layers import ConvBNAct, DepthwisePointwise, FoldedUnit, Unit, fold_bn
 from lightcnn.models.registry import InputRule, InputSpec, register_model
@@ -36,7 +36,7 @@ LAYOUT = (64, (128, 2), 128, (256, 2), 256, (512, 2), 512, 512, 512, 512, 512, (
 @dataclass
 class MobileNetConfig(ModelConfig):
     name: str = "mobilenet"
-    width: float = 1.0  # width multiplier of every layer
+    width: float = option(1.0, "width multiplier of every layer")
 
     def __post_init__(self) -> None:
         require(self.width > 0, "width", self.width, "a number > 0")
@@ -50,7 +50,7 @@ class PlainCNNConfig(MobileNetConfig):
 @dataclass
 class MobileNetFusedConfig(MobileNetConfig):
     name: str = "mobilenet_fused"
-    segment: int = 1  # consecutive blocks of a stage fused into one unit
+    segment: int = option(1, "consecutive blocks of a stage fused into one unit")
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -14,14 +14,14 @@ width is its output channels / β) or ``shared`` (one c → c/β → c bottlenec
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lightcnn.config import require, require_choice
+from lightcnn.config import option, require, require_choice
 from lightcnn.models.octconv import (
     PATHS,
     Oct,
@@ -43,7 +43,7 @@ BOTTLENECKS = ("per_path", "shared")
 @dataclass
 class OctResNetConfig(ResNetConfig):
     name: str = "oct_resnet"
-    alpha: float = 0.25  # low-frequency share of the channels
+    alpha: float = option(0.25, "low-frequency share of the channels")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -53,9 +53,9 @@ class OctResNetConfig(ResNetConfig):
 @dataclass
 class PwiseOctResNetConfig(OctResNetConfig):
     name: str = "pwise_oct_resnet"
-    beta: int = 2  # channel compression of the pointwise bottleneck
-    paths: list[str] = field(default_factory=lambda: list(PATHS))  # paths whose conv gets the bottleneck
-    bottleneck: str = "per_path"  # per_path: one pointwise pair per path | shared: one pair for all
+    beta: int = option(2, "channel compression of the pointwise bottleneck")
+    paths: list[str] = option(factory=lambda: list(PATHS), help="paths whose conv gets the bottleneck")
+    bottleneck: str = option("per_path", "per_path: one pointwise pair per path | shared: one pair for all")
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lightcnn.config import ModelConfig, require_choice
+from lightcnn.config import ModelConfig, option, require_choice
 from lightcnn.models.registry import InputSpec, register_model
 
 RESNET_DEPTHS = (20, 32, 44, 56, 110)
@@ -34,7 +34,7 @@ IMAGENET_STYLE_WIDTHS = (64, 128, 256, 512)  # ResNet-18/34 in the CIFAR layout
 @dataclass
 class ResNetConfig(ModelConfig):
     name: str = "resnet"
-    depth: int = 56  # layers: 6n+2 with n blocks per stage (He et al.'s CIFAR ResNets: 20, 32, 44, 56, 110)
+    depth: int = option(56, "layers: 6n+2 with n blocks per stage (He et al.'s CIFAR ResNets: 20, 32, 44, 56, 110)")
 
     def __post_init__(self) -> None:
         require_choice("depth", self.depth, RESNET_DEPTHS)

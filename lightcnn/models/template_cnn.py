@@ -20,16 +20,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lightcnn.config import ModelConfig, require
+from lightcnn.config import ModelConfig, option, require
 from lightcnn.models.registry import InputRule, InputSpec, register_model
 
 
 @dataclass
 class TemplateCNNConfig(ModelConfig):
     name: str = "template_cnn"
-    first_filters: int = 32  # filters of the first 3x3 conv (the templates replace some of them)
-    hidden: int = 256  # units of the hidden fully connected layer
-    dropout: float = 0.5  # dropout before the classifier
+    first_filters: int = option(32, "filters of the first 3x3 conv (the templates replace some of them)")
+    hidden: int = option(256, "units of the hidden fully connected layer")
+    dropout: float = option(0.5, "dropout before the classifier")
 
     def __post_init__(self) -> None:
         require(self.first_filters >= 1, "first_filters", self.first_filters, "an integer >= 1")

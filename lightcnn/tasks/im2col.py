@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lightcnn.config import Config, TaskConfig, require
+from lightcnn.config import Config, TaskConfig, option, require
 from lightcnn.formulas.aca import aca_macs, compression_ratio, direct_conv_macs, factor_bytes, im2col_bytes, wuv_macs
 from lightcnn.methods.aca import ACAConv2d, aca
 from lightcnn.methods.aca_im2col import convolutions
@@ -29,8 +29,8 @@ class Im2colTaskConfig(TaskConfig):
     """Data size of the im2col matrices and of their ACA factors, per convolution."""
 
     name: str = "im2col"
-    images: int = 100  # random test images (chosen with the run's seed)
-    checkpoint: str | None = None  # null: the model as built; auto: the newest ok train run of it; or a path
+    images: int = option(100, "random test images (chosen with the run's seed)")
+    checkpoint: str | None = option(None, "null: the model as built; auto: the newest ok train run of it; or a path")
 
     def __post_init__(self) -> None:
         require(self.images >= 1, "images", self.images, "an integer >= 1")

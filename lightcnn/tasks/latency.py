@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from lightcnn.config import Config, TaskConfig, require
+from lightcnn.config import Config, TaskConfig, option, require
 from lightcnn.data.datasets import input_spec
 from lightcnn.engine.devices import synchronize
 from lightcnn.engine.profiling import model_fields
@@ -32,12 +32,12 @@ class LatencyTaskConfig(TaskConfig):
     """Inference latency: median and interquartile range over repeated timed forward passes."""
 
     name: str = "latency"
-    batch_sizes: list[int] = field(default_factory=lambda: [1, 256])  # images per forward pass, each timed apart
-    devices: list[str] = field(default_factory=lambda: ["cpu", "cuda"])  # cuda is skipped where absent
-    warmup: int = 5  # untimed forward passes first
-    repeats: int = 30  # timed forward passes (at most)
-    max_seconds: float = 10.0  # per device and batch size: stop repeating after this long (>= 3 repeats)
-    fold: bool = True  # time the inference form (BN folded into the convolutions)
+    batch_sizes: list[int] = option(factory=lambda: [1, 256], help="images per forward pass, each timed apart")
+    devices: list[str] = option(factory=lambda: ["cpu", "cuda"], help="cuda is skipped where absent")
+    warmup: int = option(5, "untimed forward passes first")
+    repeats: int = option(30, "timed forward passes (at most)")
+    max_seconds: float = option(10.0, "per device and batch size: stop repeating after this long (>= 3 repeats)")
+    fold: bool = option(True, "time the inference form (BN folded into the convolutions)")
 
     def __post_init__(self) -> None:
         require(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lightcnn.config import Config, InputSpec, TaskConfig
+from lightcnn.config import Config, InputSpec, TaskConfig, option
 from lightcnn.data.sources import SOURCES
 from lightcnn.engine.profiling import count_params, profile_model
 from lightcnn.errors import UserError
@@ -22,7 +22,9 @@ class ListTaskConfig(TaskConfig):
     """Every registered model with its params and conv MACs for each real data set's input."""
 
     name: str = "list"
-    methods: bool = False  # also which method applies to which model on which data set (the composability matrix)
+    methods: bool = option(
+        False, "also which method applies to which model on which data set (the composability matrix)"
+    )
 
 
 SMALLEST = {"depth": 20}  # the matrix builds each model at its smallest depth: what works does not depend on it

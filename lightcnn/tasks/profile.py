@@ -6,7 +6,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 
-from lightcnn.config import Config, TaskConfig, require
+from lightcnn.config import Config, TaskConfig, option, require
 from lightcnn.data.datasets import input_spec
 from lightcnn.engine.profiling import model_fields
 from lightcnn.methods import MethodContext, apply_method
@@ -19,8 +19,10 @@ class ProfileTaskConfig(TaskConfig):
     """Count parameters and FLOPs of the built model; no data, no training."""
 
     name: str = "profile"
-    print_table: bool = False  # the per-module fvcore table (seconds for a deep model; the record has the totals)
-    max_depth: int = 3  # module depth of the per-layer table
+    print_table: bool = option(
+        False, "the per-module fvcore table (seconds for a deep model; the record has the totals)"
+    )
+    max_depth: int = option(3, "module depth of the per-layer table")
 
     def __post_init__(self) -> None:
         require(self.max_depth >= 1, "max_depth", self.max_depth, "an integer >= 1")

@@ -9,9 +9,9 @@ image at each precision; the record holds the per-image means (``reuse.<precisio
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from lightcnn.config import Config, TaskConfig, require
+from lightcnn.config import Config, TaskConfig, option, require
 from lightcnn.methods.reuse import census, mean_census
 from lightcnn.methods.templates import conv_weight, first_conv
 from lightcnn.tasks.analysis import analysis_setup, sample_test_images
@@ -25,10 +25,11 @@ class ReuseTaskConfig(TaskConfig):
     """Census of repeated (weight, input) multiplications in the first conv layer."""
 
     name: str = "reuse"
-    images: int = 10  # random test images (chosen with the run's seed)
-    # number formats the reuse is counted in
-    precisions: list[str] = field(default_factory=lambda: list(REUSE_PRECISIONS))
-    checkpoint: str | None = None  # null: the model as built; auto: the newest ok train run of it; or a path
+    images: int = option(10, "random test images (chosen with the run's seed)")
+    precisions: list[str] = option(
+        factory=lambda: list(REUSE_PRECISIONS), help="number formats the reuse is counted in"
+    )
+    checkpoint: str | None = option(None, "null: the model as built; auto: the newest ok train run of it; or a path")
 
     def __post_init__(self) -> None:
         require(self.images >= 1, "images", self.images, "an integer >= 1")

@@ -11,7 +11,7 @@ from typing import TypedDict
 import torch
 from torch import nn
 
-from lightcnn.config import MethodConfig, ModelConfig
+from lightcnn.config import MethodConfig, ModelConfig, option
 from lightcnn.methods.registry import MethodContext, register_method
 from lightcnn.models.registry import InputRule, InputSpec, register_model
 
@@ -19,7 +19,7 @@ from lightcnn.models.registry import InputRule, InputSpec, register_model
 @dataclass
 class ToyNetConfig(ModelConfig):
     name: str = "toy_net"
-    width: int = 4  # channels of its one convolution
+    width: int = option(4, "channels of its one convolution")
 
 
 @register_model("toy_net", config=ToyNetConfig, inputs=InputRule(min_side=30, why="a test's rule"))
@@ -38,7 +38,7 @@ class ToyScaleFields(TypedDict, total=False):
 @dataclass
 class ToyScaleConfig(MethodConfig):
     name: str = "toy_scale"
-    factor: float = 0.5  # multiplies every convolution's weights
+    factor: float = option(0.5, "multiplies every convolution's weights")
 
 
 @register_method("toy_scale", config=ToyScaleConfig, record_fields=ToyScaleFields, smoke=("method.factor=0.25",))

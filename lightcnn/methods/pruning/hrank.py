@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lightcnn.config import require, require_choice
+from lightcnn.config import option, require, require_choice
 from lightcnn.engine.inspection import inspecting
 from lightcnn.errors import ConfigValueError, UserError
 from lightcnn.formulas.pruning import ConvShape, hrank_counts
@@ -47,15 +47,17 @@ MODES = ("oneshot", "layerwise")
 @dataclass
 class PruneHRankConfig(PretrainedMethodConfig):
     name: str = "prune_hrank"
-    compress_rate: str = "0.5"  # one rate or HRank's per-conv form: "method.compress_rate='[0.1]*19'"
-    batches: int = 5  # training batches whose feature maps rank the filters
-    batch_size: int = 128  # images per batch of the ranking
-    replacement: str = "none"  # none | duplicate_top | replace_with_best (filter replacement before pruning)
-    replace_ratio: float = 0.1  # share of each layer's filters replaced
-    retrain_epochs: int = 0  # with replacement: epochs of retraining before pruning (then fine-tuning)
-    mode: str = "oneshot"  # oneshot | layerwise (one conv at a time, layer_epochs of fine-tuning after each)
-    layer_epochs: int = 30  # layerwise: fine-tuning epochs after each conv (HRank: 30)
-    importance: str = "rank"  # which filters go: rank (HRank) | l1 (weight L1 norm) | random (seeded by the run's seed)
+    compress_rate: str = option("0.5", "one rate or HRank's per-conv form: \"method.compress_rate='[0.1]*19'\"")
+    batches: int = option(5, "training batches whose feature maps rank the filters")
+    batch_size: int = option(128, "images per batch of the ranking")
+    replacement: str = option("none", "none | duplicate_top | replace_with_best (filter replacement before pruning)")
+    replace_ratio: float = option(0.1, "share of each layer's filters replaced")
+    retrain_epochs: int = option(0, "with replacement: epochs of retraining before pruning (then fine-tuning)")
+    mode: str = option("oneshot", "oneshot | layerwise (one conv at a time, layer_epochs of fine-tuning after each)")
+    layer_epochs: int = option(30, "layerwise: fine-tuning epochs after each conv (HRank: 30)")
+    importance: str = option(
+        "rank", "which filters go: rank (HRank) | l1 (weight L1 norm) | random (seeded by the run's seed)"
+    )
 
     def __post_init__(self) -> None:
         self.compress_rate = str(self.compress_rate)

@@ -54,7 +54,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lightcnn.config import require, require_choice
+from lightcnn.config import option, require, require_choice
 from lightcnn.errors import ConfigValueError, UserError
 from lightcnn.methods.pretrained import PretrainedFields, PretrainedMethodConfig, load_pretrained
 from lightcnn.methods.pruning.rl_env import PruningEnvs, search_data, sgd_steps
@@ -72,31 +72,41 @@ RECOGNISERS = ("auto", "stacked", "sequential")
 @dataclass
 class PruneRLConfig(PretrainedMethodConfig):
     name: str = "prune_rl"
-    actors: int = 4  # vectorised environments, one recogniser copy each
-    episodes_per_actor: int = 2  # the report: episodes until twice the number of actors
-    selection: str = "controller"  # controller: the action picks which index groups go | l1: how many least-L1 groups
-    groups: int = 8  # filter groups per conv (controller: 2^groups - 1 actions, groups <= 10)
-    retrain_batches: int = 20  # SGD steps of the recogniser after each action
-    retrain_lr: float = 0.01  # SGD lr of those steps
-    eval_batches: int | None = None  # validation batches behind the accuracy (null: the whole split, the report's)
-    batch_size: int = 128  # images per retraining and evaluation batch
-    reward_reduction: float = 1.0  # reward per unit of reduction (share of params masked)
-    target_reduction: float | None = None  # stop masking at this share of params; the most accurate run that got there
-    reward_accuracy: float = 10.0  # accuracy as a fraction: a 1-point drop costs 0.1
-    gamma: float = 0.99  # discount of the return
-    n_step: int = 5  # steps of the n-step return (R2D2)
-    hidden: int = 128  # LSTM units of the controller
-    learning_rate: float = 1e-3  # Adam lr of the controller's learner
-    replay_capacity: int = 1000  # sequences
-    replay_batch: int = 16  # sequences per learner step
-    updates_per_episode: int = 8  # learner steps after each round of episodes
-    target_period: int = 20  # learner steps between target-network copies (and one at the end of every round)
-    epsilon_floor: float = 0.1  # the least exploring actor's ε (the first's is 0.4; geometric between)
-    search: str = "rl"  # rl: the controller acts | random: every action uniformly random (the control)
-    device: str = "auto"  # where the search runs: auto (cuda if available) | cpu | cuda
-    skip_convs: bool = False  # identity-initialised 1x1 conv + BN on every identity shortcut, searched with the rest
-    skip_conv_batches: int = 200  # SGD steps of the whole recogniser after adding them, before the search
-    recognisers: str = "auto"  # stacked (torch.func.vmap) | sequential | auto: stacked on a GPU, sequential on the CPU
+    actors: int = option(4, "vectorised environments, one recogniser copy each")
+    episodes_per_actor: int = option(2, "the report: episodes until twice the number of actors")
+    selection: str = option(
+        "controller", "controller: the action picks which index groups go | l1: how many least-L1 groups"
+    )
+    groups: int = option(8, "filter groups per conv (controller: 2^groups - 1 actions, groups <= 10)")
+    retrain_batches: int = option(20, "SGD steps of the recogniser after each action")
+    retrain_lr: float = option(0.01, "SGD lr of those steps")
+    eval_batches: int | None = option(
+        None, "validation batches behind the accuracy (null: the whole split, the report's)"
+    )
+    batch_size: int = option(128, "images per retraining and evaluation batch")
+    reward_reduction: float = option(1.0, "reward per unit of reduction (share of params masked)")
+    target_reduction: float | None = option(
+        None, "stop masking at this share of params; the most accurate run that got there"
+    )
+    reward_accuracy: float = option(10.0, "accuracy as a fraction: a 1-point drop costs 0.1")
+    gamma: float = option(0.99, "discount of the return")
+    n_step: int = option(5, "steps of the n-step return (R2D2)")
+    hidden: int = option(128, "LSTM units of the controller")
+    learning_rate: float = option(1e-3, "Adam lr of the controller's learner")
+    replay_capacity: int = option(1000, "sequences")
+    replay_batch: int = option(16, "sequences per learner step")
+    updates_per_episode: int = option(8, "learner steps after each round of episodes")
+    target_period: int = option(20, "learner steps between target-network copies (and one at the end of every round)")
+    epsilon_floor: float = option(0.1, "the least exploring actor's ε (the first's is 0.4; geometric between)")
+    search: str = option("rl", "rl: the controller acts | random: every action uniformly random (the control)")
+    device: str = option("auto", "where the search runs: auto (cuda if available) | cpu | cuda")
+    skip_convs: bool = option(
+        False, "identity-initialised 1x1 conv + BN on every identity shortcut, searched with the rest"
+    )
+    skip_conv_batches: int = option(200, "SGD steps of the whole recogniser after adding them, before the search")
+    recognisers: str = option(
+        "auto", "stacked (torch.func.vmap) | sequential | auto: stacked on a GPU, sequential on the CPU"
+    )
 
     def __post_init__(self) -> None:
         for key in ("actors", "episodes_per_actor", "retrain_batches", "batch_size", "n_step",
