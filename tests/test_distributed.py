@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from lightcnn.config import TrainerConfig
-from lightcnn.engine.module import LitClassifier, rank_seed, rng_states
+from lightcnn.engine.module import LitClassifier, rank_seed, rng_states, stage_metrics
 
 
 class Strategy:
@@ -33,11 +33,13 @@ def module_on(rank: int, world_size: int, strategy: Strategy | None = None) -> L
 
 def test_a_non_finite_loss_on_another_rank_stops_every_rank():
     module = module_on(0, 2, Strategy(others_finite=False))
-    module._stats["train"] = torch.tensor([1.0, 0.0, 0.0, 4.0])  # this rank's loss is finite
+    module._metrics["train"] = stage_metrics(2)
+    module._metrics["train"]["loss_sum"].update(torch.tensor(1.0))  # this rank's loss is finite
     module._check_finite()
     assert module.diverged and module.trainer.should_stop  # so it skips the checkpoint barrier with the others
     alone = module_on(0, 1)
-    alone._stats["train"] = torch.tensor([1.0, 0.0, 0.0, 4.0])
+    alone._metrics["train"] = stage_metrics(2)
+    alone._metrics["train"]["loss_sum"].update(torch.tensor(1.0))
     alone._check_finite()
     assert not alone.diverged and not alone.trainer.should_stop
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lightcnn.config import TrainerConfig
-from lightcnn.engine.module import LitClassifier, topk_hits
+from lightcnn.engine.module import LitClassifier, epoch_values, stage_metrics
 from lightcnn.errors import UserError
 from lightcnn.runner import execute
 
@@ -136,12 +136,23 @@ def test_frozen_parameters_get_no_optimizer_state():
     assert all(p is not net[0].weight for p in params) and len(params) == 3
 
 
-def test_topk_hits():
+def test_stage_metrics_weigh_the_loss_by_samples_and_cap_top_k_at_the_class_count():
+    metrics = stage_metrics(3)
     logits = torch.tensor([[0.1, 0.9, 0.0], [0.8, 0.1, 0.05], [0.2, 0.3, 0.5]])
     labels = torch.tensor([1, 1, 0])
-    assert topk_hits(logits, labels, 1).item() == 1
-    assert topk_hits(logits, labels, 2).item() == 2
-    assert topk_hits(logits, labels, 5).item() == 3  # k capped at the number of classes
+    metrics["loss_sum"].update(torch.tensor(3 * 1.0))
+    metrics["count"].update(torch.tensor(3.0))
+    metrics["acc"].update(logits, labels)
+    metrics["acc5"].update(logits, labels)
+    metrics["loss_sum"].update(torch.tensor(3.0))  # a last batch of one image
+    metrics["count"].update(torch.tensor(1.0))
+    metrics["acc"].update(logits[:1], labels[:1])
+    metrics["acc5"].update(logits[:1], labels[:1])
+    values = epoch_values(metrics)
+    assert values["loss"] == 1.5  # (3 × 1 + 1 × 3) / 4 images, not the mean of the two batches' losses
+    assert values["acc"] == 0.5 and values["acc5"] == 1.0  # 2 of 4 top-1 hits; top-5 capped at 3 classes: all
+    metrics["loss_sum"].update(torch.tensor(float("nan")))
+    assert epoch_values(metrics)["loss"] != epoch_values(metrics)["loss"]  # a NaN loss is not filtered out
 
 
 @pytest.mark.slow

@@ -117,11 +117,13 @@ class EpochLog(pl.Callback):
         long_epoch = self.step_lines and steps != float("inf") and steps >= LONG_EPOCH_STEPS
         every = max(1, int(steps) // self.step_lines) if long_epoch else 0
         if every and (batch_idx + 1) % every == 0 and batch_idx + 1 < steps:
-            stats = getattr(module, "_stats", {}).get("train")
+            metrics = getattr(module, "_metrics", {}).get("train")
             running = ""
-            if stats is not None:
-                loss_sum, hits1, _, count = stats.tolist()
-                running = f"  loss {loss_sum / max(count, 1):.4f} acc {100.0 * hits1 / max(count, 1):.2f}%"
+            if metrics is not None:
+                from lightcnn.engine.module import running_values
+
+                values = running_values(metrics)
+                running = f"  loss {values['loss']:.4f} acc {100.0 * values['acc']:.2f}%"
             log.info("epoch %d/%d  step %d/%d%s", trainer.current_epoch + 1, trainer.max_epochs, batch_idx + 1,
                      int(steps), running)  # fmt: skip
 

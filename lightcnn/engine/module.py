@@ -1,9 +1,10 @@
 """The LightningModule: cross-entropy classification with SGD, top-1/top-5 accuracy.
 
-Per-stage statistics (loss sum, top-1 and top-5 hits, sample count) accumulate on the device
-and are reduced once per epoch, so the hot loop never waits on the host. A non-finite loss
-(checked every ``log_every_n_steps`` steps and at each epoch end) stops training and marks the
-module ``diverged``.
+Per-stage metrics are torchmetrics (:func:`stage_metrics`: the sample-weighted mean loss, top-1
+and top-5 accuracy), updated on the device without argument checks, so the hot loop never
+waits on the host, and computed once per epoch (synchronised across DDP ranks there). A
+non-finite loss (checked every ``log_every_n_steps`` steps and at each epoch end) stops training
+and marks the module ``diverged``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchmetrics import MetricCollection, SumMetric
+from torchmetrics.classification import MulticlassAccuracy
 
 from lightcnn.config import TrainerConfig
 from lightcnn.engine.schedule import lr_factor
@@ -56,11 +59,41 @@ def use_channels_last(cfg: TrainerConfig, net: nn.Module, device: str = "cpu") -
     return device == "cpu" and bool(getattr(net, "prefers_channels_last", False))
 
 
-def topk_hits(logits: torch.Tensor, labels: torch.Tensor, k: int) -> torch.Tensor:
-    """How many rows have their label among the ``k`` largest logits (k capped at the class count)."""
-    k = min(k, logits.shape[1])
-    top = logits.topk(k, dim=1).indices
-    return (top == labels[:, None]).any(dim=1).sum()
+def stage_metrics(num_classes: int) -> MetricCollection:
+    """A stage's metrics: the mean loss over samples (a non-finite loss stays visible: no NaN
+    filtering), top-1 and top-5 accuracy (top-k capped at the class count); no argument checks
+    in the step (they would read values back from the device)."""
+
+    local = {"sync_on_compute": False}  # synchronised where every rank computes (epoch_values), not for a log line
+
+    def accuracy(k: int) -> MulticlassAccuracy:
+        top_k = min(k, num_classes)
+        return MulticlassAccuracy(num_classes, top_k=top_k, average="micro", validate_args=False, **local)
+
+    # the loss as a sum and a count: torchmetrics 1.9's MeanMetric ignores its weights with
+    # nan_strategy="disable" (tests/test_training.py), and any other strategy would hide a NaN
+    sums = {name: SumMetric(nan_strategy="disable", **local) for name in ("loss_sum", "count")}
+    return MetricCollection({**sums, "acc": accuracy(1), "acc5": accuracy(5)})
+
+
+def epoch_values(metrics: MetricCollection) -> dict[str, float]:
+    """Each metric over every process's samples (a DDP sync where there are several processes)."""
+    values = {}
+    for name, metric in metrics.items():
+        with metric.sync_context():
+            values[name] = float(metric.compute())
+    return with_mean_loss(values)
+
+
+def running_values(metrics: MetricCollection) -> dict[str, float]:
+    """Each metric over this process's samples so far (a progress line: no sync, states kept)."""
+    return with_mean_loss({name: float(metric.compute()) for name, metric in metrics.items()})
+
+
+def with_mean_loss(values: dict[str, float]) -> dict[str, float]:
+    """``loss``: the mean over samples, from the loss sum and the sample count."""
+    loss_sum, count = values.pop("loss_sum"), values.pop("count")
+    return {"loss": loss_sum / count if count else float("nan"), **values}
 
 
 class LitClassifier(pl.LightningModule):
@@ -73,7 +106,8 @@ class LitClassifier(pl.LightningModule):
         # stage names of the validation loop's loaders: "val" (selection), "epoch_test" (curves only)
         self.val_stages: list[str] = ["val"]
         self.history: list[dict[str, float]] = []  # one entry per finished epoch and stage
-        self._stats: dict[str, torch.Tensor] = {}
+        self.__dict__["_metrics"] = {}  # stage → MetricCollection, made at its first step (the class count is
+        # read from the logits); outside the module tree: not in state_dict, moved by nobody but the step
         self._epoch_lr: float | None = None
         # a compiled view of the net, kept out of the module tree so checkpoints stay portable
         self.__dict__["_compiled"] = None
@@ -101,12 +135,15 @@ class LitClassifier(pl.LightningModule):
         logits = self(images)
         loss = F.cross_entropy(logits.float(), labels)
         with torch.no_grad():
-            # filled on the device: new_tensor(<int>) would copy from the host and wait for the stream
+            metrics = self._metrics.get(stage)
+            if metrics is None:
+                metrics = self._metrics[stage] = stage_metrics(logits.shape[1]).to(logits.device)
+            # the count filled on the device: a tensor made from a Python int would copy from the host and wait
             n = torch.full((), labels.shape[0], dtype=torch.float32, device=labels.device)
-            hits = [topk_hits(logits, labels, k).float() for k in (1, 5)]
-            row = torch.stack([loss.detach().float() * n, *hits, n])
-            stats = self._stats.get(stage)
-            self._stats[stage] = row if stats is None else stats + row
+            metrics["loss_sum"].update(loss.detach().float() * n)
+            metrics["count"].update(n)
+            metrics["acc"].update(logits, labels)
+            metrics["acc5"].update(logits, labels)
         return loss
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
@@ -126,8 +163,8 @@ class LitClassifier(pl.LightningModule):
     def _check_finite(self) -> None:
         """Stop on a non-finite training loss, decided by every rank together: a rank that stopped
         alone would leave the others waiting at the next collective."""
-        stats = self._stats.get("train")
-        finite = stats is None or bool(torch.isfinite(stats[0]).item())
+        metrics = self._metrics.get("train")
+        finite = metrics is None or bool(torch.isfinite(metrics["loss_sum"].sum_value).item())
         if not self.trainer.strategy.reduce_boolean_decision(finite, all=True):
             self.diverged = True
             self.trainer.should_stop = True
@@ -142,15 +179,14 @@ class LitClassifier(pl.LightningModule):
     # ---------------------------------------------------------------- epoch ends
 
     def _log_epoch(self, stage: str) -> None:
-        stats = self._stats.pop(stage, None)
-        if stats is None:
+        collection = self._metrics.pop(stage, None)
+        if collection is None:
             return
-        stats = self.trainer.strategy.reduce(stats, reduce_op="sum")
-        loss_sum, hits1, hits5, count = stats.tolist()
+        values = epoch_values(collection)
         metrics = {
-            f"{stage}/loss": loss_sum / count,
-            f"{stage}/acc": 100.0 * hits1 / count,
-            f"{stage}/acc5": 100.0 * hits5 / count,
+            f"{stage}/loss": values["loss"],
+            f"{stage}/acc": 100.0 * values["acc"],
+            f"{stage}/acc5": 100.0 * values["acc5"],
         }
         if stage == "train" and self._epoch_lr is not None:
             metrics["lr"] = self._epoch_lr
