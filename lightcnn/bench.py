@@ -37,8 +37,8 @@ from lightcnn.config import AugmentConfig, DatasetConfig, TrainerConfig
 from lightcnn.data.datasets import ImageData
 from lightcnn.engine.devices import synchronize
 from lightcnn.engine.precision import training_precision
+from lightcnn.environment import device_name
 from lightcnn.models import InputSpec, build_model, model_config
-from lightcnn.record import device_name
 from lightcnn.step_timing import training_images_per_s
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)

@@ -210,7 +210,7 @@ def task_function(cfg) -> dict | None:
     from hydra.types import RunMode
 
     from lightcnn.errors import UserError
-    from lightcnn.record import to_json
+    from lightcnn.record_io import to_json
     from lightcnn.runner import execute
 
     hydra_cfg = HydraConfig.get()
@@ -285,7 +285,7 @@ def main() -> None:
 def report_profile(results: Path, profile: str | None, synthetic: bool) -> tuple[str | None, bool]:
     """The profile a report is rendered for (given, or the newest run's: one report never mixes
     profiles) and whether its rows match synthetic stand-ins (smoke records made on them)."""
-    from lightcnn.record import iter_records
+    from lightcnn.record_io import iter_records
 
     records = list(iter_records(results))
     if profile is None and records:

@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 from lightcnn.config import config_hash
 from lightcnn.engine.checkpoint_io import CHECKPOINT_DIR, LAST
 from lightcnn.errors import UserError
-from lightcnn.record import ok_records
+from lightcnn.record_io import ok_records
 
 CHECKPOINT = Path(CHECKPOINT_DIR) / LAST
 # trainer keys that describe a pruning run's fine-tuning, not the baseline it starts from

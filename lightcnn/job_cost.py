@@ -22,7 +22,9 @@ import statistics
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lightcnn.record import Status, device_name, iter_records
+from lightcnn.environment import device_name
+from lightcnn.record import Status
+from lightcnn.record_io import iter_records
 
 YARDSTICK_WARMUP, YARDSTICK_STEPS = 3, 5
 

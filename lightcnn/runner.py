@@ -20,21 +20,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from lightcnn.config import Config, config_hash, validate
 from lightcnn.engine.checkpoint_io import CHECKPOINT_DIR
+from lightcnn.environment import environment, git_commit
 from lightcnn.errors import UserError
-from lightcnn.record import (
-    RECORD_FILE,
-    RUN_INFO_FILE,
-    Status,
-    environment,
-    find_interrupted_run,
-    find_ok_record,
-    git_commit,
-    new_run_id,
-    now_iso,
-    read_json,
-    record_problems,
-    write_json_atomic,
-)
+from lightcnn.record import RECORD_FILE, RUN_INFO_FILE, Status, new_run_id, now_iso, record_problems
+from lightcnn.record_io import find_interrupted_run, find_ok_record, read_json, write_json_atomic
 from lightcnn.tasks import RunContext, get_task
 
 log = logging.getLogger(__name__)

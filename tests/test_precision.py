@@ -88,7 +88,7 @@ def test_the_models_cpu_preferences_do_not_decide_on_a_gpu(monkeypatch):
 
 
 def test_a_cpu_task_record_names_the_cpu_where_a_gpu_is_present(monkeypatch):
-    from lightcnn.record import environment
+    from lightcnn.environment import environment
 
     monkeypatch.setattr(precision.torch.cuda, "is_available", lambda: True)
     assert environment()["device"].startswith("cpu (")

@@ -2,12 +2,8 @@ import os
 import pathlib
 import time
 
-from lightcnn.record import (
-    find_interrupted_run,
-    find_ok_record,
-    new_run_id,
-    write_json_atomic,
-)
+from lightcnn.record import new_run_id
+from lightcnn.record_io import find_interrupted_run, find_ok_record, write_json_atomic
 
 
 def test_run_ids_are_unique_within_a_second():
@@ -61,7 +57,7 @@ def test_records_are_written_with_the_users_umask(tmp_path):
 def test_a_cpu_device_names_its_model_cores_and_bf16_hardware(monkeypatch):
     import torch
 
-    from lightcnn.record import device_name
+    from lightcnn.environment import device_name
 
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
@@ -85,7 +81,8 @@ def test_the_record_schema_names_unknown_fields_wrong_types_and_a_bad_status():
 
 
 def test_every_committed_record_fits_the_schema():
-    from lightcnn.record import iter_records, record_problems
+    from lightcnn.record import record_problems
+    from lightcnn.record_io import iter_records
 
     records = list(iter_records(pathlib.Path(__file__).parent.parent / "docs" / "results"))
     assert len(records) > 50

@@ -205,7 +205,7 @@ def test_dry_run_prints_the_plan_in_dependency_order(tmp_path, capsys, yardstick
     from omegaconf import OmegaConf
 
     from lightcnn.composition import compose_config
-    from lightcnn.record import device_name
+    from lightcnn.environment import device_name
 
     config = OmegaConf.to_container(compose_config(out[2].split()[1:]), resolve=True)
     timed = {"status": "ok", "task": "train", "device": device_name(), "images_per_s": 500.0, "config": config}
@@ -330,7 +330,7 @@ def test_a_spec_sizes_its_rows_per_profile_and_the_tables_match_the_sized_runs(t
     assert "max_epochs" not in capsys.readouterr().out
 
     from lightcnn.composition import compose_config
-    from lightcnn.record import write_json_atomic
+    from lightcnn.record_io import write_json_atomic
 
     sized = ("dataset=mnist", "model=resnet", "model.depth=20", "trainer.max_epochs=3", "dataset.train_subset=6000")
     for name, overrides in (("sized", sized), ("unsized", sized[:3])):

@@ -6,7 +6,7 @@ from conftest import ROOT
 from omegaconf import OmegaConf
 
 from lightcnn.errors import UserError
-from lightcnn.record import write_json_atomic
+from lightcnn.record_io import write_json_atomic
 from lightcnn.results.matching import ConfigMatcher
 from lightcnn.results.spec_loading import load_spec
 from lightcnn.results.tables import render_specs
@@ -384,7 +384,7 @@ def test_point_curves_need_x_and_y(tmp_path):
 
 def test_a_report_holds_one_profile_and_never_writes_over_another(tmp_path, monkeypatch):
     from lightcnn.cli import report_profile, tables_main
-    from lightcnn.record import write_json_atomic
+    from lightcnn.record_io import write_json_atomic
 
     results = tmp_path / "results"
     common = {"seed": 0, "config": {}, "status": "ok"}

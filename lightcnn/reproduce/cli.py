@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from lightcnn.composition import EXPERIMENTS_DIR
+from lightcnn.environment import git_commit
 from lightcnn.errors import UserError, fail
-from lightcnn.record import git_commit
 from lightcnn.reproduce.plan import plan_jobs, print_plan, profile_names
 from lightcnn.reproduce.run import count_all, run_subprocess, summary
 from lightcnn.reproduce.schedule import run_jobs

@@ -80,7 +80,7 @@ def plan_jobs(specs, args) -> list[Job]:
     first: dict[str, Job] = {}
     for job in jobs:  # rows of several tables may be one configuration: run it once
         first.setdefault(job.config_hash, job)
-    from lightcnn.record import find_ok_record
+    from lightcnn.record_io import find_ok_record
 
     for job in list(first.values()):  # a run some row needs but no row is (a census of a trained net): a job too
         if job.needs and job.needs not in first and find_ok_record(args.results, job.needs) is None:
@@ -135,7 +135,7 @@ def job_done(job: Job, results: Path) -> bool:
     from lightcnn.composition import compose_config
     from lightcnn.config import config_hash
     from lightcnn.dependencies import need_of, resolve
-    from lightcnn.record import find_ok_record
+    from lightcnn.record_io import find_ok_record
 
     if "skip_existing=false" in job.overrides:
         return False

@@ -123,7 +123,8 @@ def write_status_record(job: Job) -> None:
 
     from lightcnn.composition import compose_config
     from lightcnn.config import validate
-    from lightcnn.record import RECORD_FILE, new_run_id, now_iso, write_json_atomic
+    from lightcnn.record import RECORD_FILE, new_run_id, now_iso
+    from lightcnn.record_io import write_json_atomic
     from lightcnn.runner import base_record
 
     raw = job.config if job.config is not None else compose_config(job.overrides)  # composed when planned

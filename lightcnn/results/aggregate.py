@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from lightcnn.composition import CONF_DIR
-from lightcnn.record import iter_records
+from lightcnn.record_io import iter_records
 from lightcnn.results.matching import COUNT_KEYS, ConfigMatcher, count_hash, noseed_hash
 from lightcnn.results.specs import Column, Row
 

@@ -16,7 +16,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from lightcnn.record import RECORD_FILE, iter_records, write_json_atomic
+from lightcnn.record import RECORD_FILE
+from lightcnn.record_io import iter_records, write_json_atomic
 
 
 def relocated(value: Any, prefixes: dict[str, str]) -> Any:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from lightcnn.errors import UserError
-from lightcnn.record import write_text_atomic
+from lightcnn.record_io import write_text_atomic
 from lightcnn.results.aggregate import (
     COUNTS_ONLY,
     PUBLISHED_ONLY,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lightcnn.record import write_text_atomic
+from lightcnn.record_io import write_text_atomic
 from lightcnn.search.space import Dimension
 
 

@@ -20,10 +20,10 @@ from lightcnn.config import Config, TaskConfig, option, require
 from lightcnn.data.datasets import input_spec
 from lightcnn.engine.devices import synchronize
 from lightcnn.engine.profiling import model_fields
+from lightcnn.environment import device_name
 from lightcnn.methods import MethodContext, apply_method
 from lightcnn.models import build_model
 from lightcnn.models.layers import fuse_for_inference
-from lightcnn.record import device_name
 from lightcnn.tasks.base import RunContext, TaskResult, register_task
 
 

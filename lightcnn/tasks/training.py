@@ -27,10 +27,11 @@ from lightcnn.engine.module import LitClassifier
 from lightcnn.engine.precision import device_type, training_precision
 from lightcnn.engine.profiling import count_params, model_fields
 from lightcnn.engine.trainer import check_extra, make_trainer
+from lightcnn.environment import device_name
 from lightcnn.errors import ConfigValueError
 from lightcnn.methods import MethodContext, apply_method
 from lightcnn.models import build_model
-from lightcnn.record import Status, device_name
+from lightcnn.record import Status
 from lightcnn.tasks.base import RunContext, TaskResult
 from lightcnn.tasks.profile import before_method
 
