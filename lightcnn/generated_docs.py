@@ -44,7 +44,7 @@ def group_table() -> str:
 
 
 def options_page() -> str:
-    from lightcnn.cli import option_help
+    from lightcnn.cli.usage import option_help
 
     lines = [
         "# Every option and its keys",

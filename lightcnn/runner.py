@@ -1,7 +1,7 @@
 """One run, from composed config to record: validate → pin dependencies → skip or resume → task
 → ``result.json``.
 
-The Hydra app (``lightcnn.cli``) calls :func:`execute` with the composed config, the run
+The Hydra app (``lightcnn.cli.app``) calls :func:`execute` with the composed config, the run
 directory Hydra made for it and the overrides it was composed from. Bad input raises
 :class:`UserError` before any work and leaves no run directory behind; a crash inside a task
 still writes a ``failed`` record, then re-raises; SIGINT/SIGTERM during training writes an

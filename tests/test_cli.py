@@ -243,7 +243,7 @@ def test_an_unquoted_rate_string_is_answered_with_the_quoted_form(lightcnn_in_pr
 
 
 def test_the_sweep_table_shows_short_trainings_to_a_tenth_of_a_second():
-    from lightcnn.cli import seconds_text
+    from lightcnn.cli.sweep import seconds_text
 
     assert [seconds_text(s) for s in (0.42, 9.96, 12.4, 1234.5, None)] == ["0.4", "10.0", "12", "1,234", "—"]
 

@@ -383,7 +383,7 @@ def test_point_curves_need_x_and_y(tmp_path):
 
 
 def test_a_report_holds_one_profile_and_never_writes_over_another(tmp_path, monkeypatch):
-    from lightcnn.cli import report_profile, tables_main
+    from lightcnn.cli.report import report_profile, tables_main
     from lightcnn.record_io import write_json_atomic
 
     results = tmp_path / "results"

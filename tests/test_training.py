@@ -274,7 +274,7 @@ def test_one_progress_line_per_epoch_whatever_the_terminal(compose, tmp_path, ca
 def test_the_end_of_run_line():
     from pathlib import Path
 
-    from lightcnn.cli import summary_line
+    from lightcnn.cli.lines import summary_line
 
     record = {"status": "ok", "model": "resnet", "dataset": "cifar10", "test_acc": 91.254, "test_acc5": 99.7,
               "params": 269722, "flops_conv": 40551040, "train_time_s": 3725.2}  # fmt: skip
