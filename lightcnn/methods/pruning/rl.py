@@ -142,7 +142,7 @@ def insert_skip_convs(model: nn.Module) -> int:
     added = add_skip_convs(model)
     if added == 0:
         raise ConfigValueError(
-            "skip_convs", True, "false for a model without identity shortcuts (resnet, resnet18, resnet34 have them)"
+            "skip_convs", True, "false for a model without identity shortcuts (this one has none)"
         )
     return added
 
