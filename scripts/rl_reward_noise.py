@@ -114,23 +114,34 @@ def report(rows: list[dict], sets: dict, val_images: int, args, weight: float) -
     convs = len(next(iter(sets.values())))
     print(f"ResNet-20 (CIFAR-10, baseline {args.baseline.name}), {convs} searched convs; {args.repeats} repeats "
           f"with different retraining draws; reward = {weight:g} × accuracy gap (fraction)\n")  # fmt: skip
-    print("| masks | reduction | gap, whole split (points) | sd | gap, "
-          f"{args.small_eval} images (points) | sd |")
+    print(f"| masks | reduction | gap, whole split (points) | sd | gap, {args.small_eval} images (points) | sd |")
     print("|---|---|---|---|---|---|")
     gaps = {}
     for name in sets:
         mine = [r for r in rows if r["set"] == name]
         whole, small = [100 * r["gap"] for r in mine], [100 * r["gap_small"] for r in mine]
         gaps[name] = (whole, small)
-        print(f"| {name} | {mine[0]['reduction']:.3f} | {statistics.mean(whole):+.2f} | {sd(whole):.2f} | "
-              f"{statistics.mean(small):+.2f} | {sd(small):.2f} |")
+        print(
+            f"| {name} | {mine[0]['reduction']:.3f} | {statistics.mean(whole):+.2f} | {sd(whole):.2f} | "
+            f"{statistics.mean(small):+.2f} | {sd(small):.2f} |"
+        )
     (a_whole, a_small), (b_whole, b_small) = gaps.values()
     for label, a, b, images in (("whole split", a_whole, b_whole, val_images),
                                 (f"{args.small_eval} images", a_small, b_small, args.small_eval)):  # fmt: skip
         effect = statistics.mean(a) - statistics.mean(b)
         noise = statistics.mean([sd(a), sd(b)])
-        print(f"\n{label} ({images} validation images): A − B = {effect:+.2f} points; one episode's noise "
-              f"(sd of the gap over repeats) {noise:.2f} points; effect / noise = {abs(effect) / noise:.1f}")
+        paired = sd([x - y for x, y in zip(a, b, strict=True)])  # A and B retrained on the same batches
+        print(
+            f"\n{label} ({images} validation images): A − B = {effect:+.2f} points; one episode's noise "
+            f"(sd of the gap over repeats) {noise:.2f} points; effect / noise = {abs(effect) / noise:.1f}; "
+            f"sd of A − B within a repeat (same batches, as actors of one round) {paired:.2f} points"
+        )
+    print(
+        "\nper repeat (points): "
+        + "; ".join(
+            f"{r['set'].split(' ')[0]}{r['repeat']} {100 * r['gap']:+.2f}/{100 * r['gap_small']:+.2f}" for r in rows
+        )
+    )
 
 
 if __name__ == "__main__":
