@@ -141,9 +141,7 @@ def insert_skip_convs(model: nn.Module) -> int:
     """The report's 1×1 convs on the identity shortcuts (:func:`~lightcnn.models.resnet.add_skip_convs`)."""
     added = add_skip_convs(model)
     if added == 0:
-        raise ConfigValueError(
-            "skip_convs", True, "false for a model without identity shortcuts (this one has none)"
-        )
+        raise ConfigValueError("skip_convs", True, "false for a model without identity shortcuts (this one has none)")
     return added
 
 
