@@ -252,6 +252,7 @@ def test_skip_convs_leave_the_trained_function_unchanged_at_insertion(name, valu
     assert count_params(model)[0] - unchanged == params
 
 
+@pytest.mark.slow  # seconds of searching: the default suite keeps under 3 minutes
 def test_prune_rl_with_skip_convs_searches_the_network_they_are_in(run_config):
     record = run_config("model=resnet", "model.depth=20", "method=prune_rl", "method.skip_convs=true",
                         "method.skip_conv_batches=2", "method.actors=1", "method.episodes_per_actor=1",
@@ -362,6 +363,7 @@ def test_prune_rl_bad_input(run_config, overrides, message):
         run_config("method=prune_rl", "dataset=synthetic", "profile=smoke", "trainer.accelerator=cpu", *overrides)
 
 
+@pytest.mark.slow  # seconds of searching: the default suite keeps under 3 minutes
 def test_a_search_interrupted_after_a_round_continues_to_the_uninterrupted_search(tmp_path, monkeypatch):
     from lightcnn.methods.pruning import rl
 
@@ -400,6 +402,7 @@ def test_a_search_interrupted_after_a_round_continues_to_the_uninterrupted_searc
     assert search(done)[1] == whole[1] and done.rounds_taken == 3
 
 
+@pytest.mark.slow  # seconds of searching: the default suite keeps under 3 minutes
 def test_a_run_killed_during_its_search_continues_the_search_in_its_directory(compose, tmp_path, monkeypatch):
     from lightcnn.methods.pruning import rl
     from lightcnn.runner import execute

@@ -92,6 +92,7 @@ def test_validation_accuracy_needs_a_validation_split():
         parse_objectives({"best_val_acc": "maximize"}, compose_config(["model=resnet"]))
 
 
+@pytest.mark.slow  # seconds of searching: the default suite keeps under 3 minutes
 def test_a_search_runs_its_trials_as_runs_and_continues_where_it_stopped(tmp_path):
     """The hand-picked point and 2 trials, then the same search with a budget of 4 and a trial a
     killed search left running: 4 searched trials and the hand-picked one counted, the left
