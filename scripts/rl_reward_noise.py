@@ -70,8 +70,8 @@ def main() -> None:
     from lightcnn.config import validate
     from lightcnn.data.datamodule import ImageDataModule
     from lightcnn.engine.weights import load_weights
-    from lightcnn.methods.pruning.rl import insert_skip_convs
-    from lightcnn.methods.pruning.rl_env import PruningEnvs, search_data, sgd_steps
+    from lightcnn.methods.pruning.rl import add_trained_skip_convs
+    from lightcnn.methods.pruning.rl_env import PruningEnvs, search_data
     from lightcnn.methods.pruning.surgery import prunable_convs
     from lightcnn.models import build_model
 
@@ -84,10 +84,7 @@ def main() -> None:
     model = build_model(cfg.model, datamodule.spec)
     load_weights(model, args.baseline)
     data = search_data(type("Context", (), {"datamodule": datamodule})(), mcfg, torch.device("cpu"))
-    insert_skip_convs(model)
-    generator = torch.Generator().manual_seed(args.seed)
-    optimizer = torch.optim.SGD(model.parameters(), lr=mcfg.retrain_lr, momentum=0.9, weight_decay=5e-4)
-    sgd_steps(model, optimizer, data, mcfg.skip_conv_batches, mcfg.batch_size, generator)
+    add_trained_skip_convs(model, mcfg, data, args.seed)  # as the search does before its rounds
     units = prunable_convs(model, shape)
     sets = mask_actions(len(units), mcfg.actions, args.seed)
     mcfg.actors = len(sets)

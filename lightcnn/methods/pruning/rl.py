@@ -165,6 +165,16 @@ SMOKE = ("method.actors=2", "method.episodes_per_actor=1", "method.retrain_batch
          "trainer.max_epochs=1")  # fmt: skip
 
 
+def add_trained_skip_convs(model: nn.Module, cfg: PruneRLConfig, data: dict, seed: int) -> int:
+    """The report's skip convs put in (:func:`insert_skip_convs`), then the whole recogniser trained
+    ``method.skip_conv_batches`` SGD steps before the search; the number of convs added."""
+    added = insert_skip_convs(model)
+    generator = torch.Generator(device=data["device"]).manual_seed(seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.retrain_lr, momentum=0.9, weight_decay=5e-4)
+    sgd_steps(model, optimizer, data, cfg.skip_conv_batches, cfg.batch_size, generator)
+    return added
+
+
 @register_method("prune_rl", config=PruneRLConfig, record_fields=PruneRLFields, smoke=SMOKE)
 def prune_rl(model: nn.Module, cfg: PruneRLConfig, context: MethodContext) -> nn.Module:
     if context.input_shape is None:
@@ -189,10 +199,7 @@ def prune_rl(model: nn.Module, cfg: PruneRLConfig, context: MethodContext) -> nn
     data = search_data(context, cfg, device)
     model.to(device)
     if cfg.skip_convs:
-        context.fields["rl_skip_convs"] = insert_skip_convs(model)
-        generator = torch.Generator(device=device).manual_seed(seed)
-        optimizer = torch.optim.SGD(model.parameters(), lr=cfg.retrain_lr, momentum=0.9, weight_decay=5e-4)
-        sgd_steps(model, optimizer, data, cfg.skip_conv_batches, cfg.batch_size, generator)
+        context.fields["rl_skip_convs"] = add_trained_skip_convs(model, cfg, data, seed)
         units = prunable_convs(model, context.input_shape)  # the inserted convs are searched with the rest
     context.fields["rl_params_searched"] = sum(p.numel() for p in model.parameters())
     envs = PruningEnvs(model, units, data, cfg, seed)
