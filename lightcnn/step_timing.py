@@ -5,9 +5,11 @@ the Lightning module and trainer of ``task=train``, on images held in memory, ti
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import warnings
+from collections.abc import Iterator
 
 import pytorch_lightning as pl
 import torch
@@ -48,31 +50,40 @@ def training_images_per_s(
     from ``data`` with ``dcfg``'s augmentation; ``warmup`` steps run first, untimed."""
     datamodule = ImageDataModule(dcfg, None, tcfg.batch_size, 1000, data=data)
     timer = StepTimer(warmup, steps)
-    trainer = pl.Trainer(
-        accelerator=tcfg.accelerator,
-        devices=1,
-        precision=apply_float32_math(tcfg.precision),
-        max_steps=warmup + steps,
-        max_epochs=-1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[timer],
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-        use_distributed_sampler=False,
-    )
-    quiet = logging.getLogger("pytorch_lightning")
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)
+    with quiet_lightning():  # its banner ("GPU available", precision, tips) is noise in a measurement's output
+        trainer = pl.Trainer(
+            accelerator=tcfg.accelerator,
+            devices=1,
+            precision=apply_float32_math(tcfg.precision),
+            max_steps=warmup + steps,
+            max_epochs=-1,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            callbacks=[timer],
+            limit_val_batches=0,
+            num_sanity_val_steps=0,
+            use_distributed_sampler=False,
+        )
+        trainer.fit(LitClassifier(model, tcfg), datamodule=datamodule)
+    return steps * tcfg.batch_size / (timer.end - timer.start)
+
+
+@contextlib.contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Lightning's info lines and warnings held back (errors still shown) while the block runs."""
+    loggers = [logging.getLogger(name) for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            trainer.fit(LitClassifier(model, tcfg), datamodule=datamodule)
+            yield
     finally:
-        quiet.setLevel(level)
-    return steps * tcfg.batch_size / (timer.end - timer.start)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def synthetic_data(count: int, shape: tuple[int, int, int], num_classes: int, seed: int = 0) -> ImageData:

@@ -1,5 +1,7 @@
 """reproduce --dry-run's cost of a training: its work in images, and the speed it is timed at."""
 
+import logging
+
 import pytest
 
 import lightcnn.job_cost as job_cost
@@ -37,6 +39,9 @@ def test_the_yardstick_trains_the_jobs_own_model(monkeypatch):
     assert seen["tcfg"].precision in ("32-true", "bf16-mixed")
 
 
-def test_the_yardstick_times_real_steps():
+def test_the_yardstick_times_real_steps_without_lightnings_banner(caplog):
+    caplog.set_level(logging.INFO)
     speed = job_cost.yardstick_images_per_s(config("profile=smoke"))
     assert 10 < speed < 1e6
+    banner = [record.getMessage() for record in caplog.records if "lightning" in record.name]
+    assert not banner, f"Lightning's lines in --dry-run's plan: {banner}"
