@@ -57,16 +57,19 @@ def write_json_atomic(path: Path, data: dict) -> None:
     write_text_atomic(path, to_json(data, indent=2) + "\n")
 
 
+def files_named(results_dir: Path, names: tuple[str, ...]) -> list[Path]:
+    """Every file under ``results_dir`` with one of ``names``, sorted. Directories that vanish
+    during the walk are skipped: another process of the same sweep or reproduction removes the
+    run directory of a job it found done (``Path.rglob`` raises FileNotFoundError there)."""
+    found = []
+    for folder, _, files in os.walk(results_dir):  # os.walk ignores a directory it can no longer list
+        found += [Path(folder) / name for name in names if name in files]
+    return sorted(found)
+
+
 def iter_run_dirs(results_dir: Path) -> Iterator[Path]:
     """Every directory under ``results_dir`` that holds a run (``run.json`` or ``result.json``)."""
-    if not results_dir.is_dir():
-        return
-    seen = set()
-    for name in (RUN_INFO_FILE, RECORD_FILE):
-        for path in results_dir.rglob(name):
-            if path.parent not in seen:
-                seen.add(path.parent)
-                yield path.parent
+    yield from dict.fromkeys(path.parent for path in files_named(results_dir, (RUN_INFO_FILE, RECORD_FILE)))
 
 
 def read_json(path: Path) -> dict | None:
@@ -78,9 +81,7 @@ def read_json(path: Path) -> dict | None:
 
 def iter_records(results_dir: Path) -> Iterator[dict]:
     """Every readable record under ``results_dir``, with ``run_dir`` set to where it was found."""
-    if not results_dir.is_dir():
-        return
-    for path in sorted(results_dir.rglob(RECORD_FILE)):
+    for path in files_named(results_dir, (RECORD_FILE,)):
         record = read_json(path)
         if isinstance(record, dict) and "status" in record:
             record["run_dir"] = str(path.parent)

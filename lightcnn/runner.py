@@ -66,9 +66,12 @@ def discard_run_dir(run_dir: Path, results_dir: Path) -> None:
     shutil.rmtree(run_dir, ignore_errors=True)
     results_dir = results_dir.resolve()
     for parent in run_dir.resolve().parents:
-        if parent == results_dir or results_dir not in parent.parents or any(parent.iterdir()):
+        if parent == results_dir or results_dir not in parent.parents:
             break
-        parent.rmdir()
+        try:
+            parent.rmdir()  # only if empty: another job of the same sweep may have just made a run in it
+        except OSError:
+            break
 
 
 def move_log_files(old: Path, new: Path) -> None:

@@ -1,3 +1,4 @@
+import json
 import os
 import pathlib
 import time
@@ -87,3 +88,25 @@ def test_every_committed_record_fits_the_schema():
     records = list(iter_records(pathlib.Path(__file__).parent.parent / "docs" / "results"))
     assert len(records) > 50
     assert {r["run_id"]: record_problems(r) for r in records if record_problems(r)} == {}
+
+
+def test_finding_runs_skips_a_directory_that_another_process_removes_meanwhile(tmp_path, monkeypatch):
+    import shutil
+
+    import lightcnn.record_io as record_io
+
+    for name in ("a", "b", "c"):
+        run = tmp_path / "runs" / name
+        run.mkdir(parents=True)
+        (run / "run.json").write_text("{}")
+        (run / "result.json").write_text(json.dumps({"status": "ok", "config_hash": name}))
+    real_scandir = os.scandir
+
+    def scandir_after_b_vanished(path):  # another job discards run b after the walk listed it, before its visit
+        if isinstance(path, str | os.PathLike) and os.fspath(path).endswith(os.path.join("runs", "a")):
+            shutil.rmtree(tmp_path / "runs" / "b", ignore_errors=True)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir_after_b_vanished)
+    assert [r["config_hash"] for r in record_io.iter_records(tmp_path)] == ["a", "c"]
+    assert [d.name for d in record_io.iter_run_dirs(tmp_path)] == ["a", "c"]

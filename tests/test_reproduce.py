@@ -310,6 +310,26 @@ def test_counts_only_reproduction_runs_every_row_in_this_process(tmp_path, capsy
     assert "2 jobs in" in err and "0 not ok" in err
 
 
+def test_a_counting_job_that_breaks_leaves_a_failed_record_and_no_empty_run_directory(tmp_path, capsys, monkeypatch):
+    import lightcnn.runner
+
+    spec = tmp_path / "toy" / "table.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(SPEC)
+
+    def broken(cfg, run_dir, overrides):
+        raise RuntimeError("a bug in counting")
+
+    monkeypatch.setattr(lightcnn.runner, "execute", broken)
+    code = reproduce_in_process(tmp_path, spec, "--profile", "quick", "--task", "profile")
+    assert code == 1
+    assert "RuntimeError: a bug in counting" in capsys.readouterr().err
+    records = [json.loads(p.read_text()) for p in (tmp_path / "results").rglob("result.json")]
+    assert [(r["status"], r["error"]) for r in records] == [("failed", "RuntimeError: a bug in counting")] * 2
+    run_dirs = [p for p in (tmp_path / "results" / "runs").glob("*/*")]
+    assert len(run_dirs) == 2 and all(any(d.iterdir()) for d in run_dirs)  # the two records' directories only
+
+
 def test_a_spec_sizes_its_rows_per_profile_and_the_tables_match_the_sized_runs(tmp_path, capsys):
     """``profiles: {cpu: [...]}`` adds overrides at that profile only (spec's, then the row's): the
     plan runs them, and a record of the sized run fills the row at that profile."""

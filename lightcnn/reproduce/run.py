@@ -68,18 +68,18 @@ def run_in_process(job: Job) -> tuple[str, str]:
     returns (status, reason)."""
     import torch
 
-    from lightcnn.runner import execute
+    from lightcnn.runner import discard_run_dir, execute
 
     cfg = job.config
+    run_dir = new_run_dir(cfg)
     try:
         with torch.no_grad():  # counting only: tracing without autograd is faster
-            outcome = execute(cfg, new_run_dir(cfg), job.overrides)
-    except UserError as err:
-        job.status, job.reason = "failed", str(err)
-        write_status_record(job)
+            outcome = execute(cfg, run_dir, job.overrides)
+    except Exception as err:  # refused (a UserError, whose run left no directory) or a bug: recorded as failed
+        discard_run_dir(run_dir, Path(cfg.results_dir))  # what a bug left half-made (nothing but scaffolding)
+        job.status, job.reason = "failed", str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
+        write_status_record(job)  # the row shows "failed" and why, as for a job run as a subprocess
         return job.status, job.reason
-    except Exception as err:  # a bug: its record says failed; the reproduction goes on
-        return "failed", f"{type(err).__name__}: {err}"
     return (str(outcome.record.get("status")) if outcome.record else "failed"), ""
 
 
@@ -111,6 +111,12 @@ def new_run_dir(cfg) -> Path:
     now = dt.datetime.now()
     name = f"{now.strftime('%H-%M-%S')}_{cfg.model.name}_{cfg.dataset.name}_{uuid.uuid4().hex[:6]}"
     path = Path(cfg.results_dir) / "runs" / now.strftime("%Y-%m-%d") / name
+    for _ in range(10):
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileNotFoundError:  # its emptied date folder was removed meanwhile by a job that discarded its run
+            continue
     path.mkdir(parents=True)
     return path
 
