@@ -360,6 +360,22 @@ def test_point_curves_draw_one_line_per_episode(tmp_path):
     assert not (tmp_path / "empty.png").exists()  # no empty frame: the page says it in words
 
 
+@pytest.mark.parametrize(("xs", "ticks"), [((0, 1), [0, 1]), ((0,), [0]), ((0.25, 0.75), None)])
+def test_a_counted_x_has_ticks_at_whole_numbers_only(tmp_path, monkeypatch, xs, ticks):
+    import lightcnn.results.plots as plots
+    from lightcnn.results.specs import Curves
+
+    seen = {}
+    monkeypatch.setattr(plots, "save_png", lambda figure, path: seen.update(ticks=list(figure.axes[0].get_xticks())))
+    curves = Curves("returns", ("RL", "random"), field="rl_rounds", x="round", y="mean_return")
+    series = {row: [{"round": x, "mean_return": -0.5 - i / 10} for i, x in enumerate(xs)] for row in ("RL", "random")}
+    assert plots.curves_plot(series, curves, "t", tmp_path / "returns.png")
+    if ticks is None:  # a measured x keeps matplotlib's ticks, fractions included
+        assert any(tick != int(tick) for tick in seen["ticks"])
+    else:  # rounds 0 and 1: no tick at 0.2; a single round: not -0.04 … 0.04
+        assert seen["ticks"] == ticks
+
+
 def test_a_page_says_in_words_which_plot_is_not_there_yet(tmp_path):
     from lightcnn.results.aggregate import make_matcher, records_frame
     from lightcnn.results.tables import render_spec

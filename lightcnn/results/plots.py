@@ -159,16 +159,13 @@ def curves_plot(
         return False
     if history:
         axes.set_xlabel("epoch")
-        low, high = axes.get_xlim()
-        epochs = range(int(np.ceil(low)), int(np.floor(high)) + 1)
-        if len(epochs) <= 12:  # whole epochs only, even for one point (a smoke run's single epoch)
-            axes.set_xticks(list(epochs))
-        else:
-            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        whole_ticks(axes)
         axes.set_ylabel(f"{curves.stage.replace('_', ' ')} accuracy (%)")
     else:
         axes.set_xlabel(curves.xlabel or curves.x)
         axes.set_ylabel(curves.ylabel or curves.y)
+        if all(isinstance(p.get(curves.x), int | None) for points in series.values() for p in points):
+            whole_ticks(axes)  # counted x (a search round): no tick between two counts
     axes.set_title(fitted(curves.title or title), fontsize=10)
     axes.grid(True, alpha=0.3)
     if len(axes.get_legend_handles_labels()[1]) > 4:  # beside the axes: never over a line
@@ -181,6 +178,16 @@ def curves_plot(
     figure.tight_layout()
     save_png(figure, path)
     return True
+
+
+def whole_ticks(axes) -> None:
+    """x ticks at whole numbers only, each one while there are few (even for a single point)."""
+    low, high = axes.get_xlim()
+    whole = range(int(np.ceil(low)), int(np.floor(high)) + 1)
+    if len(whole) <= 12:
+        axes.set_xticks(list(whole))
+    else:
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _marks(axes, label: str, marks: dict, colour: str) -> None:
