@@ -329,6 +329,9 @@ def test_prune_rl_plays_two_episodes_and_records_them(run_config, caplog):
     assert len(progress) == 2 * 19 and progress[-1].startswith("search round 2/2, conv 19/19, 0:0")  # a line a step
     chosen = record["rl_chosen"]
     assert chosen["return"] == max(e["return"] for e in record["rl_episodes"])
+    rounds = [r.getMessage() for r in caplog.records if r.getMessage().startswith("round ")]
+    highest = max(e["return"] for e in record["rl_episodes"] if e["round"] == 1)
+    assert f"highest {highest:.3f}; best so far: return {chosen['return']:.3f}" in rounds[-1], rounds
     unpruned = count_params(build_model(model_config("resnet", depth=20), CIFAR))[0]
     assert 1 - record["params"] / unpruned == pytest.approx(chosen["reduction"])
     assert sum(record["kept_filters"].values()) < 16 * 7 + 32 * 6 + 64 * 6

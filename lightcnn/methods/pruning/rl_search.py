@@ -126,9 +126,11 @@ def run_search(
         returns = [float(r.sum()) for r in rewards]
         rounds.append({"round": round_index, "mean_return": sum(returns) / len(returns), "best_return": max(returns),
                        "target_syncs": controller.learner.syncs, "evaluations": envs.evaluations})  # fmt: skip
-        log.info("round %d: mean return %.3f, best so far %.3f (reduction %.3f, accuracy %.4f)%s", round_index,
-                 rounds[-1]["mean_return"], best["return"], best["reduction"], best["accuracy"],
-                 f", loss {sum(losses) / len(losses):.4f}" if losses else "")  # fmt: skip
+        chosen = "chosen so far (the target reached, the most accurate)" if cfg.target_reduction else "best so far"
+        loss = f"; loss {sum(losses) / len(losses):.4f}" if losses else ""
+        log.info("round %d: mean return %.3f, highest %.3f; %s: return %.3f, reduction %.3f, accuracy %.4f%s",
+                 round_index, rounds[-1]["mean_return"], rounds[-1]["best_return"], chosen, best["return"],
+                 best["reduction"], best["accuracy"], loss)  # fmt: skip
         state = (best, episodes, steps, rounds)
         progress.save(round_index + 1, controller.learner, controller.replay, controller.generator, envs, state)
     return best, episodes, steps, rounds
