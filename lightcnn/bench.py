@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import time
 import warnings
@@ -215,8 +214,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         help="NHWC (default: the model's choice)",
     )
     args = parser.parse_args(argv)
-    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore")
+    warnings.filterwarnings("ignore")  # the reference loop's (Lightning's are held back by the measurement)
     device = torch.device(args.device)
     if args.ref_workers is None:
         args.ref_workers = min(8, os.cpu_count() or 1) if device.type == "cuda" else 2

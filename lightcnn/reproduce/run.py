@@ -111,13 +111,13 @@ def new_run_dir(cfg) -> Path:
     now = dt.datetime.now()
     name = f"{now.strftime('%H-%M-%S')}_{cfg.model.name}_{cfg.dataset.name}_{uuid.uuid4().hex[:6]}"
     path = Path(cfg.results_dir) / "runs" / now.strftime("%Y-%m-%d") / name
-    for _ in range(10):
+    for attempt in range(10):
         try:
             path.mkdir(parents=True)
-            return path
+            break
         except FileNotFoundError:  # its emptied date folder was removed meanwhile by a job that discarded its run
-            continue
-    path.mkdir(parents=True)
+            if attempt == 9:
+                raise
     return path
 
 
