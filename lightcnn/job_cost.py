@@ -18,6 +18,7 @@ ranks), and torch.compile's compilation (the yardstick runs uncompiled).
 from __future__ import annotations
 
 import json
+import os
 import statistics
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -106,12 +107,24 @@ def yardstick_images_per_s(cfg) -> float:
     return training_images_per_s(net, tcfg, cfg.dataset, data, YARDSTICK_WARMUP, YARDSTICK_STEPS)
 
 
+def busy_load() -> float | None:
+    """The 1-minute load average when it is at least the number of cores (other processes share
+    them, and a yardstick timed now runs slower than the job will: with their threads and its own
+    oversubscribing the cores, several times slower), else None."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on every platform
+        return None
+    return load if load >= (os.cpu_count() or 1) else None
+
+
 class Estimator:
     """Minutes per planned training: recorded speeds first, the yardstick (cached per speed key) else."""
 
     def __init__(self, results: Path) -> None:
         self.recorded = recorded_speeds(results)
         self.timed: dict[str, float] = {}
+        self.busy: float | None = None  # the highest busy load average seen as a yardstick started
 
     def minutes(self, cfg, container: dict) -> tuple[Work, float, str] | None:
         """(work, minutes, where the speed came from) of a training; None for other tasks."""
@@ -123,6 +136,9 @@ class Estimator:
             speed, source = statistics.median(self.recorded[key]), f"{len(self.recorded[key])} record(s)"
         else:
             if key not in self.timed:
+                load = busy_load()
+                if load is not None:
+                    self.busy = max(load, self.busy or 0.0)
                 self.timed[key] = yardstick_images_per_s(cfg)
             speed, source = self.timed[key], "yardstick"
         return work, work.seconds(speed) / 60, f"{speed:,.0f} img/s, {source}"

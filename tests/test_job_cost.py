@@ -45,3 +45,11 @@ def test_the_yardstick_times_real_steps_without_lightnings_banner(caplog):
     assert 10 < speed < 1e6
     banner = [record.getMessage() for record in caplog.records if "lightning" in record.name]
     assert not banner, f"Lightning's lines in --dry-run's plan: {banner}"
+
+
+def test_a_busy_load_is_one_at_least_the_number_of_cores(monkeypatch):
+    monkeypatch.setattr(job_cost.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(job_cost.os, "getloadavg", lambda: (2.4, 1.0, 0.5))
+    assert job_cost.busy_load() == 2.4
+    monkeypatch.setattr(job_cost.os, "getloadavg", lambda: (1.2, 3.0, 3.0))  # the last minute counts
+    assert job_cost.busy_load() is None

@@ -187,6 +187,7 @@ def yardstick(monkeypatch):
 
     calls = []
     monkeypatch.setattr(job_cost, "yardstick_images_per_s", lambda cfg: calls.append(cfg) or 1000.0)
+    monkeypatch.setattr(job_cost, "busy_load", lambda: None)  # the plan the same on a busy machine
     return calls
 
 
@@ -219,6 +220,21 @@ def test_dry_run_prints_the_plan_in_dependency_order(tmp_path, capsys, yardstick
     out = dry_run_output(tmp_path, capsys, DEPENDENT, "pruning", "quick")
     assert "(2 records)" in out[0] and "≈ 60.1 min at 500 img/s, 1 record(s)]" in out[1]
     assert out[3].endswith("at 1,000 img/s, yardstick]")  # the pruned row: another method configuration
+
+
+def test_dry_run_says_when_its_yardstick_ran_on_a_busy_machine(tmp_path, capsys, monkeypatch, yardstick):
+    """Beside a training that holds every core, the yardstick measured 91 images/s for a model
+    that trains at 812: its minutes are not to be trusted, and the plan says so."""
+    import lightcnn.job_cost as job_cost
+
+    monkeypatch.setattr(job_cost, "busy_load", lambda: 2.4)
+    out = dry_run_output(tmp_path, capsys, DEPENDENT, "pruning", "quick")
+    cores = os.cpu_count()
+    assert out[-1] == (f"note: this machine was busy while the yardstick ran (load average 2.4 on {cores} cores): "
+                       "its speeds are too low and its minutes too long; time it again when idle")  # fmt: skip
+    assert out[-2].startswith("estimated time of what is left: ")
+    monkeypatch.setattr(job_cost, "busy_load", lambda: None)
+    assert not dry_run_output(tmp_path, capsys, DEPENDENT, "pruning", "quick")[-1].startswith("note:")
 
 
 def test_dry_run_estimates_the_committed_cpu_trainings_within_half_their_time(tmp_path, capsys, monkeypatch):

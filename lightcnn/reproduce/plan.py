@@ -3,6 +3,7 @@ linked to the run whose weights it needs; which are done; what the rest costs.""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -185,4 +186,9 @@ def print_plan(jobs: list[Job], args) -> None:
         f"estimated time of what is left: {total:.0f} min on this machine (one job at a time; "
         "training only: searches, rankings and compilation come on top)"
     )
+    if estimator.busy is not None:
+        out.append(
+            f"note: this machine was busy while the yardstick ran (load average {estimator.busy:.1f} on "
+            f"{os.cpu_count()} cores): its speeds are too low and its minutes too long; time it again when idle"
+        )
     print("\n".join(out))
