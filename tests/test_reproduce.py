@@ -577,3 +577,17 @@ def test_jobs_that_need_each_other_in_a_circle_are_refused_naming_them():
     assert [j.label for j in ordered] == ["x", "y"]
     with pytest.raises(UserError, match=r"in a circle: \[p/t\] (a|c) \(train\) -> \[p/t\] (a|c) \(train\) -> "):
         dependency_order(jobs)
+
+
+def test_jobs_run_as_python_m_lightcnn_from_a_checkout_that_was_never_installed(monkeypatch, tmp_path):
+    """No ``lightcnn`` script beside the interpreter or on PATH (a GPU machine given the checkout
+    on PYTHONPATH): the jobs run as ``python -m lightcnn``, which is the same command."""
+    from lightcnn.reproduce import run
+
+    real, python = sys.executable, tmp_path / "bin" / "python3"
+    monkeypatch.setattr(run.sys, "executable", str(python))
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    assert run.lightcnn_command() == [str(python), "-m", "lightcnn"]
+    proc = subprocess.run([real, "-m", "lightcnn", "model=nope"], capture_output=True, text=True,
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.startswith("error: model=nope: no such option; available: aca_cnn")

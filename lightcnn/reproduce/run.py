@@ -18,8 +18,13 @@ if TYPE_CHECKING:
 
 
 def lightcnn_command() -> list[str]:
+    """The ``lightcnn`` script beside this interpreter, else on ``PATH``, else ``python -m lightcnn``
+    (a checkout on ``PYTHONPATH``, never installed)."""
     script = Path(sys.executable).with_name("lightcnn")
-    return [str(script)] if script.exists() else [shutil.which("lightcnn") or "lightcnn"]
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("lightcnn")
+    return [found] if found else [sys.executable, "-m", "lightcnn"]
 
 
 def run_subprocess(job: Job, env: dict, launcher: list[str], lock: threading.Lock) -> None:
