@@ -451,7 +451,7 @@ def test_every_shipped_run_that_reads_weights_reads_a_row_that_trains_them(tmp_p
     from lightcnn.results.tables import load_specs
 
     specs = load_specs(sorted((ROOT / "experiments").rglob("*.yaml")))
-    args = SimpleNamespace(task=None, profile=profile, results=tmp_path, override=[])
+    args = SimpleNamespace(task=None, profile=profile, results=tmp_path, override=[], rows=None)
     jobs = plan_jobs(specs, args)
     assert [job.label for job in jobs if job.label.endswith("needed)")] == []
     assert sum(bool(job.after) for job in jobs) >= 20  # the censuses and pruned rows are in the plan
@@ -591,3 +591,24 @@ def test_jobs_run_as_python_m_lightcnn_from_a_checkout_that_was_never_installed(
     proc = subprocess.run([real, "-m", "lightcnn", "model=nope"], capture_output=True, text=True,
                           cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)  # fmt: skip
     assert proc.returncode == 2 and proc.stderr.startswith("error: model=nope: no such option; available: aca_cnn")
+
+
+def test_rows_chooses_rows_by_label_and_brings_the_runs_they_need(tmp_path, capsys):
+    """``--rows pruned``: the pruned row and the baseline whose weights it loads (its own row, left
+    out by the pattern, comes along under its own label); a pattern that matches no row is refused."""
+    spec = tmp_path / "toy" / "pruning.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(DEPENDENT)
+    assert reproduce_in_process(tmp_path, spec, "--profile", "quick", "--dry-run", "--rows", "prun*") == 0
+    plan = [line for line in capsys.readouterr().out.splitlines() if line.startswith("#")]
+    assert [line.rsplit("  [", 1)[0] for line in plan] == [
+        "#1   todo  [toy/pruning] baseline (train)",
+        "#2   todo  [toy/pruning] pruned (train) after #1",
+    ]
+    assert reproduce_in_process(tmp_path, spec, "--profile", "quick", "--dry-run", "--rows", "baseline") == 0
+    plan = [line for line in capsys.readouterr().out.splitlines() if line.startswith("#")]
+    assert [line.rsplit("  [", 1)[0] for line in plan] == ["#1   todo  [toy/pruning] baseline (train)"]
+    assert reproduce_in_process(tmp_path, spec, "--profile", "quick", "--dry-run", "--rows", "HRank*") == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --rows 'HRank*' matches no row; the rows: 'pruned', 'baseline', 'baseline again'"
+    )

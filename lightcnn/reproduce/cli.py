@@ -38,6 +38,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="where the report goes (default: reports/<profile>)")
     parser.add_argument("--override", action="append", default=[], help="extra override for every run (repeatable)")
     parser.add_argument("--task", help="run this task for every row instead of the spec's (profile: counts only)")
+    parser.add_argument(
+        "--rows",
+        action="append",
+        metavar="PATTERN",
+        help="only the rows whose label matches (shell-style: '100000*'; repeatable); the runs they need come "
+        "along, the report still shows every row",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="jobs run at once")
     parser.add_argument("--launcher", help="Hydra launcher for every job (joblib, slurm, ...)")
     parser.add_argument("--real-data", action="store_true", help="smoke on the real data sets (subsets)")

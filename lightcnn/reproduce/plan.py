@@ -3,6 +3,7 @@ linked to the run whose weights it needs; which are done; what the rest costs.""
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ class Job:
     estimated_minutes: float | None = None  # of its training on this machine (--dry-run)
     config: object = None  # the composed config (DictConfig), kept: composing costs 0.15 s
     need_overrides: tuple[str, ...] = ()  # what makes the run it needs
+    chosen: bool = True  # its row is one --rows selects
     status: str = "pending"
     reason: str = ""
     seconds: float = 0.0
@@ -57,10 +59,25 @@ def seeds_to_run(row, task: str, profile: str) -> list[tuple[str, ...]]:
     return [(f"seed={seed}",) for seed in seeds]
 
 
+def row_selected(row, patterns: list[str] | None) -> bool:
+    """Whether ``row``'s label matches one of the shell-style ``patterns`` (every row when None)."""
+    return not patterns or any(fnmatch.fnmatchcase(row.label, pattern) for pattern in patterns)
+
+
+def check_row_patterns(specs, patterns: list[str] | None) -> None:
+    """Every ``--rows`` pattern matches a row of some spec: a pattern that matches none is a typo."""
+    for pattern in patterns or []:
+        if not any(fnmatch.fnmatchcase(row.label, pattern) for spec in specs for row in spec.rows):
+            labels = ", ".join(f"'{row.label}'" for spec in specs for row in spec.rows)
+            raise UserError(f"--rows {pattern!r} matches no row; the rows: {labels}")
+
+
 def plan_jobs(specs, args) -> list[Job]:
-    """Every job in spec and row order, without duplicates, each composed and checked."""
+    """Every job in spec and row order (the rows ``args.rows`` selects; every row when None),
+    without duplicates, each composed and checked."""
     from lightcnn.composition import Composer
 
+    check_row_patterns(specs, args.rows)
     compose = Composer()
     jobs, seen = [], set()
     for spec in specs:  # every row at its first seed, then every row at its second…: a comparison early
@@ -75,7 +92,8 @@ def plan_jobs(specs, args) -> list[Job]:
                     if overrides not in seen:
                         seen.add(overrides)
                         name = f"{row.label} ({task}{', ' + seed[0] if seed else ''})"
-                        jobs.append(Job(f"[{spec.paper}/{spec.name}] {name}", overrides))
+                        label = f"[{spec.paper}/{spec.name}] {name}"
+                        jobs.append(Job(label, overrides, chosen=row_selected(row, args.rows)))
     for job in jobs:
         link_dependency(job, compose)
     first: dict[str, Job] = {}
@@ -88,13 +106,27 @@ def plan_jobs(specs, args) -> list[Job]:
             needed = Job(job.label.rsplit(" (", 1)[0] + " (train, needed)", job.need_overrides)
             link_dependency(needed, compose)
             first.setdefault(needed.config_hash, needed)
-    jobs = list(first.values())
+    jobs = with_what_they_need([job for job in jobs if job.chosen], list(first.values()))
     by_hash = {job.config_hash: index for index, job in enumerate(jobs)}
     for job in jobs:
         if job.needs in by_hash:
             job.after.append(by_hash[job.needs])
             keep_checkpoint(jobs[by_hash[job.needs]], args.results)
     return dependency_order(jobs)
+
+
+def with_what_they_need(chosen: list[Job], planned: list[Job]) -> list[Job]:
+    """The jobs of ``planned`` (one per configuration) that a chosen job is, or needs the weights of
+    (a baseline whose row ``--rows`` left out), in plan order."""
+    by_hash = {job.config_hash: job for job in planned}
+    kept = {job.config_hash for job in chosen}
+    wanted = list(kept)
+    while wanted:
+        need = by_hash[wanted.pop()].needs
+        if need in by_hash and need not in kept:
+            kept.add(need)
+            wanted.append(need)
+    return [job for job in planned if job.config_hash in kept]
 
 
 def keep_checkpoint(job: Job, results: Path) -> None:

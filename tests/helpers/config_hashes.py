@@ -24,7 +24,7 @@ def config_hashes() -> dict[str, dict[str, str]]:
     hashes = {}
     for profile in PROFILES:  # no results directory: every job as planned from nothing (smoke: synthetic data)
         specs = load_specs(paths, profile == "smoke")
-        args = argparse.Namespace(profile=profile, results=Path("/nonexistent"), task=None, override=[])
+        args = argparse.Namespace(profile=profile, results=Path("/nonexistent"), task=None, override=[], rows=None)
         hashes[profile] = {job.label: job.config_hash for job in plan_jobs(specs, args)}
     return hashes
 
