@@ -70,13 +70,19 @@ def speed_key(config: dict) -> str:
 
 def recorded_speeds(results: Path, device: str | None = None) -> dict[str, list[float]]:
     """``images_per_s`` of the ok trainings under ``results`` that ran on ``device`` (default:
-    the device a training with ``accelerator=auto`` uses here), by :func:`speed_key`."""
+    the device a training with ``accelerator=auto`` uses here), by :func:`speed_key`, each run once."""
     if device is None:
         from lightcnn.engine.precision import device_type
 
         device = device_name(device_type("auto"))
     speeds: dict[str, list[float]] = {}
+    seen: set[str] = set()  # a run's record copied beside the original (an exported set) counts once
     for record in iter_records(results):
+        run_id = record.get("run_id")
+        if run_id in seen:
+            continue
+        if run_id:
+            seen.add(run_id)
         ok = record.get("status") == Status.OK and record.get("task") == "train"
         if ok and record.get("device") == device and record.get("images_per_s") and record.get("config"):
             speeds.setdefault(speed_key(record["config"]), []).append(float(record["images_per_s"]))

@@ -25,12 +25,14 @@ PYTHON=${PYTHON:-.venv/bin/python}
 # spec's profiles.cpu, or its comments, say how it is sized for this machine)
 DEFAULT_SPECS="experiments/octconv/resnet20.yaml experiments/resnet/precision.yaml experiments/templates/table1.yaml experiments/templates/table2_3.yaml experiments/aca/table4_1.yaml experiments/mobilenet/study.yaml experiments/pruning/resnet20.yaml"
 read -r -a SPECS <<< "${SPECS:-$DEFAULT_SPECS}"
+# more arguments of the reproduction, e.g. REPRODUCE_ARGS="--rows *one-shot* --rows method*" (no spaces in one)
+read -r -a EXTRA <<< "${REPRODUCE_ARGS:-}"
 
 mkdir -p "$RESULTS/committed"
 cp -rn docs/results/cpu/records/. "$RESULTS/committed/" 2>/dev/null || true
 CLEAN=(--clean-tree)
 [[ "${DIRTY_OK:-0}" == 1 ]] && CLEAN=()
-echo "== $(date -u +%FT%TZ) reproduce --profile cpu ${SPECS[*]}"
+echo "== $(date -u +%FT%TZ) reproduce --profile cpu ${EXTRA[*]} ${SPECS[*]}"
 "$PYTHON" -m lightcnn.reproduce --profile cpu --results "$RESULTS" --out "$RESULTS/report" "${CLEAN[@]}" \
-    --override "data_dir=$DATA" "${SPECS[@]}"
+    --override "data_dir=$DATA" "${EXTRA[@]}" "${SPECS[@]}"
 echo "== $(date -u +%FT%TZ) exit $?"

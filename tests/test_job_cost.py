@@ -53,3 +53,18 @@ def test_a_busy_load_is_one_at_least_the_number_of_cores(monkeypatch):
     assert job_cost.busy_load() == 2.4
     monkeypatch.setattr(job_cost.os, "getloadavg", lambda: (1.2, 3.0, 3.0))  # the last minute counts
     assert job_cost.busy_load() is None
+
+
+def test_recorded_speeds_count_a_run_copied_beside_its_original_once(tmp_path):
+    """The reference script copies the committed records beside its runs: one run, one speed."""
+    import json
+
+    base = {"status": "ok", "task": "train", "device": "cpu (x)", "config": {"model": {"name": "m"}}}
+    one = {**base, "run_id": "r1", "images_per_s": 100.0}
+    runs = {"a": one, "a-copy": one, "b": {**base, "run_id": "r2", "images_per_s": 300.0},
+            "c": {**base, "images_per_s": 500.0}, "d": {**base, "images_per_s": 700.0}}  # fmt: skip
+    for name, record in runs.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "result.json").write_text(json.dumps(record))
+    speeds = job_cost.recorded_speeds(tmp_path, "cpu (x)")
+    assert sorted(next(iter(speeds.values()))) == [100.0, 300.0, 500.0, 700.0]  # no id: each its own run
