@@ -662,3 +662,25 @@ def test_the_report_plots_one_front_per_data_set_and_input_shape_from_its_rows_r
     assert sorted(p.name for p in (tmp_path / "out").glob("pareto_*.png")) == [
         "pareto_synthetic_1x28x28.png", "pareto_synthetic_3x32x32.png"]  # fmt: skip
     assert "Runs: 2;" in index  # the ad-hoc seed-7 run is behind no row
+
+
+def test_a_drop_is_taken_against_the_reference_at_the_rows_own_seeds():
+    """A pruned row at seed 0 against a baseline that has run seeds 0 and 1: its drop is from the
+    seed-0 baseline (each pruned run starts from its own seed's weights), not from the mean of both;
+    a seed the baseline has not run falls back to the baseline's mean."""
+    from types import SimpleNamespace
+
+    from lightcnn.results.aggregate import Cell, RowResult, with_drops
+    from lightcnn.results.specs import Column
+
+    drop = Column(key="test_acc", label="Drop", name="drop", drop=True)
+    base = RowResult(
+        SimpleNamespace(label="base", reference="base"), "ok", {"drop": Cell(86.775, 0.32, 2, ((0, 86.55), (1, 87.0)))}
+    )
+    pruned = SimpleNamespace(label="pruned", reference="base")
+    at_0 = RowResult(pruned, "ok", {"drop": Cell(80.98, None, 1, ((0, 80.98),))})
+    at_2 = RowResult(pruned, "ok", {"drop": Cell(80.0, None, 1, ((2, 80.0),))})
+    results = with_drops([base, at_0, at_2], (drop,))
+    assert results[1].cells["drop"].mean == pytest.approx(86.55 - 80.98)
+    assert results[2].cells["drop"].mean == pytest.approx(86.775 - 80.0)
+    assert results[0].cells["drop"].mean == pytest.approx(0.0) and results[0].cells["drop"].std == 0.32

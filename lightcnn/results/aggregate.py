@@ -61,6 +61,7 @@ class Cell:
     mean: float | None = None
     std: float | None = None
     n: int = 0
+    by_seed: tuple[tuple[int, float], ...] = ()  # (seed, value) behind the mean, where runs name their seed
 
 
 @dataclass
@@ -121,7 +122,8 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], ma
         group = measured[measured["config_hash_noseed"] == measured.iloc[-1]["config_hash_noseed"]]
         values = per_seed(group, key)
         std = float(values.std(ddof=1)) if len(values) > 1 else None
-        cells[column.id] = Cell(float(values.mean()), std, int(len(values)))
+        by_seed = tuple((int(seed), float(v)) for seed, v in values.items()) if "seed" in group else ()
+        cells[column.id] = Cell(float(values.mean()), std, int(len(values)), by_seed)
         runs.update(group["run_id"])
         own.update(group["run_id"] if key not in COUNT_KEYS else ())
         # the seeds behind the measured (non-count) columns: counts may come from runs of other seeds
@@ -141,10 +143,22 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], ma
 
 def with_drops(results: list[RowResult], columns: tuple[Column, ...]) -> list[RowResult]:
     """The rows with their columns relative to the row's reference: ``drop`` = the reference's
-    mean minus the row's (per-seed spread kept), ``reduction`` = 1 − the row's mean ÷ the reference's."""
-    means = {r.row.label: {c.id: r.cells[c.id].mean for c in columns} for r in results}
+    mean minus the row's (per-seed spread kept), ``reduction`` = 1 − the row's mean ÷ the reference's.
+    The reference's mean is taken over the row's seeds where it ran them all (a pruned row at seed 0
+    against its seed-0 baseline while seed 1's baseline has already run), else over its own."""
+    refs = {r.row.label: r.cells for r in results}
 
-    def relative(cell: Cell, column: Column, ref: float | None) -> Cell:
+    def reference_mean(cell: Cell, ref: Cell | None) -> float | None:
+        if ref is None or ref.mean is None:
+            return None
+        values = dict(ref.by_seed)
+        seeds = [seed for seed, _ in cell.by_seed]
+        if seeds and all(seed in values for seed in seeds):
+            return sum(values[seed] for seed in seeds) / len(seeds)
+        return ref.mean
+
+    def relative(cell: Cell, column: Column, ref_cell: Cell | None) -> Cell:
+        ref = reference_mean(cell, ref_cell)
         if cell.mean is None or ref is None or (column.reduction and not ref):
             return Cell()
         if column.drop:
@@ -158,7 +172,7 @@ def with_drops(results: list[RowResult], columns: tuple[Column, ...]) -> list[Ro
             cells={
                 **result.cells,
                 **{
-                    c.id: relative(result.cells[c.id], c, means.get(result.row.reference, {}).get(c.id))
+                    c.id: relative(result.cells[c.id], c, refs.get(result.row.reference, {}).get(c.id))
                     for c in relatives
                 },
             },
