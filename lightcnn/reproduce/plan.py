@@ -67,7 +67,7 @@ def row_selected(row, patterns: list[str] | None) -> bool:
 def check_row_patterns(specs, patterns: list[str] | None) -> None:
     """Every ``--rows`` pattern matches a row of some spec: a pattern that matches none is a typo."""
     for pattern in patterns or []:
-        if not any(fnmatch.fnmatchcase(row.label, pattern) for spec in specs for row in spec.rows):
+        if not any(row_selected(row, [pattern]) for spec in specs for row in spec.rows):
             labels = ", ".join(f"'{row.label}'" for spec in specs for row in spec.rows)
             raise UserError(f"--rows {pattern!r} matches no row; the rows: {labels}")
 
