@@ -132,6 +132,10 @@ def test_rows_with_several_seeds_are_compared_with_the_first_in_the_mean_and_see
         "Against R20, Top-1 (%): R56 +3.00 in the mean (its standard deviation 1.41, R20's 1.00), "
         "run by run +2.00 (seed 1), +3.00 (seed 2)."
     ) in md.read_text()
+    # a seed run twice (a rerun on another machine) pairs as its runs' mean, as the row's mean counts it
+    write_records(tmp_path / "again", [*runs, record("g", 20, 1, 93.0)])
+    md, _ = render_specs([spec_path], tmp_path / "again", tmp_path / "out2")
+    assert "run by run +1.50 (seed 1), +3.00 (seed 2)." in md.read_text()
     write_records(tmp_path / "one", runs[:3])  # one row with a mean: nothing to compare
     md, _ = render_specs([spec_path], tmp_path / "one", tmp_path / "out1")
     assert "Against" not in md.read_text()

@@ -233,8 +233,8 @@ def run_name(run: pd.Series, mixed_precision: bool) -> str:
 
 def compared(rows: list[tuple[RowResult, list[tuple[str, float]]]], column: Column) -> list[str]:
     """Each row's mean against the first row's, with both standard deviations, and the
-    differences run by run where both rows have a run of the same name (seed, precision): one
-    line, or none with fewer than two rows."""
+    differences run by run where both rows have a run of the same name (seed, precision; the
+    runs of one name averaged first, ``mean_by_name``): one line, or none with fewer than two rows."""
     if len(rows) < 2:
         return []
     (first, first_runs), parts = rows[0], []
@@ -243,12 +243,23 @@ def compared(rows: list[tuple[RowResult, list[tuple[str, float]]]], column: Colu
         diff = (ours.mean - theirs.mean) * column.scale
         text = (f"{result.row.label} {diff:+.{column.digits}f} in the mean (its standard deviation "
                 f"{_fmt(ours.std, column)}, {first.row.label}'s {_fmt(theirs.std, column)})")  # fmt: skip
-        base = dict(first_runs)
-        same = [(name, (value - base[name]) * column.scale) for name, value in runs if name in base]
-        if len(dict(runs)) == len(runs) and len(base) == len(first_runs) and same:  # names identify the runs
+        base, mine = mean_by_name(first_runs), mean_by_name(runs)
+        same = [(name, (value - base[name]) * column.scale) for name, value in mine.items() if name in base]
+        if same:
             text += ", run by run " + ", ".join(f"{d:+.{column.digits}f} ({name})" for name, d in same)
         parts.append(text)
     return [f"Against {first.row.label}, {column.label}: {'; '.join(parts)}.", ""]
+
+
+def mean_by_name(runs: list[tuple[str, float]]) -> dict[str, float]:
+    """One value per run name (seed, and precision where it differs), the mean of the runs of
+    that name, in the order of the names' first runs: two runs of one seed (the same
+    configuration rerun on another machine) pair as one, as the row's mean counts them
+    (:func:`lightcnn.results.aggregate.per_seed`)."""
+    values: dict[str, list[float]] = {}
+    for name, value in runs:
+        values.setdefault(name, []).append(value)
+    return {name: sum(v) / len(v) for name, v in values.items()}
 
 
 def provenance(frame: pd.DataFrame, results: list[RowResult]) -> list[str]:
