@@ -32,11 +32,12 @@ import torch.nn.functional as F
 import yaml
 from torch.utils.data import DataLoader, Dataset
 
-from lightcnn.config import AugmentConfig, DatasetConfig, TrainerConfig
+from lightcnn.config import COMPILE_MODES, PRECISIONS, AugmentConfig, DatasetConfig, TrainerConfig
 from lightcnn.data.datasets import ImageData
 from lightcnn.engine.devices import synchronize
 from lightcnn.engine.precision import training_precision
 from lightcnn.environment import device_name
+from lightcnn.errors import UserError, fail
 from lightcnn.models import InputSpec, build_model, model_config
 from lightcnn.step_timing import training_images_per_s
 
@@ -183,6 +184,44 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def checked_arguments(args: argparse.Namespace) -> tuple[torch.device, list[str], list[tuple[str, dict]]]:
+    """The device, the precisions and the (model, model keys) to measure, every one checked before
+    anything is timed: a bad value raises :class:`UserError` naming the option, the value and what
+    is allowed (no traceback, no table half measured)."""
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        raise UserError(f"--device={args.device!r} is not allowed: cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"--device={args.device!r} is not allowed: this machine has no CUDA GPU (torch "
+                        f"{torch.__version__}); use --device cpu")  # fmt: skip
+    precisions = [p.strip() for p in args.precision.split(",") if p.strip()]
+    for value in precisions:
+        if lightning_precision(value) not in PRECISIONS:
+            raise UserError(
+                f"--precision={value!r} is not allowed: one or more of {', '.join(PRECISIONS)}, comma-separated "
+                "(32, 16 and bf16 are short for 32-true, 16-mixed and bf16-mixed)"
+            )
+    if not precisions:
+        raise UserError(f"--precision={args.precision!r} is not allowed: at least one precision")
+    if args.compile not in COMPILE_MODES:
+        raise UserError(f"--compile={args.compile!r} is not allowed: one of {', '.join(COMPILE_MODES)}")
+    for name, value in (("--batch-size", args.batch_size), ("--steps", args.steps)):
+        if value < 1:
+            raise UserError(f"{name}={value} is not allowed: at least 1")
+    bad = [item for item in args.set if "=" not in item]
+    if bad:
+        raise UserError(f"--set {bad[0]!r} is not allowed: KEY=VALUE (alpha=0.25)")
+    extra = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
+    if args.model is None:
+        suite = [(name, {**values, **extra}) for name, values in SUITE]
+    else:
+        suite = [(args.model, {**({"depth": args.depth} if args.depth else {}), **extra})]
+    for name, values in suite:
+        model_config(name, **values)  # an unknown model or key, a value out of range
+    return device, precisions, suite
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -215,15 +254,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")  # the reference loop's (Lightning's are held back by the measurement)
-    device = torch.device(args.device)
+    try:
+        device, precisions, suite = checked_arguments(args)
+    except UserError as err:
+        fail(str(err))
     if args.ref_workers is None:
         args.ref_workers = min(8, os.cpu_count() or 1) if device.type == "cuda" else 2
-    precisions = [p.strip() for p in args.precision.split(",") if p.strip()]
-    extra = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
-    if args.model is None:
-        suite = [(name, {**values, **extra}) for name, values in SUITE]
-    else:
-        suite = [(args.model, {**({"depth": args.depth} if args.depth else {}), **extra})]
     rows = []
     for name, values in suite:
         for row in bench_model(name, values, precisions, args, device):

@@ -27,6 +27,8 @@ JOBS=${JOBS:-4}
 SPECS=${SPECS:-experiments/octconv/table1.yaml experiments/octconv/table3.yaml}
 PROFILE=${PROFILE:-quick}
 DEVICE=${DEVICE:-cuda}  # cpu (with PROFILE=smoke): try the script's plumbing on a machine without a GPU
+BATCHES=${BATCHES:-128 512}  # the benchmark's batch sizes
+read -r -a bench_args <<< "${BENCH_ARGS:-}"  # more arguments of the benchmark (--depth 20 --steps 2: a quick try on a CPU)
 START=$SECONDS
 left() { echo $((DEADLINE_S - (SECONDS - START))); }
 mkdir -p "$OUT"
@@ -47,9 +49,9 @@ timeout $(( $(left) / 3 )) "$PYTHON" -m pytest -q -p no:cacheprovider tests/test
 echo "exit $?: $(tail -1 "$OUT/test_cuda.log")"
 
 echo "== $(date -u +%T) bench"
-for batch in 128 512; do
+for batch in $BATCHES; do
     timeout 120 "$PYTHON" -m lightcnn.bench --device "$DEVICE" --model resnet --depth 56 --batch-size "$batch" \
-        --precision 32,auto >> "$OUT/bench.log" 2>&1
+        --precision 32,auto "${bench_args[@]}" >> "$OUT/bench.log" 2>&1
     echo "batch $batch exit $?"
 done
 grep "^|" "$OUT/bench.log"
