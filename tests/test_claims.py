@@ -31,5 +31,7 @@ def test_a_claim_holds_does_not_hold_or_is_not_resolved():
     assert verdict(claim, [84.0, 83.0, 84.5], [83.9, 84.4, 83.2]).endswith("**not resolved at 3 seeds**")
     one = verdict(claim, [85.0], [80.0])
     assert "A 85.00 (n=1) against B 80.00 (n=1)" in one and "**not resolved at 1 seed**" in one
+    paired = verdict(claim, [85.0, 84.0], [80.0], by_seed={1: -0.5, 0: 5.0})
+    assert "B 80.00 (n=1), seed by seed +5.00 (seed 0), -0.50 (seed 1): **not resolved at 1 seed**" in paired
     lower = Claim(text="A costs less", row="A", than="B", key="flops", direction="lower")
     assert verdict(lower, [1.0, 1.1], [2.0, 2.1]).endswith("**holds**")

@@ -581,8 +581,8 @@ def test_a_tables_claims_are_judged_from_its_runs_and_a_bad_claim_is_refused(tmp
     text = md.read_text()
     assert "Claims, judged from the runs (one-sided Welch t-test, α = 0.05" in text
     assert (
-        "- R56 is more accurate than R20: R56 93.10 ± 0.10 (n=3) against R20 91.10 ± 0.10 (n=3); difference +2.00"
-        in text
+        "- R56 is more accurate than R20: R56 93.10 ± 0.10 (n=3) against R20 91.10 ± 0.10 (n=3), seed by seed "
+        "+2.00 (seed 0), +2.00 (seed 1), +2.00 (seed 2); difference +2.00" in text
     )
     assert text.split("R56 is more accurate than R20")[1].split("\n")[0].endswith("**holds**")
     spec_path.write_text(SPEC + "claims:\n  - {text: x, row: R56, than: R30}\n")
@@ -630,7 +630,8 @@ def test_a_claim_counts_one_value_per_seed(tmp_path, spec_path):
             record("d", 56, 0, 93.0), record("e", 56, 1, 93.2)]  # fmt: skip
     write_records(tmp_path / "results", runs)
     md, _ = render_specs([spec_path], tmp_path / "results", tmp_path / "out")
-    assert "R20 91.25 ± 0.35 (n=2)" in md.read_text()  # seed 0's two runs count once, as their mean 91.5
+    # seed 0's two runs count once, as their mean 91.5, in the mean and seed by seed
+    assert "R20 91.25 ± 0.35 (n=2), seed by seed +1.50 (seed 0), +2.20 (seed 1); difference" in md.read_text()
 
 
 def test_the_report_plots_one_front_per_data_set_and_input_shape_from_its_rows_runs_only(tmp_path):

@@ -89,8 +89,10 @@ def regularized_beta(x: float, a: float, b: float) -> float:
     return front * value
 
 
-def verdict(claim: Claim, values: list[float], others: list[float]) -> str:
-    """One line: the claim, both rows' means, the test and its verdict."""
+def verdict(claim: Claim, values: list[float], others: list[float], by_seed: dict[int, float] | None = None) -> str:
+    """One line: the claim, both rows' means, the difference seed by seed where both rows ran a
+    seed (``by_seed``: seed → row − other; shown, not tested: the rule is Welch's over the means),
+    the test and its verdict."""
     n = min(len(values), len(others))
     test = welch(values, others)
     sign = 1.0 if claim.direction == "higher" else -1.0
@@ -100,6 +102,8 @@ def verdict(claim: Claim, values: list[float], others: list[float]) -> str:
         return f"{label} {statistics.fmean(xs):.2f}{spread} (n={len(xs)})" if xs else f"{label}: no run"
 
     shown = f"{summary(claim.row, values)} against {summary(claim.than, others)}"
+    if by_seed:
+        shown += ", seed by seed " + ", ".join(f"{d:+.2f} (seed {seed})" for seed, d in sorted(by_seed.items()))
     if test is None:
         seeds = f"{n} seed{'s' if n != 1 else ''}"
         return f"- {claim.text}: {shown}: **not resolved at {seeds}** (a test needs 2 runs a row)"

@@ -215,13 +215,17 @@ def claim_lines(frame: pd.DataFrame, results: list[RowResult], claims: tuple) ->
         return []
     by_label = {result.row.label: result for result in results}
 
-    def values(label: str, key: str) -> list[float]:
+    def values(label: str, key: str) -> pd.Series:  # seed -> the mean of that seed's runs
         if key not in frame:
-            return []
-        return [float(v) for v in per_seed(frame[frame["run_id"].isin(by_label[label].own_runs)], key)]
+            return pd.Series(dtype=float)
+        return per_seed(frame[frame["run_id"].isin(by_label[label].own_runs)], key).astype(float)
 
     lines = [RULE, ""]
-    lines += [verdict(c, values(c.row, c.key), values(c.than, c.key)) for c in claims]
+    for claim in claims:
+        ours, theirs = values(claim.row, claim.key), values(claim.than, claim.key)
+        both = ours.index.intersection(theirs.index) if "seed" in frame else []
+        by_seed = {int(seed): float(ours[seed] - theirs[seed]) for seed in both}
+        lines.append(verdict(claim, ours.tolist(), theirs.tolist(), by_seed))
     return [*lines, ""]
 
 
