@@ -12,8 +12,8 @@
 #
 #   DATA=/path/to/data RESULTS=/path/outside/the/checkout nohup nice -n 5 scripts/reference_cpu.sh >> reference.log 2>&1 &
 #
-# Then export the records for committing (no machine paths) and render the report from them:
-#   python -m lightcnn.results.export "$RESULTS" docs/results/cpu/records --profile cpu --data-source "..."
+# Then export the new records for committing (no machine paths) and render the report from them:
+#   python -m lightcnn.results.export "$RESULTS/runs" docs/results/cpu/records --profile cpu --data-source "..."
 #   lightcnn-tables --results docs/results/cpu/records --out docs/results/cpu --profile cpu
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -28,8 +28,10 @@ read -r -a SPECS <<< "${SPECS:-$DEFAULT_SPECS}"
 # more arguments of the reproduction, e.g. REPRODUCE_ARGS="--rows *one-shot* --rows method*" (no spaces in one)
 read -r -a EXTRA <<< "${REPRODUCE_ARGS:-}"
 
-mkdir -p "$RESULTS/committed"
-cp -rn docs/results/cpu/records/. "$RESULTS/committed/" 2>/dev/null || true
+# the checkout's records exactly: a record removed from docs (superseded by a rerun) must not come
+# back from an earlier start's copy
+rm -rf "$RESULTS/committed" && mkdir -p "$RESULTS/committed"
+cp -r docs/results/cpu/records/. "$RESULTS/committed/" 2>/dev/null || true
 CLEAN=(--clean-tree)
 [[ "${DIRTY_OK:-0}" == 1 ]] && CLEAN=()
 echo "== $(date -u +%FT%TZ) reproduce --profile cpu ${EXTRA[*]} ${SPECS[*]}"
