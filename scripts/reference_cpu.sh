@@ -13,7 +13,7 @@
 #   DATA=/path/to/data RESULTS=/path/outside/the/checkout nohup nice -n 5 scripts/reference_cpu.sh >> reference.log 2>&1 &
 #
 # Then export the new records for committing (no machine paths) and render the report from them:
-#   python -m lightcnn.results.export "$RESULTS/runs" docs/results/cpu/records --profile cpu --data-source "..."
+#   python -m lightcnn.results.export "$RESULTS" docs/results/cpu/records --profile cpu --data-source "..."
 #   lightcnn-tables --results docs/results/cpu/records --out docs/results/cpu --profile cpu
 set -uo pipefail
 cd "$(dirname "$0")/.."

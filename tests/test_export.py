@@ -37,6 +37,29 @@ def test_export_leaves_no_absolute_path(tmp_path):
     assert out["config"]["data_dir"] == "data" and out["config"]["results_dir"] == "results"
     assert out["data_source"] == "generated" and "run_dir" not in out
     assert str(tmp_path) not in written.read_text()
+    # exported from a folder below the results directory the run wrote to: its paths still go
+    (written,) = export(results / "runs", tmp_path / "out2", "cpu", None, None)
+    assert json.loads(written.read_text())["resumed_from"].startswith("results/runs/2026-11-24/")
+    assert str(tmp_path) not in written.read_text()
+
+
+def test_no_committed_record_holds_a_machine_path():
+    def strings(value):
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            for v in value.values():
+                yield from strings(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from strings(v)
+
+    records = sorted(COMMITTED.glob("*/records/*/result.json"))
+    assert records
+    for path in records:
+        values = strings(json.loads(path.read_text()))
+        absolute = [s for s in values if s.startswith("/") or ":////" in s or "/work/" in s]  # sqlite:////abs
+        assert not absolute, (path, absolute[:3])
 
 
 @pytest.mark.parametrize("profile_dir", sorted(p for p in COMMITTED.glob("*") if (p / "records").is_dir()))

@@ -39,10 +39,13 @@ def relocated(value: Any, prefixes: dict[str, str]) -> Any:
 def portable(record: dict, results_dir: Path, data_dir: Path | None, data_source: str | None) -> dict:
     """The record as it may be committed: machine paths made relative, ``run_dir`` dropped."""
     record = {k: v for k, v in record.items() if k != "run_dir"}
-    prefixes = {str(results_dir.resolve()): "results"}
+    config = record.get("config") or {}
+    prefixes = {}
+    if config.get("results_dir"):  # the run's own first: RESULTS_DIR may be a folder below it (…/runs)
+        prefixes[str(Path(config["results_dir"]).resolve())] = "results"
+    prefixes.setdefault(str(results_dir.resolve()), "results")
     if data_dir is not None:
         prefixes[str(data_dir.resolve())] = "data"
-    config = record.get("config") or {}
     if data_dir is None and config.get("data_dir"):
         prefixes[str(Path(config["data_dir"]).resolve())] = "data"
     out = relocated(record, prefixes)
