@@ -593,6 +593,28 @@ def test_jobs_run_as_python_m_lightcnn_from_a_checkout_that_was_never_installed(
     assert proc.returncode == 2 and proc.stderr.startswith("error: model=nope: no such option; available: aca_cnn")
 
 
+def test_seeds_chooses_the_runs_of_those_seeds_and_brings_the_baseline_of_the_same_seed(tmp_path, capsys):
+    spec = tmp_path / "toy" / "pruning.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(DEPENDENT.replace("rows:", "seeds: {quick: [0, 1, 2]}\nrows:"))
+    args = (spec, "--profile", "quick", "--dry-run")
+    assert reproduce_in_process(tmp_path, *args, "--seeds", "2", "--rows", "prun*") == 0
+    plan = [line for line in capsys.readouterr().out.splitlines() if line.startswith("#")]
+    assert [line.rsplit("  [", 1)[0] for line in plan] == [
+        "#1   todo  [toy/pruning] baseline (train, seed=2)",
+        "#2   todo  [toy/pruning] pruned (train, seed=2) after #1",
+    ]
+    assert reproduce_in_process(tmp_path, *args, "--seeds", "0,2", "--seeds", "2") == 0
+    plan = [line.rsplit("  [", 1)[0] for line in capsys.readouterr().out.splitlines() if line.startswith("#")]
+    assert len(plan) == 4 and all("seed=0" in line or "seed=2" in line for line in plan), plan
+    assert reproduce_in_process(tmp_path, *args, "--seeds", "7") == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --seeds 7: no row runs seed 7 at profile=quick; the seeds run: 0, 1, 2"
+    )
+    assert reproduce_in_process(tmp_path, *args, "--seeds", "one") == 2
+    assert "--seeds: 'one' is not allowed: non-negative integers" in capsys.readouterr().err
+
+
 def test_rows_chooses_rows_by_label_and_brings_the_runs_they_need(tmp_path, capsys):
     """``--rows pruned``: the pruned row and the baseline whose weights it loads (its own row, left
     out by the pattern, comes along under its own label); a pattern that matches no row is refused."""

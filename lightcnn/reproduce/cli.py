@@ -30,6 +30,17 @@ def require_clean_tree() -> None:
         )
 
 
+def seed_list(text: str) -> list[int]:
+    """``--seeds 1,2``: comma-separated non-negative integers."""
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: non-negative integers, comma-separated (1,2)")
+    return seeds
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0].split(": ", 1)[1])
     parser.add_argument("specs", nargs="*", type=Path)
@@ -45,6 +56,13 @@ def main(argv: list[str] | None = None) -> None:
         help="only the rows whose label matches (shell-style: '100000*'; repeatable); the runs they need come "
         "along, the report still shows every row",
     )
+    parser.add_argument(
+        "--seeds",
+        action="append",
+        type=seed_list,
+        metavar="N[,N…]",
+        help="only the runs of these seeds ('1,2'; repeatable); the runs they need come along, counts always run",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="jobs run at once")
     parser.add_argument("--launcher", help="Hydra launcher for every job (joblib, slurm, ...)")
     parser.add_argument("--real-data", action="store_true", help="smoke on the real data sets (subsets)")
@@ -57,6 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         help="refuse to run from a checkout with uncommitted changes (every record then names recoverable code)",
     )
     args = parser.parse_args(argv)
+    args.seeds = sorted({seed for seeds in args.seeds for seed in seeds}) if args.seeds else None
     args.results = args.results.resolve()
     args.out = args.out or Path("reports") / args.profile
     paths = args.specs or sorted(EXPERIMENTS_DIR.rglob("*.yaml"))

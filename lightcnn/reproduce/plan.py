@@ -31,7 +31,7 @@ class Job:
     estimated_minutes: float | None = None  # of its training on this machine (--dry-run)
     config: object = None  # the composed config (DictConfig), kept: composing costs 0.15 s
     need_overrides: tuple[str, ...] = ()  # what makes the run it needs
-    chosen: bool = True  # its row is one --rows selects
+    chosen: bool = True  # its row is one --rows selects, at a seed --seeds selects
     status: str = "pending"
     reason: str = ""
     seconds: float = 0.0
@@ -72,9 +72,26 @@ def check_row_patterns(specs, patterns: list[str] | None) -> None:
             raise UserError(f"--rows {pattern!r} matches no row; the rows: {labels}")
 
 
+SEEDLESS_TASKS = ("profile", "latency")  # counts and timings: one job whatever the seed
+
+
+def seed_selected(job: Job, seeds: list[int] | None) -> bool:
+    """Whether ``job`` runs one of ``seeds`` (every job when None; counts and timings always)."""
+    return not seeds or job.config.task.name in SEEDLESS_TASKS or int(job.config.seed) in seeds
+
+
+def check_seeds(jobs: list[Job], seeds: list[int] | None, profile: str) -> None:
+    """Every ``--seeds`` value is a seed some job of the plan runs: one that none does is a typo."""
+    run = sorted({int(job.config.seed) for job in jobs if job.config.task.name not in SEEDLESS_TASKS})
+    for seed in seeds or []:
+        if seed not in run:
+            raise UserError(f"--seeds {seed}: no row runs seed {seed} at profile={profile}; the seeds run: "
+                            f"{', '.join(map(str, run)) or 'none (counts only)'}")  # fmt: skip
+
+
 def plan_jobs(specs, args) -> list[Job]:
-    """Every job in spec and row order (the rows ``args.rows`` selects; every row when None),
-    without duplicates, each composed and checked."""
+    """Every job in spec and row order (the rows ``args.rows`` selects, at the seeds ``args.seeds``
+    selects; every one when None), without duplicates, each composed and checked."""
     from lightcnn.composition import Composer
 
     check_row_patterns(specs, args.rows)
@@ -96,6 +113,10 @@ def plan_jobs(specs, args) -> list[Job]:
                         jobs.append(Job(label, overrides, chosen=row_selected(row, args.rows)))
     for job in jobs:
         link_dependency(job, compose)
+    seeds = getattr(args, "seeds", None)
+    check_seeds(jobs, seeds, args.profile)
+    for job in jobs:
+        job.chosen = job.chosen and seed_selected(job, seeds)
     first: dict[str, Job] = {}
     for job in jobs:  # rows of several tables may be one configuration: run it once
         first.setdefault(job.config_hash, job)
