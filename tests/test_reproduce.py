@@ -95,6 +95,7 @@ def test_every_shipped_spec_loads_with_synthetic_stand_ins():
             assert not any(o in row.overrides for o in ("dataset=cifar10", "dataset=mnist")), row
 
 
+@pytest.mark.slow  # the counts-only reproduction below renders every shipped spec in the default suite
 def test_every_shipped_spec_renders_with_no_records(tmp_path):
     """Every row of every shipped spec composes (for its tasks, at every profile) and is marked missing."""
     from lightcnn.results.tables import render_report
@@ -488,6 +489,12 @@ def test_the_counts_only_reproduction_of_every_shipped_spec_is_ok(tmp_path, caps
     assert code == 0 and summary and summary[-1].endswith("; 0 not ok"), err[-3000:]
     records = [json.loads(p.read_text()) for p in (tmp_path / "results").rglob("result.json")]
     assert len(records) > 90 and all(r["status"] == "ok" for r in records)
+    index = (tmp_path / "reports" / "index.md").read_text()
+    assert "| [octconv](octconv.md) | 5 | 0 | 47 | 0 |" in index, index
+    papers = {p.parent.name for p in (ROOT / "experiments").rglob("*.yaml")}
+    assert {p.stem for p in (tmp_path / "reports").glob("*.md")} == papers | {"index"}
+    for page in (tmp_path / "reports").glob("*.md"):  # one H1 a page: a paper's tables are its sections
+        assert sum(line.startswith("# ") for line in page.read_text().splitlines()) == 1, page
 
 
 def test_clean_tree_refuses_a_checkout_with_uncommitted_changes_before_any_job(tmp_path, capsys, monkeypatch):
