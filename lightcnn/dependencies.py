@@ -12,6 +12,11 @@ The needed run is resolved *before* the dependent run's config is hashed: the re
 run id, config hash and the sha256 of its checkpoint, and that identity enters the dependent's
 config hash, so a new baseline makes a new config (the dependent runs again, never skipped on an
 old result). No finished baseline is a :class:`UserError` that names the command making it.
+
+A reproduction fills a table rather than following the newest baseline: a row's run made from
+*any* finished run of its baseline's configuration counts as done there
+(:func:`made_from_a_finished_run`), so a machine that kept no checkpoint of a committed baseline
+trains that baseline again only for the rows still to run, and never reruns those made before.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from omegaconf import DictConfig
 from lightcnn.config import config_hash
 from lightcnn.engine.checkpoint_io import CHECKPOINT_DIR, LAST
 from lightcnn.errors import UserError
-from lightcnn.record_io import ok_records
+from lightcnn.record import Status
+from lightcnn.record_io import iter_records, ok_records
 
 CHECKPOINT = Path(CHECKPOINT_DIR) / LAST
 # trainer keys that describe a pruning run's fine-tuning, not the baseline it starts from
@@ -114,3 +120,19 @@ def resolve(need: Need, results_dir: Path) -> dict:
         "checkpoint": str(checkpoint),
         "checkpoint_sha256": sha256_file(checkpoint),
     }
+
+
+def made_from_a_finished_run(results_dir: Path, dependent_hash: str, needed_hash: str) -> dict | None:
+    """The newest ok record of the dependent configuration ``dependent_hash`` (its hash before its
+    dependency is pinned) that was made from an ok run of ``needed_hash`` under ``results_dir``
+    (any one, with or without its checkpoint now), or None."""
+    baselines = {record.get("run_id") for record in ok_records(results_dir, needed_hash)}
+    made = [
+        record
+        for record in iter_records(results_dir)
+        if record["status"] == Status.OK
+        and (record.get("depends_on") or {}).get("config_hash") == needed_hash
+        and record["depends_on"].get("run_id") in baselines
+        and config_hash(record.get("config") or {}) == dependent_hash
+    ]
+    return max(made, key=lambda record: record.get("finished_at") or "", default=None)

@@ -7,8 +7,9 @@
 #
 # Machines here are fresh at every session and a session ends its processes: start this first,
 # in the background, and commit what finished before the session ends. Records already committed
-# under docs/results/cpu/records count as done (they are copied into $RESULTS first); an unfinished
-# run continues from its last.ckpt while $RESULTS survives.
+# under docs/results/cpu/records count as done (they are copied into $RESULTS first; a pruned row's
+# baseline, whose checkpoint no commit holds, trains again only for the rows still to run); an
+# unfinished run continues from its last.ckpt while $RESULTS survives.
 #
 #   DATA=/path/to/data RESULTS=/path/outside/the/checkout nohup nice -n 5 scripts/reference_cpu.sh >> reference.log 2>&1 &
 #

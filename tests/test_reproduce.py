@@ -622,6 +622,53 @@ def test_seeds_chooses_the_runs_of_those_seeds_and_brings_the_baseline_of_the_sa
     assert "--seeds: 'one' is not allowed: non-negative integers" in capsys.readouterr().err
 
 
+def test_a_row_made_from_any_finished_run_of_its_baseline_is_done_and_its_baseline_not_trained_again(tmp_path, capsys):
+    """A fresh machine holds the committed records but no checkpoint: the seed-0 pruned run made
+    from the committed seed-0 baseline is done (not launched, its baseline not trained again for
+    it); the seed-1 baseline trains again for the seed-1 pruned row still to run."""
+    from lightcnn.composition import compose_config
+    from lightcnn.config import config_hash
+    from lightcnn.reproduce import Job, run_jobs
+    from lightcnn.reproduce.plan import done_from_earlier_baseline
+
+    text = DEPENDENT.replace("rows:", "seeds: {quick: [0, 1]}\nrows:")
+    output = dry_run_output(tmp_path, capsys, text, "pruning", "quick")
+    configs = {line.rsplit("  [", 1)[0][11:].split(" after #")[0]: compose_config(command.split()[1:])
+               for line, command in zip(output[1:-1:2], output[2:-1:2], strict=True)}  # fmt: skip
+    baseline, pruned = (configs[f"[toy/pruning] {row} (train, seed=0)"] for row in ("baseline", "pruned"))
+
+    def record(name, cfg, **fields):
+        (tmp_path / "results" / name).mkdir(parents=True)
+        container = OmegaConf.to_container(cfg, resolve=True)
+        body = {"status": "ok", "task": "train", "config": container, "config_hash": config_hash(cfg), **fields}
+        (tmp_path / "results" / name / "result.json").write_text(json.dumps({**body, "run_id": name}))
+
+    record("b0", baseline)  # committed: its checkpoint stayed on another machine
+    pinned = {"key": "method.pretrained", "run_id": "b0", "config_hash": config_hash(baseline)}
+    record("p0", pruned, depends_on=pinned, config_hash="pinned-to-b0")
+    plan = [line.rsplit("  [", 1)[0] for line in dry_run_output(tmp_path, capsys, text, "pruning", "quick")
+            if line.startswith("#")]  # fmt: skip
+    assert plan == [
+        "#1   done  [toy/pruning] pruned (train, seed=0) (run p0, made from baseline run b0)",  # waits for nothing
+        "#2   done  [toy/pruning] baseline (train, seed=0)",
+        "#3   todo  [toy/pruning] baseline (train, seed=1)",
+        "#4   todo  [toy/pruning] pruned (train, seed=1) after #3",
+    ]
+    done, waiting = Job("done", ()), Job("waits", ())
+    done.config_hash, done.needs = config_hash(pruned), config_hash(baseline)
+    done_from_earlier_baseline(done, tmp_path / "results")
+    waiting.after = [0]
+    launched = []
+    run_jobs([done, waiting], 1, lambda job: launched.append(job.label) or setattr(job, "status", "ok"))
+    assert launched == ["waits"] and done.reason == "run p0, made from baseline run b0"
+    # made from a run that is not an ok run of the baseline's configuration: not done, and the
+    # seed-0 baseline trains again (with its checkpoint) for it
+    (tmp_path / "results" / "b0" / "result.json").write_text(json.dumps({"status": "failed", "run_id": "b0"}))
+    plan = [line for line in dry_run_output(tmp_path, capsys, text, "pruning", "quick") if line.startswith("#")]
+    assert plan[0].startswith("#1   todo  [toy/pruning] baseline (train, seed=0)")
+    assert plan[1].startswith("#2   todo  [toy/pruning] pruned (train, seed=0) after #1")
+
+
 def test_rows_chooses_rows_by_label_and_brings_the_runs_they_need(tmp_path, capsys):
     """``--rows pruned``: the pruned row and the baseline whose weights it loads (its own row, left
     out by the pattern, comes along under its own label); a pattern that matches no row is refused."""

@@ -113,6 +113,7 @@ def plan_jobs(specs, args) -> list[Job]:
                         jobs.append(Job(label, overrides, chosen=row_selected(row, args.rows)))
     for job in jobs:
         link_dependency(job, compose)
+        done_from_earlier_baseline(job, args.results)
     seeds = getattr(args, "seeds", None)
     check_seeds(jobs, seeds, args.profile)
     for job in jobs:
@@ -123,25 +124,38 @@ def plan_jobs(specs, args) -> list[Job]:
     from lightcnn.record_io import find_ok_record
 
     for job in list(first.values()):  # a run some row needs but no row is (a census of a trained net): a job too
-        if job.needs and job.needs not in first and find_ok_record(args.results, job.needs) is None:
+        waits = job.needs and job.status != "ok"  # a job done already needs no run
+        if waits and job.needs not in first and find_ok_record(args.results, job.needs) is None:
             needed = Job(job.label.rsplit(" (", 1)[0] + " (train, needed)", job.need_overrides)
             link_dependency(needed, compose)
             first.setdefault(needed.config_hash, needed)
     jobs = with_what_they_need([job for job in jobs if job.chosen], list(first.values()))
     by_hash = {job.config_hash: index for index, job in enumerate(jobs)}
     for job in jobs:
-        if job.needs in by_hash:
+        if job.needs in by_hash and job.status != "ok":
             job.after.append(by_hash[job.needs])
             keep_checkpoint(jobs[by_hash[job.needs]], args.results)
     return dependency_order(jobs)
 
 
+def done_from_earlier_baseline(job: Job, results: Path) -> None:
+    """A job with a record made from any finished run of its baseline's configuration is done
+    (status ``ok``, not launched): the plan neither waits for that baseline nor trains it again
+    for this job (:func:`lightcnn.dependencies.made_from_a_finished_run`)."""
+    from lightcnn.dependencies import made_from_a_finished_run
+
+    record = made_from_a_finished_run(results, job.config_hash, job.needs) if job.needs else None
+    if record is not None:
+        job.status = "ok"
+        job.reason = f"run {record.get('run_id')}, made from baseline run {record['depends_on'].get('run_id')}"
+
+
 def with_what_they_need(chosen: list[Job], planned: list[Job]) -> list[Job]:
     """The jobs of ``planned`` (one per configuration) that a chosen job is, or needs the weights of
-    (a baseline whose row ``--rows`` left out), in plan order."""
+    (a baseline whose row ``--rows`` left out), in plan order; a job done already needs nothing."""
     by_hash = {job.config_hash: job for job in planned}
     kept = {job.config_hash for job in chosen}
-    wanted = list(kept)
+    wanted = [job.config_hash for job in chosen if job.status != "ok"]
     while wanted:
         need = by_hash[wanted.pop()].needs
         if need in by_hash and need not in kept:
@@ -193,6 +207,8 @@ def job_done(job: Job, results: Path) -> bool:
 
     if "skip_existing=false" in job.overrides:
         return False
+    if job.status == "ok":  # made from an earlier run of its baseline
+        return True
     if job.needs is None:
         return find_ok_record(results, job.config_hash) is not None
     cfg = job.config if job.config is not None else compose_config(job.overrides)
@@ -232,7 +248,8 @@ def print_plan(jobs: list[Job], args) -> None:
             total += 0 if done else minutes
             cost = f"{work.train_images:,} training images ≈ {minutes:.1f} min at {source}"
         after = f" after #{', #'.join(str(a + 1) for a in job.after)}" if job.after else ""
-        needs = f" needs {job.needs}" if job.needs and not job.after else ""
+        needs = f" needs {job.needs}" if job.needs and not job.after and job.status != "ok" else ""
+        needs += f" ({job.reason})" if job.status == "ok" else ""
         out.append(f"#{index + 1:<3} {'done' if done else 'todo'}  {job.label}{after}{needs}  [{cost}]")
         out.append(f"      {' '.join(['lightcnn', *job.overrides])}")
     out.append(

@@ -49,8 +49,9 @@ def dependency_order(jobs: list[Job]) -> list[Job]:
 def run_jobs(jobs: list[Job], workers: int, run_one) -> None:
     """Run ``jobs`` with at most ``workers`` at once, each only after the jobs it needs finished
     ok; a job whose dependency did not is ``blocked`` (a record says so). A timing job
-    (:attr:`Job.alone`) starts only when nothing runs, and nothing starts beside it."""
-    pending = list(range(len(jobs)))
+    (:attr:`Job.alone`) starts only when nothing runs, and nothing starts beside it. A job the
+    plan found done (status ``ok``) is not launched."""
+    pending = [index for index, job in enumerate(jobs) if job.status == "pending"]
     running: dict = {}
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         while pending or running:
