@@ -11,8 +11,10 @@ training step). Its speed, in training images per second, comes from what was me
    of its input shape, through lightcnn's trainer at the job's batch size, precision and memory
    format (:func:`lightcnn.step_timing.training_images_per_s`), measured now.
 
-What neither counts: searches and rankings that come before the training (the RL search, HRank's
-ranks), and torch.compile's compilation (the yardstick runs uncompiled).
+Searches and rankings that come before the training (the RL search, HRank's ranks) are added
+from the same records: the median of their wall time not spent training (finished − started −
+``train_time_s``, over runs that went start to end in one process). The yardstick counts neither
+them nor torch.compile's compilation (it runs uncompiled).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -68,14 +71,13 @@ def speed_key(config: dict) -> str:
     )  # fmt: skip
 
 
-def recorded_speeds(results: Path, device: str | None = None) -> dict[str, list[float]]:
-    """``images_per_s`` of the ok trainings under ``results`` that ran on ``device`` (default:
-    the device a training with ``accelerator=auto`` uses here), by :func:`speed_key`, each run once."""
+def recorded_trainings(results: Path, device: str | None = None) -> Iterator[dict]:
+    """The ok trainings under ``results`` that ran on ``device`` (default: the device a training
+    with ``accelerator=auto`` uses here) and measured their speed, each run once."""
     if device is None:
         from lightcnn.engine.precision import device_type
 
         device = device_name(device_type("auto"))
-    speeds: dict[str, list[float]] = {}
     seen: set[str] = set()  # a run's record copied beside the original (an exported set) counts once
     for record in iter_records(results):
         run_id = record.get("run_id")
@@ -85,8 +87,39 @@ def recorded_speeds(results: Path, device: str | None = None) -> dict[str, list[
             seen.add(run_id)
         ok = record.get("status") == Status.OK and record.get("task") == "train"
         if ok and record.get("device") == device and record.get("images_per_s") and record.get("config"):
-            speeds.setdefault(speed_key(record["config"]), []).append(float(record["images_per_s"]))
+            yield record
+
+
+def recorded_speeds(results: Path, device: str | None = None) -> dict[str, list[float]]:
+    """``images_per_s`` of :func:`recorded_trainings`, by :func:`speed_key`."""
+    speeds: dict[str, list[float]] = {}
+    for record in recorded_trainings(results, device):
+        speeds.setdefault(speed_key(record["config"]), []).append(float(record["images_per_s"]))
     return speeds
+
+
+def seconds_before_training(record: dict) -> float | None:
+    """A training record's wall time not spent training (a search, a ranking before it), in
+    seconds; None for a run continued after an interruption (its wall time spans the gap)."""
+    from datetime import datetime
+
+    if record.get("resumed_from") or record.get("train_time_s") is None:
+        return None
+    try:
+        started, finished = (datetime.fromisoformat(record[key]) for key in ("started_at", "finished_at"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return max(0.0, (finished - started).total_seconds() - float(record["train_time_s"]))
+
+
+def recorded_seconds_before_training(results: Path, device: str | None = None) -> dict[str, list[float]]:
+    """:func:`seconds_before_training` of :func:`recorded_trainings`, by :func:`speed_key`."""
+    before: dict[str, list[float]] = {}
+    for record in recorded_trainings(results, device):
+        seconds = seconds_before_training(record)
+        if seconds is not None:
+            before.setdefault(speed_key(record["config"]), []).append(seconds)
+    return before
 
 
 def yardstick_images_per_s(cfg) -> float:
@@ -129,6 +162,7 @@ class Estimator:
 
     def __init__(self, results: Path) -> None:
         self.recorded = recorded_speeds(results)
+        self.before = recorded_seconds_before_training(results)
         self.timed: dict[str, float] = {}
         self.busy: float | None = None  # the highest busy load average seen as a yardstick started
 
@@ -147,4 +181,6 @@ class Estimator:
                     self.busy = max(load, self.busy or 0.0)
                 self.timed[key] = yardstick_images_per_s(cfg)
             speed, source = self.timed[key], "yardstick"
-        return work, work.seconds(speed) / 60, f"{speed:,.0f} img/s, {source}"
+        minutes, before = work.seconds(speed) / 60, statistics.median(self.before.get(key) or [0.0]) / 60
+        searched = f" + {before:.1f} min before training" if before >= 0.5 else ""
+        return work, minutes + before, f"{speed:,.0f} img/s, {source}{searched}"

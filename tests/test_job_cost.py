@@ -68,3 +68,30 @@ def test_recorded_speeds_count_a_run_copied_beside_its_original_once(tmp_path):
         (tmp_path / name / "result.json").write_text(json.dumps(record))
     speeds = job_cost.recorded_speeds(tmp_path, "cpu (x)")
     assert sorted(next(iter(speeds.values()))) == [100.0, 300.0, 500.0, 700.0]  # no id: each its own run
+
+
+def test_a_recorded_search_before_the_training_is_added_to_its_minutes(tmp_path, monkeypatch):
+    """The RL row's 40 min of search were missing from its estimate: the wall time a record did not
+    spend training comes on top, its median over runs that went start to end in one process."""
+    import json
+
+    from omegaconf import OmegaConf
+
+    monkeypatch.setattr(job_cost, "device_name", lambda *device: "cpu (x)")
+    overrides = ["dataset=mnist", "model=plain_cnn", "task=train", "trainer.max_epochs=1"]
+    cfg, container = config(*overrides[3:]), OmegaConf.to_container(compose_config(overrides), resolve=True)
+    base = {"status": "ok", "task": "train", "device": "cpu (x)", "config": container, "images_per_s": 1000.0}
+    runs = {
+        "a": {"started_at": "2026-12-05T10:00:00+00:00", "finished_at": "2026-12-05T10:16:40+00:00"},  # 1,000 s
+        "b": {"started_at": "2026-12-05T11:00:00+00:00", "finished_at": "2026-12-05T11:23:20+00:00"},  # 1,400 s
+        "c": {"started_at": "2026-12-05T09:00:00+00:00", "finished_at": "2026-12-05T13:00:00+00:00",
+              "resumed_from": "checkpoints/last.ckpt"},  # spans an interruption: not counted
+    }  # fmt: skip
+    for name, times in runs.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "result.json").write_text(json.dumps({**base, **times, "run_id": name, "train_time_s": 400}))
+    assert job_cost.recorded_seconds_before_training(tmp_path) == {job_cost.speed_key(container): [600.0, 1000.0]}
+    work, minutes, source = job_cost.Estimator(tmp_path).minutes(cfg, container)
+    assert minutes == pytest.approx(work.seconds(1000.0) / 60 + 800 / 60)
+    assert source == "1,000 img/s, 3 record(s) + 13.3 min before training"
+    assert job_cost.seconds_before_training({"train_time_s": 5.0, "started_at": "bad"}) is None

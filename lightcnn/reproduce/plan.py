@@ -254,7 +254,7 @@ def print_plan(jobs: list[Job], args) -> None:
         out.append(f"      {' '.join(['lightcnn', *job.overrides])}")
     out.append(
         f"estimated time of what is left: {total:.0f} min on this machine (one job at a time; "
-        "training only: searches, rankings and compilation come on top)"
+        "a recorded configuration's searches and rankings included, a yardstick's not; compilation on top)"
     )
     if estimator.busy is not None:
         out.append(
