@@ -572,9 +572,10 @@ def test_curves_of_a_row_with_several_runs_average_them_per_epoch_as_its_cell_do
 
 def test_a_tables_claims_are_judged_from_its_runs_and_a_bad_claim_is_refused(tmp_path, spec_path):
     claim = "claims:\n  - {text: R56 is more accurate than R20, row: R56, than: R20}\n"
+    claim += "  - {text: R56 is more accurate at the same size, row: R56, than: R20, at_same: params}\n"
     spec_path.write_text(SPEC + claim)
     runs = [record(f"a{s}", 20, s, 91.0 + 0.1 * s) for s in range(3)] + [
-        record(f"b{s}", 56, s, 93.0 + 0.1 * s) for s in range(3)
+        record(f"b{s}", 56, s, 93.0 + 0.1 * s, params=855_770) for s in range(3)
     ]
     write_records(tmp_path / "results", runs)
     md, _ = render_specs([spec_path], tmp_path / "results", tmp_path / "out")
@@ -585,11 +586,20 @@ def test_a_tables_claims_are_judged_from_its_runs_and_a_bad_claim_is_refused(tmp
         "+2.00 (seed 0), +2.00 (seed 1), +2.00 (seed 2); difference +2.00" in text
     )
     assert text.split("R56 is more accurate than R20")[1].split("\n")[0].endswith("**holds**")
+    sized = text.split("R56 is more accurate at the same size")[1].split("\n")[0]  # better, but 3.2 times the size
+    assert "; at unequal params: 855,770 against 269,722 (+217.3%); difference +2.00" in sized
+    assert sized.endswith("**not resolved at unequal cost**")
     spec_path.write_text(SPEC + "claims:\n  - {text: x, row: R56, than: R30}\n")
     with pytest.raises(UserError, match=r"claims\[0\]: than='R30' is not a row of this table"):
         load_spec(spec_path)
     spec_path.write_text(SPEC + "claims:\n  - {text: x, row: R56, than: R20, sense: up}\n")
     with pytest.raises(UserError, match=r"claims\[0\]: unknown key 'sense'; allowed: text, row, than, key, direction"):
+        load_spec(spec_path)
+    spec_path.write_text(SPEC + "claims:\n  - {text: x, row: R56, than: R20, at_same: [params]}\n")
+    with pytest.raises(UserError, match=r"claims\[0\]: at_same=\['params'\]; allowed: a record field \(a cost"):
+        load_spec(spec_path)
+    spec_path.write_text(SPEC + "claims:\n  - {text: x, row: R56, than: R20, at_same: parameters}\n")
+    with pytest.raises(UserError, match=r"claims\[0\] at_same: key 'parameters' is not a field of the run record"):
         load_spec(spec_path)
 
 

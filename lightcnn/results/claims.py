@@ -11,6 +11,13 @@ machines, are averaged first: they are not independent samples):
 * **not resolved at n seeds**: neither (too few runs, or a difference the runs' spread hides).
 
 With a single run in either row nothing is resolved: one seed decides nothing when seeds differ.
+
+A claim made at a cost (``at_same: params``: "the RL masks beat HRank's at the same
+reduction") also compares the rows' means of that field, lower being cheaper. Within
+:data:`SAME_COST` of each other the verdict stands as above; otherwise the accuracy difference
+mixes the methods with their costs, and only a dominance decides: the claimed row cheaper and
+significantly better **holds**, costlier and significantly worse **does not hold**, anything else
+(better but costlier, or cheaper but worse) is **not resolved at unequal cost**.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from dataclasses import dataclass
 
 ALPHA = 0.05
 DIRECTIONS = ("higher", "lower")
+SAME_COST = 0.01  # relative difference of the ``at_same`` field under which two rows cost the same
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,7 @@ class Claim:
     than: str  # the row it is compared with
     key: str = "test_acc"  # the record field compared
     direction: str = "higher"
+    at_same: str | None = None  # a cost field (lower is cheaper) the comparison is claimed at, e.g. params
 
 
 @dataclass(frozen=True)
@@ -89,10 +98,26 @@ def regularized_beta(x: float, a: float, b: float) -> float:
     return front * value
 
 
-def verdict(claim: Claim, values: list[float], others: list[float], by_seed: dict[int, float] | None = None) -> str:
+def cost_comparison(field: str, cost: float, other: float) -> tuple[str, int]:
+    """Words for two rows' mean cost (``field``), and -1 when the claimed row is cheaper beyond
+    :data:`SAME_COST`, +1 when costlier, 0 when they cost the same."""
+    relative = (cost - other) / abs(other) if other else (0.0 if cost == other else math.inf)
+    if abs(relative) <= SAME_COST:
+        both = f"{cost:,.0f}" if round(cost) == round(other) else f"{cost:,.0f} against {other:,.0f}"
+        return f"at the same {field} ({both})", 0
+    return f"at unequal {field}: {cost:,.0f} against {other:,.0f} ({relative:+.1%})", 1 if relative > 0 else -1
+
+
+def verdict(
+    claim: Claim,
+    values: list[float],
+    others: list[float],
+    by_seed: dict[int, float] | None = None,
+    costs: tuple[float, float] | None = None,
+) -> str:
     """One line: the claim, both rows' means, the difference seed by seed where both rows ran a
     seed (``by_seed``: seed → row − other; shown, not tested: the rule is Welch's over the means),
-    the test and its verdict."""
+    the rows' mean costs (``costs``, of the claim's ``at_same`` field), the test and its verdict."""
     n = min(len(values), len(others))
     test = welch(values, others)
     sign = 1.0 if claim.direction == "higher" else -1.0
@@ -104,14 +129,20 @@ def verdict(claim: Claim, values: list[float], others: list[float], by_seed: dic
     shown = f"{summary(claim.row, values)} against {summary(claim.than, others)}"
     if by_seed:
         shown += ", seed by seed " + ", ".join(f"{d:+.2f} (seed {seed})" for seed, d in sorted(by_seed.items()))
+    costlier = 0
+    if claim.at_same and costs is not None:
+        words, costlier = cost_comparison(claim.at_same, *costs)
+        shown += f"; {words}"
     if test is None:
         seeds = f"{n} seed{'s' if n != 1 else ''}"
         return f"- {claim.text}: {shown}: **not resolved at {seeds}** (a test needs 2 runs a row)"
     p_claimed, p_opposite = t_survival(sign * test.t, test.df), t_survival(-sign * test.t, test.df)
-    if p_claimed < ALPHA:
+    if p_claimed < ALPHA and costlier <= 0:
         word = "holds"
-    elif p_opposite < ALPHA:
+    elif p_opposite < ALPHA and costlier >= 0:
         word = "does not hold"
+    elif p_claimed < ALPHA or p_opposite < ALPHA:  # better but costlier, or cheaper but worse
+        word = "not resolved at unequal cost"
     else:
         word = f"not resolved at {n} seeds"
     df = "∞" if math.isinf(test.df) else f"{test.df:.1f}"

@@ -225,7 +225,11 @@ def claim_lines(frame: pd.DataFrame, results: list[RowResult], claims: tuple) ->
         ours, theirs = values(claim.row, claim.key), values(claim.than, claim.key)
         both = ours.index.intersection(theirs.index) if "seed" in frame else []
         by_seed = {int(seed): float(ours[seed] - theirs[seed]) for seed in both}
-        lines.append(verdict(claim, ours.tolist(), theirs.tolist(), by_seed))
+        costs = None
+        if claim.at_same:
+            mine, other = values(claim.row, claim.at_same), values(claim.than, claim.at_same)
+            costs = (float(mine.mean()), float(other.mean())) if len(mine) and len(other) else None
+        lines.append(verdict(claim, ours.tolist(), theirs.tolist(), by_seed, costs))
     return [*lines, ""]
 
 

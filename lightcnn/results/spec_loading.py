@@ -37,8 +37,8 @@ def check_override(spec_path: Path, where: str, text: str, conf_dir: Path = CONF
         raise UserError(f"{spec_path}: {where}: {key}={value}: no such option; available: {options}")
 
 
-def check_record_key(path: Path, column: str, key: str) -> None:
-    """A column's key is a field a run record can hold (``record_fields()``: ``RunRecord``'s and
+def check_record_key(path: Path, where: str, key: str) -> None:
+    """A column's (or a claim's) key is a field a run record can hold (``record_fields()``: ``RunRecord``'s and
     the registered methods'): a field, or a path inside a mapping field (``im2col.layer1.ratio``,
     ``latency.cpu.b1.median_ms``)."""
     import lightcnn.methods  # noqa: F401  (registers the methods and their record fields)
@@ -47,10 +47,10 @@ def check_record_key(path: Path, column: str, key: str) -> None:
     fields = record_fields()
     head, _, rest = key.partition(".")
     if head not in fields:
-        raise UserError(f"{path}: column {column}: key {key!r} is not a field of the run record; allowed: "
+        raise UserError(f"{path}: {where}: key {key!r} is not a field of the run record; allowed: "
                         f"{', '.join(sorted(fields))} (a mapping field's inner keys after a dot)")  # fmt: skip
     if rest and fields[head] is not dict:
-        raise UserError(f"{path}: column {column}: key {key!r}: {head} holds a single value, not a mapping")
+        raise UserError(f"{path}: {where}: key {key!r}: {head} holds a single value, not a mapping")
 
 
 def check_keys(path: Path, where: str, data: Any, allowed: tuple[str, ...]) -> None:
@@ -111,7 +111,7 @@ def by_profile(path: Path, spec_level: Any, row_level: Any, label: str) -> tuple
 def claim_list(path: Path, claims: Any, labels: list[str]) -> tuple[Claim, ...]:
     """A spec's ``claims``: each names two of its rows, a record field and a direction."""
     if not isinstance(claims, list):
-        raise UserError(f"{path}: claims must be a list of {{text, row, than, key, direction}}")
+        raise UserError(f"{path}: claims must be a list of {{text, row, than, key, direction, at_same}}")
     checked = []
     for index, claim in enumerate(claims):
         where = f"{path}: claims[{index}]"
@@ -125,6 +125,11 @@ def claim_list(path: Path, claims: Any, labels: list[str]) -> tuple[Claim, ...]:
         for key in ("row", "than"):
             if claim[key] not in labels:
                 raise UserError(f"{where}: {key}={claim[key]!r} is not a row of this table")
+        if claim.get("at_same") is not None and not isinstance(claim["at_same"], str):
+            raise UserError(f"{where}: at_same={claim['at_same']!r}; allowed: a record field (a cost, e.g. params)")
+        for key in ("key", "at_same"):
+            if isinstance(claim.get(key), str):
+                check_record_key(path, f"claims[{index}] {key}", claim[key])
         if claim.get("direction", "higher") not in DIRECTIONS:
             raise UserError(f"{where}: direction={claim['direction']!r}; allowed: {', '.join(DIRECTIONS)}")
         checked.append(Claim(**claim))
@@ -226,7 +231,7 @@ def check_row(path: Path, row: Row, columns: tuple[Column, ...], labels: set[str
     except KeyError as err:
         raise UserError(f"{path}: {where}: no value for {err} in its vars") from None
     for column, key in keys:
-        check_record_key(path, column.id, key)
+        check_record_key(path, f"column {column.id}", key)
     if row.reference is not None and row.reference not in labels:
         raise UserError(f"{path}: {where}: reference {row.reference!r} is not a row of this table")
 
