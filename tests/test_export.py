@@ -41,6 +41,13 @@ def test_export_leaves_no_absolute_path(tmp_path):
     (written,) = export(results / "runs", tmp_path / "out2", "cpu", None, None)
     assert json.loads(written.read_text())["resumed_from"].startswith("results/runs/2026-11-24/")
     assert str(tmp_path) not in written.read_text()
+    # a committed record is never rewritten: an export beside it (of its copy, or with another
+    # data source) leaves it as it is; a record keeps the data source it names
+    assert export(results, tmp_path / "out", "cpu", None, "another source") == []
+    assert json.loads((tmp_path / "out" / "r1" / "result.json").read_text())["data_source"] == "generated"
+    run_dir.joinpath("result.json").write_text(json.dumps({**record, "run_id": "r3", "data_source": "its own"}))
+    (written,) = export(results, tmp_path / "out", "cpu", None, "another source")
+    assert json.loads(written.read_text())["data_source"] == "its own"
 
 
 def test_no_committed_record_holds_a_machine_path():

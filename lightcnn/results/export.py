@@ -1,13 +1,17 @@
 """Export run records for committing: ``result.json`` files with no path of the machine they ran on.
 
     python -m lightcnn.results.export RESULTS_DIR OUT_DIR --profile cpu \
-        --data-source "CIFAR-10 and MNIST prepared offline (CIFAR-10 from JPEG copies)"
+        --data-source "CIFAR-10 prepared offline from JPEG copies of the official images ..."
+
+(the cpu set's exact ``--data-source`` is in docs/results/README.md).
 
 Each record of the profile is written to ``OUT_DIR/<run_id>/result.json`` (checkpoints, logs and
 metrics stay behind). Every string that starts with the results directory becomes relative to it
-(``results/runs/…``), every one that starts with the data directory becomes ``data/…``; the
-record gains ``data_source``. ``lightcnn-tables --results OUT_DIR`` renders the same tables as
-from the original records: paths are not part of a config's hash.
+(``results/runs/…``), every one that starts with the data directory becomes ``data/…``; a
+record that names no ``data_source`` gains it. A run already in ``OUT_DIR`` is left as it is (a
+committed record is not rewritten by a later export, e.g. of the copies ``scripts/reference_cpu.sh``
+puts beside its runs). ``lightcnn-tables --results OUT_DIR`` renders the same tables as from the
+original records: paths are not part of a config's hash.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ def portable(record: dict, results_dir: Path, data_dir: Path | None, data_source
     out.setdefault("config", {})
     out["config"]["results_dir"], out["config"]["data_dir"] = "results", "data"
     if data_source is not None:
-        out["data_source"] = data_source
+        out.setdefault("data_source", data_source)
     return out
 
 
@@ -62,6 +66,8 @@ def export(results_dir: Path, out_dir: Path, profile: str | None, data_dir: Path
         if profile is not None and record.get("profile") != profile:
             continue
         target = out_dir / str(record["run_id"]) / RECORD_FILE
+        if target.exists():
+            continue
         write_json_atomic(target, portable(record, results_dir, data_dir, data_source))
         written.append(target)
     return written
@@ -73,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("out", type=Path, help="where the portable records go (e.g. docs/results/cpu/records)")
     parser.add_argument("--profile", help="only records of this profile")
     parser.add_argument("--data-dir", type=Path, help="the data directory the runs read (default: each record's)")
-    parser.add_argument("--data-source", help="where the data came from, stored in every record")
+    parser.add_argument("--data-source", help="where the data came from, stored in every record that names none")
     args = parser.parse_args(argv)
     for path in export(args.results, args.out, args.profile, args.data_dir, args.data_source):
         print(path)
