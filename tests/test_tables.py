@@ -589,18 +589,15 @@ def test_a_tables_claims_are_judged_from_its_runs_and_a_bad_claim_is_refused(tmp
     sized = text.split("R56 is more accurate at the same size")[1].split("\n")[0]  # better, but 3.2 times the size
     assert "; at unequal params: 855,770 against 269,722 (+217.3%); difference +2.00" in sized
     assert sized.endswith("**not resolved at unequal cost**")
-    spec_path.write_text(SPEC + "claims:\n  - {text: x, row: R56, than: R30}\n")
-    with pytest.raises(UserError, match=r"claims\[0\]: than='R30' is not a row of this table"):
-        load_spec(spec_path)
-    spec_path.write_text(SPEC + "claims:\n  - {text: x, row: R56, than: R20, sense: up}\n")
-    with pytest.raises(UserError, match=r"claims\[0\]: unknown key 'sense'; allowed: text, row, than, key, direction"):
-        load_spec(spec_path)
-    spec_path.write_text(SPEC + "claims:\n  - {text: x, row: R56, than: R20, at_same: [params]}\n")
-    with pytest.raises(UserError, match=r"claims\[0\]: at_same=\['params'\]; allowed: a record field \(a cost"):
-        load_spec(spec_path)
-    spec_path.write_text(SPEC + "claims:\n  - {text: x, row: R56, than: R20, at_same: parameters}\n")
-    with pytest.raises(UserError, match=r"claims\[0\] at_same: key 'parameters' is not a field of the run record"):
-        load_spec(spec_path)
+    for bad, message in (
+        ("than: R30", r"claims\[0\]: than='R30' is not a row of this table"),
+        ("than: R20, sense: up", r"claims\[0\]: unknown key 'sense'; allowed: text, row, than, key, direction"),
+        ("than: R20, at_same: [params]", r"claims\[0\]: at_same=\['params'\]; allowed: a record field \(a cost"),
+        ("than: R20, at_same: parameters", r"claims\[0\] at_same: key 'parameters' is not a field of the run record"),
+    ):
+        spec_path.write_text(SPEC + f"claims:\n  - {{text: x, row: R56, {bad}}}\n")
+        with pytest.raises(UserError, match=message):
+            load_spec(spec_path)
 
 
 def test_a_search_curve_marks_the_unpruned_accuracy_and_the_fine_tuned_result(tmp_path, spec_path, monkeypatch):
