@@ -31,7 +31,7 @@ from lightcnn.config import config_hash
 from lightcnn.engine.checkpoint_io import CHECKPOINT_DIR, LAST
 from lightcnn.errors import UserError
 from lightcnn.record import Status
-from lightcnn.record_io import iter_records, ok_records
+from lightcnn.record_io import ok_records
 
 CHECKPOINT = Path(CHECKPOINT_DIR) / LAST
 # trainer keys that describe a pruning run's fine-tuning, not the baseline it starts from
@@ -122,16 +122,16 @@ def resolve(need: Need, results_dir: Path) -> dict:
     }
 
 
-def made_from_a_finished_run(results_dir: Path, dependent_hash: str, needed_hash: str) -> dict | None:
+def made_from_a_finished_run(records: list[dict], dependent_hash: str, needed_hash: str) -> dict | None:
     """The newest ok record of the dependent configuration ``dependent_hash`` (its hash before its
-    dependency is pinned) that was made from an ok run of ``needed_hash`` under ``results_dir``
-    (any one, with or without its checkpoint now), or None."""
-    baselines = {record.get("run_id") for record in ok_records(results_dir, needed_hash)}
+    dependency is pinned) among ``records`` (a results directory's, read once) that was made from
+    an ok run of ``needed_hash`` among them (any one, with or without its checkpoint now), or None."""
+    ok = [record for record in records if record["status"] == Status.OK]
+    baselines = {record.get("run_id") for record in ok if record.get("config_hash") == needed_hash}
     made = [
         record
-        for record in iter_records(results_dir)
-        if record["status"] == Status.OK
-        and (record.get("depends_on") or {}).get("config_hash") == needed_hash
+        for record in ok
+        if (record.get("depends_on") or {}).get("config_hash") == needed_hash
         and record["depends_on"].get("run_id") in baselines
         and config_hash(record.get("config") or {}) == dependent_hash
     ]

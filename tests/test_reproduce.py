@@ -628,6 +628,7 @@ def test_a_row_made_from_any_finished_run_of_its_baseline_is_done_and_its_baseli
     it); the seed-1 baseline trains again for the seed-1 pruned row still to run."""
     from lightcnn.composition import compose_config
     from lightcnn.config import config_hash
+    from lightcnn.record_io import iter_records
     from lightcnn.reproduce import Job, run_jobs
     from lightcnn.reproduce.plan import done_from_earlier_baseline
 
@@ -656,7 +657,7 @@ def test_a_row_made_from_any_finished_run_of_its_baseline_is_done_and_its_baseli
     ]
     done, waiting = Job("done", ()), Job("waits", ())
     done.config_hash, done.needs = config_hash(pruned), config_hash(baseline)
-    done_from_earlier_baseline(done, tmp_path / "results")
+    done_from_earlier_baseline(done, list(iter_records(tmp_path / "results")))
     waiting.after = [0]
     launched = []
     run_jobs([done, waiting], 1, lambda job: launched.append(job.label) or setattr(job, "status", "ok"))

@@ -111,9 +111,12 @@ def plan_jobs(specs, args) -> list[Job]:
                         name = f"{row.label} ({task}{', ' + seed[0] if seed else ''})"
                         label = f"[{spec.paper}/{spec.name}] {name}"
                         jobs.append(Job(label, overrides, chosen=row_selected(row, args.rows)))
+    from lightcnn.record_io import iter_records
+
+    records = list(iter_records(args.results))  # read once: every dependent job looks through them
     for job in jobs:
         link_dependency(job, compose)
-        done_from_earlier_baseline(job, args.results)
+        done_from_earlier_baseline(job, records)
     seeds = getattr(args, "seeds", None)
     check_seeds(jobs, seeds, args.profile)
     for job in jobs:
@@ -138,13 +141,13 @@ def plan_jobs(specs, args) -> list[Job]:
     return dependency_order(jobs)
 
 
-def done_from_earlier_baseline(job: Job, results: Path) -> None:
+def done_from_earlier_baseline(job: Job, records: list[dict]) -> None:
     """A job with a record made from any finished run of its baseline's configuration is done
     (status ``ok``, not launched): the plan neither waits for that baseline nor trains it again
     for this job (:func:`lightcnn.dependencies.made_from_a_finished_run`)."""
     from lightcnn.dependencies import made_from_a_finished_run
 
-    record = made_from_a_finished_run(results, job.config_hash, job.needs) if job.needs else None
+    record = made_from_a_finished_run(records, job.config_hash, job.needs) if job.needs else None
     if record is not None:
         job.status = "ok"
         job.reason = f"run {record.get('run_id')}, made from baseline run {record['depends_on'].get('run_id')}"
