@@ -380,6 +380,44 @@ def test_a_counted_x_has_ticks_at_whole_numbers_only(tmp_path, monkeypatch, xs, 
         assert seen["ticks"] == ticks
 
 
+def test_a_curve_of_several_seeds_draws_their_mean_over_each_run_and_an_episode_curve_names_its_seed(
+    tmp_path, monkeypatch
+):
+    import lightcnn.results.plots as plots
+    from lightcnn.results.aggregate import make_matcher, records_frame
+    from lightcnn.results.tables import render_spec
+
+    spec = tmp_path / "toy" / "rl.yaml"
+    spec.parent.mkdir()
+    curves = [
+        "{name: returns, rows: [R20], field: rl_rounds, x: round, y: mean_return, title: Returns}",
+        "{name: fig2, rows: [R20], field: rl_steps, x: reduction, y: accuracy, by: episode, title: Fig. 2}",
+    ]
+    spec.write_text(RATIO_SPEC.replace("overrides: [dataset=cifar10]", "overrides: [dataset=cifar10]\nseeds: [0, 1]")
+                    + "curves:\n" + "".join(f"  - {c}\n" for c in curves))  # fmt: skip
+    runs = []
+    for seed, returns, accuracy in ((0, (-1.0, -0.5), 0.6), (1, (-0.8, -0.1), 0.7)):
+        run = record(f"r{seed}", 20, seed, 90.0, finished=f"2026-01-0{seed + 1}T00:00:00")
+        run["rl_rounds"] = [{"round": i, "mean_return": r} for i, r in enumerate(returns)]
+        run["rl_steps"] = [{"episode": 0, "reduction": 0.3, "accuracy": accuracy}]
+        runs.append(run)
+    write_records(tmp_path / "results", runs)
+    drawn = {}
+
+    def lines(figure, path):
+        drawn[path.stem] = [
+            (line.get_label(), list(line.get_ydata()), line.get_alpha()) for line in figure.axes[0].get_lines()
+        ]
+
+    monkeypatch.setattr(plots, "save_png", lines)
+    frame = records_frame(tmp_path / "results")
+    render_spec(load_spec(spec), frame, tmp_path / "out", make_matcher(frame, "quick", ()))
+    each, mean = drawn["rl_returns"][:2], drawn["rl_returns"][2]
+    assert [ys for _, ys, _ in each] == [[-1.0, -0.5], [-0.8, -0.1]] and all(alpha < 0.5 for *_, alpha in each)
+    assert mean[0] == "R20 (mean of 2 runs, seeds 0, 1; thin: each run)" and mean[1] == pytest.approx([-0.9, -0.3])
+    assert drawn["rl_fig2"] == [("R20 (seed 1: the newest of 2 runs)", [0.7], 0.7)]  # one search's episodes
+
+
 def test_a_page_says_in_words_which_plot_is_not_there_yet(tmp_path):
     from lightcnn.results.aggregate import make_matcher, records_frame
     from lightcnn.results.tables import render_spec
@@ -603,7 +641,8 @@ def test_a_tables_claims_are_judged_from_its_runs_and_a_bad_claim_is_refused(tmp
 def test_a_search_curve_marks_the_unpruned_accuracy_and_the_fine_tuned_result(tmp_path, spec_path, monkeypatch):
     captured = {}
     monkeypatch.setattr(
-        "lightcnn.results.plots.curves_plot", lambda series, curves, title, path, marks: captured.update(marks) or False
+        "lightcnn.results.plots.curves_plot",
+        lambda series, curves, title, path, marks, each_run: captured.update(marks) or False,
     )
     spec_path.write_text(
         SPEC + "curves:\n  - {name: f2, rows: [R20], field: rl_steps, x: reduction, y: accuracy, by: episode, "

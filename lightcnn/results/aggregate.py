@@ -15,7 +15,7 @@ import pandas as pd
 from lightcnn.composition import CONF_DIR
 from lightcnn.record_io import iter_records
 from lightcnn.results.matching import COUNT_KEYS, ConfigMatcher, count_hash, noseed_hash
-from lightcnn.results.specs import Column, Row
+from lightcnn.results.specs import Column, Curves, Row
 
 NOT_RUN = "not run"  # no ok record holds this cell (the row's status says why, if it failed)
 
@@ -192,16 +192,44 @@ def runs_with(frame: pd.DataFrame, row: Row, matcher: ConfigMatcher, field: str)
     return matched[(matched["status"] == "ok") & matched[field].map(lambda h: isinstance(h, list) and bool(h))]
 
 
-def row_points(frame: pd.DataFrame, row: Row, matcher: ConfigMatcher, field: str = "history") -> tuple[list[dict], int]:
-    """(points, runs behind them) of ``row``: for ``history``, the per-epoch metrics averaged over
-    every ok run of the row (what its table cell averages too); for any other list field
-    (``rl_steps``, …), the newest ok run's list. Empty and 0 when there is none."""
-    runs = runs_with(frame, row, matcher, field)
+@dataclass(frozen=True)
+class RowPoints:
+    """What a curve draws for one row: ``points`` (its line), the ``seeds`` of the ok runs
+    behind them, and, where ``points`` is a mean over several runs, ``each_run``'s own points;
+    ``runs``: the row's ok runs with the field (more than ``seeds`` when the line is the newest's)."""
+
+    points: list[dict]
+    seeds: tuple[int, ...] = ()
+    each_run: tuple[list[dict], ...] = ()
+    runs: int = 0
+
+
+def row_points(frame: pd.DataFrame, row: Row, matcher: ConfigMatcher, curve: Curves) -> RowPoints:
+    """The points of ``row`` for ``curve``, from every ok run of the row at the seeds it asks for:
+    for ``history``, the per-epoch metrics averaged over the runs (what its table cell averages
+    too); for a list of points split into lines ``by`` a key (one search's episodes), the newest
+    run's; for any other list (a search's rounds), the mean ``y`` at each ``x`` over the runs, with
+    each run's own points. Empty when there is no such run."""
+    runs = runs_with(frame, row, matcher, curve.field)
     if runs.empty:
-        return [], 0
-    if field != "history" or len(runs) == 1:
-        return list(runs.iloc[-1][field]), 1
-    return mean_history(list(runs[field])), len(runs)
+        return RowPoints([])
+    seeds = tuple(int(s) for s in runs["seed"]) if "seed" in runs else (0,) * len(runs)
+    lists = [list(points) for points in runs[curve.field]]
+    if curve.field == "history":
+        return RowPoints(lists[0] if len(lists) == 1 else mean_history(lists), seeds, runs=len(lists))
+    if curve.by or len(lists) == 1:
+        return RowPoints(lists[-1], seeds[-1:], runs=len(lists))
+    return RowPoints(mean_points(lists, curve.x, curve.y), seeds, tuple(lists), len(lists))
+
+
+def mean_points(lists: list[list[dict]], x: str, y: str) -> list[dict]:
+    """At each ``x`` (in increasing order), the mean ``y`` over the lists that have a point there."""
+    values: dict = {}
+    for points in lists:
+        for point in points:
+            if point.get(x) is not None and point.get(y) is not None:
+                values.setdefault(point[x], []).append(float(point[y]))
+    return [{x: at, y: sum(ys) / len(ys)} for at, ys in sorted(values.items())]
 
 
 def row_marks(frame: pd.DataFrame, row: Row, matcher: ConfigMatcher, curve) -> dict:

@@ -115,9 +115,12 @@ def _history_lines(axes, label: str, history: list[dict], stage: str, colour: st
     return True
 
 
-def _point_lines(axes, label: str, points: list[dict], curves: Curves, colour: str, alone: bool) -> bool:
+def _point_lines(
+    axes, label: str, points: list[dict], curves: Curves, colour: str, alone: bool, thin: bool = False
+) -> bool:
     """``y`` against ``x``, one line per value of ``by``: in the row's colour, or, when the row is
-    ``alone`` in the plot, each line its own shade, labelled by its ``by`` value. False when empty."""
+    ``alone`` in the plot, each line its own shade, labelled by its ``by`` value; ``thin``: faint
+    and unlabelled (one run under the mean of several). False when empty."""
     lines: dict = {}
     for point in points:
         if point.get(curves.x) is not None and point.get(curves.y) is not None:
@@ -129,6 +132,8 @@ def _point_lines(axes, label: str, points: list[dict], curves: Curves, colour: s
         if shaded:
             tag = f"{label}: {curves.by} {value}" if number == 0 else f"{curves.by} {value}"
             axes.plot(xs, ys, "-o", color=shades[number], markersize=2, linewidth=0.9, alpha=0.85, label=tag)
+        elif thin:
+            axes.plot(xs, ys, "-", color=colour, linewidth=0.6, alpha=0.35)
         else:
             first = label if number == 0 else None
             axes.plot(xs, ys, "-o", color=colour, markersize=2, linewidth=0.8, alpha=0.7, label=first)
@@ -136,12 +141,18 @@ def _point_lines(axes, label: str, points: list[dict], curves: Curves, colour: s
 
 
 def curves_plot(
-    series: dict[str, list[dict]], curves: Curves, title: str, path: Path, marks: dict[str, dict] | None = None
+    series: dict[str, list[dict]],
+    curves: Curves,
+    title: str,
+    path: Path,
+    marks: dict[str, dict] | None = None,
+    each_run: dict[str, tuple[list[dict], ...]] | None = None,
 ) -> bool:
     """One colour per row (a row alone in the plot: one shade per line): its per-epoch accuracy
     (``field=history``) or its points' ``y`` against ``x`` (any other list field); per row, its
-    ``marks``: a dotted line at its ``baseline`` and a star at its ``final`` point. No row with
-    points: no file (returns False)."""
+    ``marks``: a dotted line at its ``baseline`` and a star at its ``final`` point, and where its
+    line is a mean, ``each_run``'s own line, thin, in its colour. No row with points: no file
+    (returns False)."""
     figure, axes = plt.subplots(figsize=(6.4, 4.4))
     history = curves.field == "history"
     missing = []
@@ -149,6 +160,8 @@ def curves_plot(
         if history:
             drawn = _history_lines(axes, label, points, curves.stage, f"C{index}", index)
         else:
+            for run in (each_run or {}).get(label, ()):  # under the mean, so the spread over runs shows
+                _point_lines(axes, "", run, curves, f"C{index}", alone=False, thin=True)
             drawn = _point_lines(axes, label, points, curves, f"C{index}", alone=len(series) == 1)
         if not drawn:
             missing.append(label)

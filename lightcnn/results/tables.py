@@ -19,6 +19,7 @@ from lightcnn.record_io import write_text_atomic
 from lightcnn.results.aggregate import (
     COUNTS_ONLY,
     PUBLISHED_ONLY,
+    RowPoints,
     RowResult,
     input_name,
     make_matcher,
@@ -75,18 +76,33 @@ def spec_plots(
     rows = {row.label: row for row in spec.rows}
     for curve in spec.curves:
         png = target.with_name(f"{spec.name}_{curve.name}.png")
-        points, marks = {}, {}
+        points, marks, each_run = {}, {}, {}
         for label in curve.rows:
-            series, runs = row_points(frame, rows[label], matcher, curve.field)
-            name = label if runs < 2 else f"{label} (mean of {runs} runs)"
-            points[name], marks[name] = series, row_marks(frame, rows[label], matcher, curve)
+            drawn = row_points(frame, rows[label], matcher, curve)
+            name = curve_label(label, drawn)
+            points[name], marks[name] = drawn.points, row_marks(frame, rows[label], matcher, curve)
+            if drawn.each_run:
+                each_run[name] = drawn.each_run
         titled = dataclasses.replace(curve, title=prefix + curve.title) if curve.title else curve
-        if curves_plot(points, titled, prefix + spec.title, png, marks):
+        if curves_plot(points, titled, prefix + spec.title, png, marks, each_run):
             images.append(png)
             lines.append(f"![{png.stem}]({png.name})")
         else:
             lines.append(f"*{curve.title or curve.name}*: no plot yet, not measured: {', '.join(curve.rows)}.")
     return images, lines
+
+
+def curve_label(label: str, drawn: RowPoints) -> str:
+    """A row's name in a curve's legend, saying what its line is: the mean of several runs (and
+    their seeds, when each run is drawn too), or one run of several (which seed)."""
+    seeds = ", ".join(map(str, drawn.seeds))
+    if drawn.each_run:
+        return f"{label} (mean of {len(drawn.each_run)} runs, seeds {seeds}; thin: each run)"
+    if len(drawn.seeds) > 1:
+        return f"{label} (mean of {len(drawn.seeds)} runs)"
+    if drawn.runs > 1:
+        return f"{label} (seed {seeds}: the newest of {drawn.runs} runs)"
+    return label
 
 
 def load_specs(spec_paths: list[Path], synthetic: bool = False) -> list[TableSpec]:
