@@ -6,7 +6,9 @@ training step). Its speed, in training images per second, comes from what was me
 
 1. the median ``images_per_s`` of the finished trainings of the same configuration on the same
    device (model and method configurations, data set, batch size, requested precision and
-   compilation, and the record's ``device``: CPU model, cores and bf16 hardware, or the GPU);
+   compilation, and the record's ``device``: CPU model, cores and bf16 hardware, or the GPU),
+   those that trained with a thread per core when there are some (the plan's total is one job at
+   a time: a job run beside another with half the threads trains slower);
 2. else the yardstick: a few steps of the job's own model after its method, on synthetic images
    of its input shape, through lightcnn's trainer at the job's batch size, precision and memory
    format (:func:`lightcnn.step_timing.training_images_per_s`), measured now.
@@ -90,12 +92,20 @@ def recorded_trainings(results: Path, device: str | None = None) -> Iterator[dic
             yield record
 
 
-def recorded_speeds(results: Path, device: str | None = None) -> dict[str, list[float]]:
-    """``images_per_s`` of :func:`recorded_trainings`, by :func:`speed_key`."""
-    speeds: dict[str, list[float]] = {}
+def recorded_speeds(results: Path, device: str | None = None) -> dict[str, list[tuple[float, int | None]]]:
+    """(``images_per_s``, ``cpu_threads``) of :func:`recorded_trainings`, by :func:`speed_key`
+    (threads None: a GPU's training, or a record from before the field)."""
+    speeds: dict[str, list[tuple[float, int | None]]] = {}
     for record in recorded_trainings(results, device):
-        speeds.setdefault(speed_key(record["config"]), []).append(float(record["images_per_s"]))
+        entry = (float(record["images_per_s"]), record.get("cpu_threads"))
+        speeds.setdefault(speed_key(record["config"]), []).append(entry)
     return speeds
+
+
+def at_threads(entries: list[tuple[float, int | None]], threads: int) -> list[float]:
+    """The values measured with ``threads`` threads, if any; else every value."""
+    mine = [value for value, used in entries if used == threads]
+    return mine or [value for value, _ in entries]
 
 
 def seconds_before_training(record: dict) -> float | None:
@@ -112,13 +122,16 @@ def seconds_before_training(record: dict) -> float | None:
     return max(0.0, (finished - started).total_seconds() - float(record["train_time_s"]))
 
 
-def recorded_seconds_before_training(results: Path, device: str | None = None) -> dict[str, list[float]]:
-    """:func:`seconds_before_training` of :func:`recorded_trainings`, by :func:`speed_key`."""
-    before: dict[str, list[float]] = {}
+def recorded_seconds_before_training(
+    results: Path, device: str | None = None
+) -> dict[str, list[tuple[float, int | None]]]:
+    """(:func:`seconds_before_training`, ``cpu_threads``) of :func:`recorded_trainings`, by
+    :func:`speed_key`."""
+    before: dict[str, list[tuple[float, int | None]]] = {}
     for record in recorded_trainings(results, device):
         seconds = seconds_before_training(record)
         if seconds is not None:
-            before.setdefault(speed_key(record["config"]), []).append(seconds)
+            before.setdefault(speed_key(record["config"]), []).append((seconds, record.get("cpu_threads")))
     return before
 
 
@@ -163,6 +176,7 @@ class Estimator:
     def __init__(self, results: Path) -> None:
         self.recorded = recorded_speeds(results)
         self.before = recorded_seconds_before_training(results)
+        self.threads = os.cpu_count() or 1  # one job at a time: a thread per core
         self.timed: dict[str, float] = {}
         self.busy: float | None = None  # the highest busy load average seen as a yardstick started
 
@@ -173,7 +187,8 @@ class Estimator:
             return None
         key = speed_key(container)
         if key in self.recorded:
-            speed, source = statistics.median(self.recorded[key]), f"{len(self.recorded[key])} record(s)"
+            speeds = at_threads(self.recorded[key], self.threads)
+            speed, source = statistics.median(speeds), f"{len(speeds)} record(s)"
         else:
             if key not in self.timed:
                 load = busy_load()
@@ -181,6 +196,7 @@ class Estimator:
                     self.busy = max(load, self.busy or 0.0)
                 self.timed[key] = yardstick_images_per_s(cfg)
             speed, source = self.timed[key], "yardstick"
-        minutes, before = work.seconds(speed) / 60, statistics.median(self.before.get(key) or [0.0]) / 60
+        before = statistics.median(at_threads(self.before.get(key) or [(0.0, None)], self.threads)) / 60
+        minutes = work.seconds(speed) / 60
         searched = f" + {before:.1f} min before training" if before >= 0.5 else ""
         return work, minutes + before, f"{speed:,.0f} img/s, {source}{searched}"

@@ -103,6 +103,7 @@ class RunRecord(TypedDict, total=False):
     best_val_acc: float | None
     final_val_acc: float | None
     peak_mem_mb: float
+    cpu_threads: int  # a training on the CPU: its threads (fewer than the cores beside another job)
     history: list  # one entry per stage and epoch: {"stage", "epoch", metrics...}
     # analyses of a trained network (task=reuse, task=im2col)
     checkpoint: str | None  # the weights analysed

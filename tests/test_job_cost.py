@@ -67,7 +67,7 @@ def test_recorded_speeds_count_a_run_copied_beside_its_original_once(tmp_path):
         (tmp_path / name).mkdir()
         (tmp_path / name / "result.json").write_text(json.dumps(record))
     speeds = job_cost.recorded_speeds(tmp_path, "cpu (x)")
-    assert sorted(next(iter(speeds.values()))) == [100.0, 300.0, 500.0, 700.0]  # no id: each its own run
+    assert sorted(s for s, _ in next(iter(speeds.values()))) == [100.0, 300.0, 500.0, 700.0]  # no id: each its own
 
 
 def test_a_recorded_search_before_the_training_is_added_to_its_minutes(tmp_path, monkeypatch):
@@ -90,8 +90,31 @@ def test_a_recorded_search_before_the_training_is_added_to_its_minutes(tmp_path,
     for name, times in runs.items():
         (tmp_path / name).mkdir()
         (tmp_path / name / "result.json").write_text(json.dumps({**base, **times, "run_id": name, "train_time_s": 400}))
-    assert job_cost.recorded_seconds_before_training(tmp_path) == {job_cost.speed_key(container): [600.0, 1000.0]}
+    before = job_cost.recorded_seconds_before_training(tmp_path)
+    assert before == {job_cost.speed_key(container): [(600.0, None), (1000.0, None)]}
     work, minutes, source = job_cost.Estimator(tmp_path).minutes(cfg, container)
     assert minutes == pytest.approx(work.seconds(1000.0) / 60 + 800 / 60)
     assert source == "1,000 img/s, 3 record(s) + 13.3 min before training"
     assert job_cost.seconds_before_training({"train_time_s": 5.0, "started_at": "bad"}) is None
+
+
+def test_the_estimate_takes_the_speeds_of_trainings_with_a_thread_per_core(tmp_path, monkeypatch):
+    """Two jobs side by side (reproduce --jobs 2) train with a thread each, slower: the plan's total
+    is one job at a time, so its speeds are those of trainings with every core, where recorded."""
+    import json
+
+    from omegaconf import OmegaConf
+
+    monkeypatch.setattr(job_cost, "device_name", lambda *device: "cpu (x)")
+    monkeypatch.setattr(job_cost.os, "cpu_count", lambda: 2)
+    overrides = ["dataset=mnist", "model=plain_cnn", "task=train", "trainer.max_epochs=1"]
+    cfg, container = config(*overrides[3:]), OmegaConf.to_container(compose_config(overrides), resolve=True)
+    base = {"status": "ok", "task": "train", "device": "cpu (x)", "config": container}
+    runs = {"alone": (750.0, 2), "beside-1": (530.0, 1), "beside-2": (528.0, 1), "before-the-field": (100.0, None)}
+    for name, (speed, threads) in runs.items():
+        (tmp_path / name).mkdir()
+        record = {**base, "run_id": name, "images_per_s": speed, **({"cpu_threads": threads} if threads else {})}
+        (tmp_path / name / "result.json").write_text(json.dumps(record))
+    assert job_cost.Estimator(tmp_path).minutes(cfg, container)[2] == "750 img/s, 1 record(s)"
+    monkeypatch.setattr(job_cost.os, "cpu_count", lambda: 4)  # none with 4 threads: every record
+    assert job_cost.Estimator(tmp_path).minutes(cfg, container)[2] == "529 img/s, 4 record(s)"

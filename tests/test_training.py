@@ -79,6 +79,7 @@ def test_record_fields(compose, tmp_path):
     assert rec["params"] == 269_722 and rec["flops_conv"] == 40_551_040 and rec["epochs"] == 2
     assert set(rec["versions"]) >= {"torch", "lightning", "lightcnn", "cuda"}
     assert 0 <= rec["test_acc"] <= rec["test_acc5"] <= 100 and rec["images_per_s"] > 0
+    assert rec["cpu_threads"] == torch.get_num_threads()  # two jobs side by side train with half each
     assert rec["config"]["model"] == {"name": "resnet", "depth": 20} and "hydra" not in rec["config"]
 
 

@@ -260,6 +260,8 @@ def fit_and_test(cfg: Config, ctx: RunContext) -> TaskResult:
     fields["final_val_acc"] = val.get("val/acc")
     fields["peak_mem_mb"] = round(peak_memory_mb(trained_on), 1)
     fields["device"] = device_name(trained_on)
+    if trained_on.type == "cpu":  # a job beside another trains with part of the cores (reproduce --jobs)
+        fields["cpu_threads"] = torch.get_num_threads()
     fields["history"] = [h for h in module.history if h["stage"] != "test"]
     fields.update(run.method_context.fields)
     ctx.is_main_process = trainer.is_global_zero
