@@ -330,6 +330,29 @@ def test_drop_column_is_reference_minus_row(tmp_path):
     assert rows["R20"][:3] == ["1.00", "2.50", "+1.50"]  # 93.5 − 91.0 = 2.5 points, 1.5 more than published
 
 
+def test_a_pruned_run_is_measured_against_the_baseline_run_it_was_made_from(tmp_path):
+    """Seed 0's baseline trained twice (the second with other threads: another float), its pruned
+    run made from the first: its drop is against that run, not the mean of both."""
+    spec = tmp_path / "experiments" / "toy" / "pruned.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(
+        "title: Pruned\noverrides: [dataset=cifar10]\nseeds: [0, 1]\n"
+        "columns: [{key: test_acc, label: Top-1},\n"
+        "  {key: test_acc, name: acc_drop, label: Drop, digits: 2, drop: true}]\n"
+        "rows:\n  - {label: R56, overrides: [model=resnet, model.depth=56], reference: R56}\n"
+        "  - {label: R20, overrides: [model=resnet, model.depth=20], reference: R56}\n"
+    )
+    runs = [record("b0", 56, 0, 93.5), record("b0x", 56, 0, 94.5), record("b1", 56, 1, 93.0),
+            {**record("a0", 20, 0, 91.0), "depends_on": {"key": "method.pretrained", "run_id": "b0"}},
+            record("a1", 20, 1, 90.0)]  # fmt: skip
+    write_records(tmp_path / "results", runs)
+    md, _ = render_specs([spec], tmp_path / "results", tmp_path / "out")
+    text = md.read_text()
+    r20 = next(line for line in text.splitlines() if line.startswith("| R20"))
+    assert "| 2.75 " in r20  # (93.5 − 91.0 + 93.0 − 90.0) / 2; the seed's mean baseline would give 3.00
+    assert "R20 -2.75 in the mean" in text and "run by run -2.50 (seed 0), -3.00 (seed 1)" in text
+
+
 def test_reduction_column_is_one_minus_row_over_reference(tmp_path):
     column = "{key: params, name: removed, label: Removed (%), scale: 100, digits: 1, reduction: true}"
     rows = rendered_against_r56(tmp_path, column, "{removed: 0.7}")

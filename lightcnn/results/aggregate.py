@@ -62,6 +62,8 @@ class Cell:
     std: float | None = None
     n: int = 0
     by_seed: tuple[tuple[int, float], ...] = ()  # (seed, value) behind the mean, where runs name their seed
+    by_run: tuple[tuple[str, float], ...] = ()  # (run id, value) of each run behind by_seed
+    made_from: tuple[tuple[int, str], ...] = ()  # (seed, run id) of the runs whose weights its runs started from
 
 
 @dataclass
@@ -123,7 +125,8 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], ma
         values = per_seed(group, key)
         std = float(values.std(ddof=1)) if len(values) > 1 else None
         by_seed = tuple((int(seed), float(v)) for seed, v in values.items()) if "seed" in group else ()
-        cells[column.id] = Cell(float(values.mean()), std, int(len(values)), by_seed)
+        by_run = tuple((str(run), float(v)) for run, v in zip(group["run_id"], pd.to_numeric(group[key]), strict=True))
+        cells[column.id] = Cell(float(values.mean()), std, int(len(values)), by_seed, by_run, made_from(group))
         runs.update(group["run_id"])
         own.update(group["run_id"] if key not in COUNT_KEYS else ())
         # the seeds behind the measured (non-count) columns: counts may come from runs of other seeds
@@ -141,21 +144,49 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], ma
                      other_runs=others)  # fmt: skip
 
 
+def made_from(runs: pd.DataFrame) -> tuple[tuple[int, str], ...]:
+    """(seed, run id) of the run each of ``runs`` took its weights from (``depends_on``: a pruned
+    run's baseline), for the runs that name one."""
+    if "depends_on.run_id" not in runs or "seed" not in runs:
+        return ()
+    named = runs[runs["depends_on.run_id"].notna()]
+    return tuple((int(seed), str(run)) for seed, run in zip(named["seed"], named["depends_on.run_id"], strict=True))
+
+
+def reference_by_seed(cell: Cell, ref: Cell) -> dict[int, float]:
+    """For each seed of ``cell``, the reference's value it is measured against: the mean of the
+    reference runs its runs were made from (a pruned seed against the very baseline run it
+    pruned, though its seed has another baseline run, e.g. trained again with other threads),
+    else the reference's value at that seed; a seed the reference has neither for is left out."""
+    runs, seeds = dict(ref.by_run), dict(ref.by_seed)
+    values = {}
+    for seed, _ in cell.by_seed:
+        parents = [runs[run] for s, run in cell.made_from if s == seed and run in runs]
+        if parents:
+            values[seed] = sum(parents) / len(parents)
+        elif seed in seeds:
+            values[seed] = seeds[seed]
+    return values
+
+
+def reference_mean(cell: Cell, ref: Cell | None) -> float | None:
+    """The reference's mean over ``cell``'s seeds (:func:`reference_by_seed`) where it has them
+    all, else over its own; None without one."""
+    if ref is None or ref.mean is None:
+        return None
+    values = reference_by_seed(cell, ref)
+    if cell.by_seed and len(values) == len(cell.by_seed):
+        return sum(values.values()) / len(values)
+    return ref.mean
+
+
 def with_drops(results: list[RowResult], columns: tuple[Column, ...]) -> list[RowResult]:
     """The rows with their columns relative to the row's reference: ``drop`` = the reference's
     mean minus the row's (per-seed spread kept), ``reduction`` = 1 − the row's mean ÷ the reference's.
-    The reference's mean is taken over the row's seeds where it ran them all (a pruned row at seed 0
-    against its seed-0 baseline while seed 1's baseline has already run), else over its own."""
+    The reference's mean is taken over the row's seeds where it has them all (a pruned row at seed 0
+    against its seed-0 baseline while seed 1's baseline has already run; each seed against the
+    baseline runs it was made from, :func:`reference_by_seed`), else over its own."""
     refs = {r.row.label: r.cells for r in results}
-
-    def reference_mean(cell: Cell, ref: Cell | None) -> float | None:
-        if ref is None or ref.mean is None:
-            return None
-        values = dict(ref.by_seed)
-        seeds = [seed for seed, _ in cell.by_seed]
-        if seeds and all(seed in values for seed in seeds):
-            return sum(values[seed] for seed in seeds) / len(seeds)
-        return ref.mean
 
     def relative(cell: Cell, column: Column, ref_cell: Cell | None) -> Cell:
         ref = reference_mean(cell, ref_cell)

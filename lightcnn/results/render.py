@@ -4,7 +4,7 @@ runs behind each mean, the claims judged from them, and where the numbers came f
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -13,6 +13,7 @@ from lightcnn.results.aggregate import (
     RowResult,
     aggregate_row,
     per_seed,
+    reference_mean,
     with_drops,
 )
 from lightcnn.results.claims import RULE, verdict
@@ -185,8 +186,11 @@ def each_run(frame: pd.DataFrame, results: list[RowResult], columns: tuple[Colum
             runs = runs.sort_values(["seed", "run_id"], kind="stable")
             # runs that trained in different precisions (``auto`` on different machines) name theirs
             mixed = "precision" in runs and runs["precision"].nunique() > 1
-            named = [(run_name(run, mixed), float(run[key])) for _, run in runs.iterrows()]
-            parts.append(f"{result.row.label} {', '.join(f'{_fmt(v, column)} ({name})' for name, v in named)}")
+            named = [
+                RunValue(run_name(run, mixed), float(run[key]), str(run["run_id"]), made_from_run(run))
+                for _, run in runs.iterrows()
+            ]
+            parts.append(f"{result.row.label} {', '.join(f'{_fmt(r.value, column)} ({r.name})' for r in named)}")
             rows.append((result, named))
         if parts:
             return [f"Each run, {column.label}: {'; '.join(parts)}.", "", *compared(rows, column)]
@@ -239,20 +243,42 @@ def run_name(run: pd.Series, mixed_precision: bool) -> str:
     return f"seed {int(run['seed'])}{precision}"
 
 
-def compared(rows: list[tuple[RowResult, list[tuple[str, float]]]], column: Column) -> list[str]:
-    """Each row's mean against the first row's, with both standard deviations, and the
+class RunValue(NamedTuple):
+    name: str  # seed, and precision where a row's runs differ in it
+    value: float
+    run_id: str
+    made_from: str | None  # the run whose weights it started from (a pruned run's baseline)
+
+
+def made_from_run(run: pd.Series) -> str | None:
+    parent = run.get("depends_on.run_id")
+    return None if parent is None or pd.isna(parent) else str(parent)
+
+
+def compared(rows: list[tuple[RowResult, list[RunValue]]], column: Column) -> list[str]:
+    """Each row's mean against the first row's (a row made from the first row's runs against
+    those runs, as a drop column: :func:`lightcnn.results.aggregate.reference_mean`), with both
+    standard deviations, and the
     differences run by run where both rows have a run of the same name (seed, precision; the
-    runs of one name averaged first, ``mean_by_name``): one line, or none with fewer than two rows."""
+    runs of one name averaged first, ``mean_by_name``), a run made from one of the first row's
+    runs against that run: one line, or none with fewer than two rows."""
     if len(rows) < 2:
         return []
     (first, first_runs), parts = rows[0], []
+    base_by_run = {r.run_id: r.value for r in first_runs}
+    base = mean_by_name([(r.name, r.value) for r in first_runs])
     for result, runs in rows[1:]:
         ours, theirs = result.cells[column.id], first.cells[column.id]
-        diff = (ours.mean - theirs.mean) * column.scale
+        made_from_first = any(run in base_by_run for _, run in ours.made_from)  # as a drop column measures it
+        diff = (ours.mean - (reference_mean(ours, theirs) if made_from_first else theirs.mean)) * column.scale
         text = (f"{result.row.label} {diff:+.{column.digits}f} in the mean (its standard deviation "
                 f"{_fmt(ours.std, column)}, {first.row.label}'s {_fmt(theirs.std, column)})")  # fmt: skip
-        base, mine = mean_by_name(first_runs), mean_by_name(runs)
-        same = [(name, (value - base[name]) * column.scale) for name, value in mine.items() if name in base]
+        differences = [
+            (r.name, r.value - base_by_run.get(r.made_from, base.get(r.name)))
+            for r in runs
+            if r.made_from in base_by_run or r.name in base
+        ]
+        same = [(name, d * column.scale) for name, d in mean_by_name(differences).items()]
         if same:
             text += ", run by run " + ", ".join(f"{d:+.{column.digits}f} ({name})" for name, d in same)
         parts.append(text)
