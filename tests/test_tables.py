@@ -387,6 +387,29 @@ def test_point_curves_draw_one_line_per_episode(tmp_path):
     assert not (tmp_path / "empty.png").exists()  # no empty frame: the page says it in words
 
 
+def test_a_row_alone_with_many_lines_names_its_marks_briefly_and_titles_the_whole_figure(tmp_path, monkeypatch):
+    """The Fig. 2 analogue: eight episodes and two marks put the legend beside the axes, which are
+    then too narrow for the title (it was cut at the figure's left edge): it goes over the figure."""
+    import lightcnn.results.plots as plots
+    from lightcnn.results.specs import Curves
+
+    seen = {}
+
+    def keep(figure, path):
+        axes = figure.axes[0]
+        seen.update(labels=axes.get_legend_handles_labels()[1], title=axes.get_title(),
+                    suptitle=figure._suptitle.get_text() if figure._suptitle else "")  # fmt: skip
+
+    monkeypatch.setattr(plots, "save_png", keep)
+    curves = Curves("fig2", ("RL",), field="rl_steps", x="reduction", y="accuracy", by="episode", title="Fig. 2 " * 12)
+    points = [{"episode": e, "reduction": r, "accuracy": 0.8 - r / 4} for e in range(8) for r in (0.1, 0.6)]
+    marks = {"RL (seed 2)": {"baseline": 0.82, "final": (0.64, 0.81)}}
+    assert plots.curves_plot({"RL (seed 2)": points}, curves, "t", tmp_path / "fig2.png", marks)
+    assert seen["labels"][0] == "RL (seed 2): episode 0" and seen["labels"][-2:] == [
+        "unpruned", "chosen masks after fine-tuning"]  # fmt: skip
+    assert seen["title"] == "" and seen["suptitle"].startswith("Fig. 2 Fig. 2")
+
+
 @pytest.mark.parametrize(("xs", "ticks"), [((0, 1), [0, 1]), ((0,), [0]), ((0.25, 0.75), None)])
 def test_a_counted_x_has_ticks_at_whole_numbers_only(tmp_path, monkeypatch, xs, ticks):
     import lightcnn.results.plots as plots

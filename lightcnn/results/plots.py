@@ -165,8 +165,9 @@ def curves_plot(
             drawn = _point_lines(axes, label, points, curves, f"C{index}", alone=len(series) == 1)
         if not drawn:
             missing.append(label)
-        elif marks and marks.get(label):
-            _marks(axes, label, marks[label], "black" if len(series) == 1 else f"C{index}")
+        elif marks and marks.get(label):  # a row alone: its name is in its first line's label already
+            alone = len(series) == 1
+            _marks(axes, "" if alone else label, marks[label], "black" if alone else f"C{index}")
     if len(missing) == len(series):
         plt.close(figure)
         return False
@@ -179,12 +180,13 @@ def curves_plot(
         axes.set_ylabel(curves.ylabel or curves.y)
         if all(isinstance(p.get(curves.x), int | None) for points in series.values() for p in points):
             whole_ticks(axes)  # counted x (a search round): no tick between two counts
-    axes.set_title(fitted(curves.title or title), fontsize=10)
     axes.grid(True, alpha=0.3)
     if len(axes.get_legend_handles_labels()[1]) > 4:  # beside the axes: never over a line
         figure.set_size_inches(8.4, 4.4)
         axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        figure.suptitle(fitted(curves.title or title, 96), fontsize=10)  # over the figure: the axes are narrow
     else:
+        axes.set_title(fitted(curves.title or title), fontsize=10)
         axes.legend(fontsize=7)
     if missing:
         figure.text(0.01, 0.01, "not measured: " + ", ".join(missing), fontsize=7)
@@ -204,12 +206,14 @@ def whole_ticks(axes) -> None:
 
 
 def _marks(axes, label: str, marks: dict, colour: str) -> None:
+    """The row's ``baseline`` line and ``final`` star, named after ``label`` (none: the plot's only row)."""
+    named = f"{label}: " if label else ""
     if marks.get("baseline") is not None:
-        axes.axhline(marks["baseline"], color=colour, linestyle=":", linewidth=1.2, label=f"{label}: unpruned")
+        axes.axhline(marks["baseline"], color=colour, linestyle=":", linewidth=1.2, label=f"{named}unpruned")
     if marks.get("final") is not None:
         x, y = marks["final"]
         axes.plot([x], [y], marker="*", markersize=14, color=colour, linestyle="none", zorder=5,
-                  label=f"{label}: chosen masks after fine-tuning")  # fmt: skip
+                  label=f"{named}chosen masks after fine-tuning")  # fmt: skip
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
