@@ -442,8 +442,8 @@ def test_a_curve_of_several_seeds_draws_their_mean_over_each_run_and_an_episode_
     spec.write_text(RATIO_SPEC.replace("overrides: [dataset=cifar10]", "overrides: [dataset=cifar10]\nseeds: [0, 1]")
                     + "curves:\n" + "".join(f"  - {c}\n" for c in curves))  # fmt: skip
     runs = []
-    for seed, returns, accuracy in ((0, (-1.0, -0.5), 0.6), (1, (-0.8, -0.1), 0.7)):
-        run = record(f"r{seed}", 20, seed, 90.0, finished=f"2026-01-0{seed + 1}T00:00:00")
+    for seed, returns, accuracy in ((1, (-0.8, -0.1), 0.7), (0, (-1.0, -0.5), 0.6)):  # seed 1 finished first
+        run = record(f"r{seed}", 20, seed, 90.0, finished=f"2026-01-0{2 - seed}T00:00:00")
         run["rl_rounds"] = [{"round": i, "mean_return": r} for i, r in enumerate(returns)]
         run["rl_steps"] = [{"episode": 0, "reduction": 0.3, "accuracy": accuracy}]
         runs.append(run)
@@ -459,9 +459,13 @@ def test_a_curve_of_several_seeds_draws_their_mean_over_each_run_and_an_episode_
     frame = records_frame(tmp_path / "results")
     render_spec(load_spec(spec), frame, tmp_path / "out", make_matcher(frame, "quick", ()))
     each, mean = drawn["rl_returns"][:2], drawn["rl_returns"][2]
-    assert [ys for _, ys, _ in each] == [[-1.0, -0.5], [-0.8, -0.1]] and all(alpha < 0.5 for *_, alpha in each)
+    assert [ys for _, ys, _ in each] == [[-0.8, -0.1], [-1.0, -0.5]] and all(alpha < 0.5 for *_, alpha in each)
     assert mean[0] == "R20 (mean of 2 runs, seeds 0, 1; thin: each run)" and mean[1] == pytest.approx([-0.9, -0.3])
-    assert drawn["rl_fig2"] == [("R20 (seed 1: the newest of 2 runs)", [0.7], 0.7)]  # one search's episodes
+    assert drawn["rl_fig2"] == [("R20 (seed 0: the newest of 2 runs)", [0.6], 0.7)]  # one search's episodes
+    write_records(tmp_path / "one", runs[:1])
+    frame = records_frame(tmp_path / "one")
+    render_spec(load_spec(spec), frame, tmp_path / "out1", make_matcher(frame, "quick", ()))
+    assert drawn["rl_returns"][0][0] == "R20 (seed 1)"  # one run: which seed it is
 
 
 def test_a_page_says_in_words_which_plot_is_not_there_yet(tmp_path):
@@ -699,7 +703,7 @@ def test_a_search_curve_marks_the_unpruned_accuracy_and_the_fine_tuned_result(tm
                rl_chosen={"reduction": 0.6}, final_val_acc=88.0)  # fmt: skip
     write_records(tmp_path / "results", [run])
     render_specs([spec_path], tmp_path / "results", tmp_path / "out")
-    assert captured == {"R20": {"baseline": 0.9, "final": (0.6, pytest.approx(0.88))}}
+    assert captured == {"R20 (seed 0)": {"baseline": 0.9, "final": (0.6, pytest.approx(0.88))}}
 
 
 def test_a_column_key_no_record_can_hold_is_refused_naming_the_spec_and_column(tmp_path):

@@ -79,7 +79,7 @@ def spec_plots(
         points, marks, each_run = {}, {}, {}
         for label in curve.rows:
             drawn = row_points(frame, rows[label], matcher, curve)
-            name = curve_label(label, drawn)
+            name = curve_label(label, drawn, curve.field)
             points[name], marks[name] = drawn.points, row_marks(frame, rows[label], matcher, curve)
             if drawn.each_run:
                 each_run[name] = drawn.each_run
@@ -92,17 +92,18 @@ def spec_plots(
     return images, lines
 
 
-def curve_label(label: str, drawn: RowPoints) -> str:
+def curve_label(label: str, drawn: RowPoints, field: str) -> str:
     """A row's name in a curve's legend, saying what its line is: the mean of several runs (and
-    their seeds, when each run is drawn too), or one run of several (which seed)."""
-    seeds = ", ".join(map(str, drawn.seeds))
+    their seeds, when each run is drawn too), or one run (of a list other than ``history``: which
+    seed, and of how many runs)."""
+    seeds = ", ".join(map(str, sorted(drawn.seeds)))
     if drawn.each_run:
         return f"{label} (mean of {len(drawn.each_run)} runs, seeds {seeds}; thin: each run)"
     if len(drawn.seeds) > 1:
         return f"{label} (mean of {len(drawn.seeds)} runs)"
     if drawn.runs > 1:
         return f"{label} (seed {seeds}: the newest of {drawn.runs} runs)"
-    return label
+    return f"{label} (seed {seeds})" if field != "history" and drawn.seeds else label
 
 
 def load_specs(spec_paths: list[Path], synthetic: bool = False) -> list[TableSpec]:
