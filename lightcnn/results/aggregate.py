@@ -144,13 +144,19 @@ def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], ma
                      other_runs=others)  # fmt: skip
 
 
+def made_from_run(run: pd.Series) -> str | None:
+    """The run whose weights ``run`` (a record) started from (``depends_on``: a pruned run's
+    baseline), or None."""
+    parent = run.get("depends_on.run_id")
+    return None if parent is None or pd.isna(parent) else str(parent)
+
+
 def made_from(runs: pd.DataFrame) -> tuple[tuple[int, str], ...]:
-    """(seed, run id) of the run each of ``runs`` took its weights from (``depends_on``: a pruned
-    run's baseline), for the runs that name one."""
-    if "depends_on.run_id" not in runs or "seed" not in runs:
+    """(seed, run id) of the run each of ``runs`` took its weights from, for the runs that name one."""
+    if "seed" not in runs:
         return ()
-    named = runs[runs["depends_on.run_id"].notna()]
-    return tuple((int(seed), str(run)) for seed, run in zip(named["seed"], named["depends_on.run_id"], strict=True))
+    parents = ((run["seed"], made_from_run(run)) for _, run in runs.iterrows())
+    return tuple((int(seed), parent) for seed, parent in parents if parent is not None)
 
 
 def reference_by_seed(cell: Cell, ref: Cell) -> dict[int, float]:

@@ -12,6 +12,7 @@ from lightcnn.results.aggregate import (
     NOT_RUN,
     RowResult,
     aggregate_row,
+    made_from_run,
     per_seed,
     reference_mean,
     with_drops,
@@ -250,18 +251,12 @@ class RunValue(NamedTuple):
     made_from: str | None  # the run whose weights it started from (a pruned run's baseline)
 
 
-def made_from_run(run: pd.Series) -> str | None:
-    parent = run.get("depends_on.run_id")
-    return None if parent is None or pd.isna(parent) else str(parent)
-
-
 def compared(rows: list[tuple[RowResult, list[RunValue]]], column: Column) -> list[str]:
     """Each row's mean against the first row's (a row made from the first row's runs against
     those runs, as a drop column: :func:`lightcnn.results.aggregate.reference_mean`), with both
-    standard deviations, and the
-    differences run by run where both rows have a run of the same name (seed, precision; the
-    runs of one name averaged first, ``mean_by_name``), a run made from one of the first row's
-    runs against that run: one line, or none with fewer than two rows."""
+    standard deviations, and the differences run by run where both rows have a run of the same
+    name (seed, precision; the runs of one name averaged first, ``mean_by_name``), a run made from
+    one of the first row's runs against that run: one line, or none with fewer than two rows."""
     if len(rows) < 2:
         return []
     (first, first_runs), parts = rows[0], []
