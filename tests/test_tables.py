@@ -585,11 +585,41 @@ def test_the_pareto_plot_names_each_schedule_and_never_gives_a_compressed_model_
     axes = pareto_figure(runs, "cifar10").axes[0]
     labels = [t.get_text() for t in axes.get_legend().get_texts()]
     assert labels == ["mobilenet, 3 epochs on 10,000 images", "resnet, 30 epochs", "resnet + prune_hrank, 30 epochs",
-                      "Pareto front"]  # fmt: skip
+                      "Pareto front (30 epochs from scratch)"]  # fmt: skip
     plain, pruned = axes.collections[1], axes.collections[2]
     assert len(plain.get_paths()[0].vertices) != len(pruned.get_paths()[0].vertices)  # a circle, a square
     assert len(axes.collections[0].get_facecolors()) == 0 or axes.collections[0].get_facecolors()[0][3] == 0  # hollow
     assert plain.get_facecolors()[0][3] == 1  # the longest schedule filled
+    front = axes.lines[0]  # the 3-epoch MobileNet's 60 % at 10 M is not on a front of 30-epoch runs
+    assert list(front.get_xdata()) == [15.0, 40.0]
+
+
+def test_the_pareto_front_holds_the_longest_trainings_from_scratch_and_what_was_made_from_them():
+    import pandas as pd
+
+    from lightcnn.results.plots import pareto_figure
+
+    runs = pd.DataFrame(
+        {
+            "run_id": ["base", "pruned", "small", "orphan"],
+            "model": ["resnet", "resnet", "mobilenet", "resnet"],
+            "method": ["none", "prune_hrank", "none", "prune_rl"],
+            "flops_conv": [4.0e7, 1.5e7, 1.0e7, 1.2e7],
+            "test_acc": [90.0, 88.0, 60.0, 70.0],
+            "config.trainer.max_epochs": [30, 15, 3, 10],
+            "config.dataset.train_subset": [None, None, 10_000, None],
+            "depends_on.run_id": [None, "base", None, "not-among-the-runs"],
+        }
+    )
+    axes = pareto_figure(runs, "cifar10").axes[0]
+    labels = [t.get_text() for t in axes.get_legend().get_texts()]
+    assert labels == ["mobilenet, 3 epochs on 10,000 images", "resnet, 30 epochs",
+                      "resnet + prune_hrank, 30 epochs + 15", "resnet + prune_rl, 10 epochs",
+                      "Pareto front (30 epochs from scratch)"]  # fmt: skip
+    front = axes.lines[0]
+    assert list(front.get_xdata()) == [15.0, 40.0] and list(front.get_ydata()) == [88.0, 90.0]
+    filled = [c.get_facecolors()[0][3] == 1 if len(c.get_facecolors()) else False for c in axes.collections]
+    assert filled == [False, True, True, False]  # a run whose baseline is not here counts only its own epochs
 
 
 def test_labels_of_neighbouring_points_go_on_separate_lines():

@@ -246,8 +246,11 @@ def method_marker(method: str, methods: list[str]) -> str:
 def schedule_length(run: pd.Series) -> tuple[float, float]:
     """(epochs, training images; infinite for the whole set) of a run: the larger, the longer."""
     epochs, subset = run.get("config.trainer.max_epochs"), run.get("config.dataset.train_subset")
-    known = lambda value: value is not None and not pd.isna(value)  # noqa: E731
     return (float(epochs) if known(epochs) else 0.0, float(subset) if known(subset) else math.inf)
+
+
+def known(value) -> bool:
+    return value is not None and not pd.isna(value)
 
 
 def schedule_of(run: pd.Series) -> str:
@@ -255,10 +258,33 @@ def schedule_of(run: pd.Series) -> str:
     beyond its model (read from the record's config)."""
     epochs = run.get("config.trainer.max_epochs")
     subset = run.get("config.dataset.train_subset")
-    if epochs is None or pd.isna(epochs):
+    if not known(epochs):
         return ""
     text = f"{int(epochs)} epoch{'s' if int(epochs) != 1 else ''}"
-    return text + (f" on {int(subset):,} images" if subset is not None and not pd.isna(subset) else "")
+    return text + (f" on {int(subset):,} images" if known(subset) else "")
+
+
+def trained_from_scratch(run: pd.Series, runs_by_id: dict[str, pd.Series]) -> pd.Series | None:
+    """The run of ``runs_by_id`` whose from-scratch training ``run`` continues (a pruned run's
+    baseline, followed to the first run that started from nothing); None when ``run`` started from
+    nothing or that run is not among ``runs_by_id``."""
+    first, seen = None, set()
+    while known(parent := run.get("depends_on.run_id")) and parent in runs_by_id and parent not in seen:
+        seen.add(parent)
+        first = run = runs_by_id[parent]
+    return first
+
+
+def schedules(run: pd.Series, runs_by_id: dict[str, pd.Series]) -> tuple[str, tuple[float, float], str]:
+    """(the training from scratch's schedule, its length, ``run``'s whole schedule): ``"30 epochs"``
+    twice for a run that started from nothing, ``"30 epochs"`` and ``"30 epochs + 15"`` for one
+    that trained 15 epochs from a 30-epoch run."""
+    first = trained_from_scratch(run, runs_by_id)
+    if first is None:
+        return schedule_of(run), schedule_length(run), schedule_of(run)
+    epochs = run.get("config.trainer.max_epochs")
+    base = schedule_of(first)
+    return base, schedule_length(first), f"{base} + {int(epochs)}" if known(epochs) else base
 
 
 def pareto_plot(runs: pd.DataFrame, title: str, path: Path) -> None:
@@ -268,32 +294,40 @@ def pareto_plot(runs: pd.DataFrame, title: str, path: Path) -> None:
 def pareto_figure(runs: pd.DataFrame, title: str):
     """Test accuracy against conv + linear MACs of ``runs`` (one data set and profile): a colour
     per model, a marker per method, one legend entry per model, method and (where the runs'
-    schedules differ) schedule, which the entry names, the longest schedule filled and the others
-    hollow; the Pareto front drawn as a step line (highest accuracy for the MACs)."""
+    schedules differ) schedule, which the entry names (a run made from another, a pruned run from
+    its baseline: "30 epochs + 15"). Accuracies of different schedules are not comparable, so the
+    Pareto front (a step line: the highest accuracy for the MACs) is drawn over the runs whose
+    training from scratch is the longest (their markers filled, the others hollow) and the legend
+    names that schedule where there are several."""
     from lightcnn.models import model_names
 
     figure, axes = plt.subplots(figsize=(7.0, 4.8))
     usable = runs.dropna(subset=["flops_conv", "test_acc"])
+    by_id = {str(run["run_id"]): run for _, run in usable.iterrows()} if "run_id" in usable else {}
+    each = [schedules(run, by_id) for _, run in usable.iterrows()]
     usable = usable.assign(
         macs_m=usable["flops_conv"].astype(float) / 1e6,  # millions: ticks 20, 200, not 2×10⁷
         method=usable["method"] if "method" in usable else "none",
-        schedule=[schedule_of(run) for _, run in usable.iterrows()],
+        base=[base for base, _, _ in each],
+        schedule=[schedule for _, _, schedule in each],
     )
     order = {name: index for index, name in enumerate(model_names())}
     methods = sorted(set(usable["method"]))
-    schedules = set(usable["schedule"])
-    longest = max(((schedule_length(run), run["schedule"]) for _, run in usable.iterrows()), default=(0, ""))[1]
+    several = len(set(usable["schedule"])) > 1
+    longest = max(((length, base) for base, length, _ in each), default=(0, ""))[1]
     for (model, method, schedule), group in sorted(usable.groupby(["model", "method", "schedule"])):
         label = model if method == "none" else f"{model} + {method}"
-        label += f", {schedule}" if len(schedules) > 1 else ""
+        label += f", {schedule}" if several else ""
         colour = model_style(order.get(model, len(order)))["color"]
-        face = "none" if len(schedules) > 1 and schedule != longest else colour
+        face = "none" if several and group["base"].iloc[0] != longest else colour
         marker = method_marker(method, methods)
         axes.scatter(group["macs_m"], group["test_acc"], s=30, label=label, zorder=3, marker=marker,
                      facecolors=face, edgecolors=colour, linewidths=1.2)  # fmt: skip
-    front = pareto_front(list(zip(usable["macs_m"], usable["test_acc"].astype(float), strict=True)))
+    comparable = usable[usable["base"] == longest]
+    front = pareto_front(list(zip(comparable["macs_m"], comparable["test_acc"].astype(float), strict=True)))
     xs, ys = [p[0] for p in front], [p[1] for p in front]
-    axes.step(xs, ys, where="post", color="black", linewidth=1.2, label="Pareto front", zorder=2)
+    front_label = f"Pareto front ({longest} from scratch)" if len(set(usable["base"])) > 1 else "Pareto front"
+    axes.step(xs, ys, where="post", color="black", linewidth=1.2, label=front_label, zorder=2)
     axes.plot(xs, ys, linestyle="none", marker="o", markersize=9, markerfacecolor="none", color="black", zorder=4)
     axes.set_xscale("log")
     for axis_format in (axes.xaxis.set_major_formatter, axes.xaxis.set_minor_formatter):

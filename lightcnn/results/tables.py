@@ -171,7 +171,9 @@ def pareto_section(runs: pd.DataFrame, out_dir: Path, profile: str | None, smoke
     from lightcnn.results.plots import pareto_plot
 
     lines = ["", "Accuracy against conv + linear MACs of the training runs behind the rows above, one plot per "
-             "data set and input shape, with the Pareto front:", ""]  # fmt: skip
+             "data set and input shape, with the Pareto front of the runs trained longest from scratch and the "
+             "runs made from them (a pruned run from its baseline): accuracies of different schedules are not "
+             "comparable.", ""]  # fmt: skip
     if runs.empty:
         return [], [*lines, "No training run of this profile yet: no plot.", ""]
     images = []
