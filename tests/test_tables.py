@@ -750,6 +750,32 @@ def test_a_column_key_no_record_can_hold_is_refused_naming_the_spec_and_column(t
         load_spec(spec)
 
 
+def test_a_claim_on_a_change_compares_each_runs_last_entry_minus_its_first(tmp_path, spec_path):
+    claim = "claims:\n  - {text: R56 learns more, row: R56, than: R20, key: rl_rounds, change_of: mean_return}\n"
+    spec_path.write_text(SPEC + claim)
+    rises = {20: (0.10, -0.05, 0.02), 56: (0.30, 0.31, 0.20)}
+    runs = []
+    for depth, changes in rises.items():
+        for seed, rise in enumerate(changes):
+            run = record(f"{depth}-{seed}", depth, seed, 90.0)
+            run["rl_rounds"] = [{"round": 0, "mean_return": -1.0}, {"round": 1, "mean_return": -1.5},
+                                {"round": 2, "mean_return": -1.0 + rise}]  # fmt: skip
+            runs.append(run)
+    write_records(tmp_path / "results", runs)
+    md, _ = render_specs([spec_path], tmp_path / "results", tmp_path / "out")
+    line = next(line for line in md.read_text().splitlines() if line.startswith("- R56 learns more"))
+    assert "R56 0.27 ± 0.06 (n=3) against R20 0.02 ± 0.08 (n=3), seed by seed +0.20 (seed 0), +0.36 (seed 1)" in line
+    assert line.endswith("**holds**")  # the middle round does not count: last minus first
+    for bad, message in (
+        ("key: test_acc, change_of: mean_return", r"change_of needs key to be a list field of the run record, not "
+                                                  r"'test_acc'; allowed: .*rl_rounds"),
+        ("key: rl_rounds, change_of: [mean_return]", r"change_of=\['mean_return'\]; allowed: a field of each entry"),
+    ):  # fmt: skip
+        spec_path.write_text(SPEC + f"claims:\n  - {{text: x, row: R56, than: R20, {bad}}}\n")
+        with pytest.raises(UserError, match=message):
+            load_spec(spec_path)
+
+
 def test_a_claim_counts_one_value_per_seed(tmp_path, spec_path):
     spec_path.write_text(SPEC + "claims:\n  - {text: R56 beats R20, row: R56, than: R20}\n")
     runs = [record("a", 20, 0, 91.0), record("b", 20, 0, 92.0), record("c", 20, 1, 91.0),

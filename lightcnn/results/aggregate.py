@@ -7,6 +7,7 @@ record while accuracies need ``task=train``. A row without an ``ok`` run says so
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -88,6 +89,20 @@ def per_seed(runs: pd.DataFrame, key: str) -> pd.Series:
     if "seed" not in runs:
         return values.dropna()
     return values.groupby(runs["seed"]).mean().dropna()
+
+
+def list_change(runs: pd.DataFrame, key: str, item: str) -> pd.Series:
+    """Per run, the last entry's ``item`` minus the first's in the list field ``key`` (a search's
+    mean return from its first round to its last: ``key=rl_rounds``, ``item=mean_return``); NaN
+    for a run without two entries that hold ``item``."""
+
+    def change(entries) -> float:
+        if not isinstance(entries, list) or len(entries) < 2:
+            return math.nan
+        first, last = entries[0].get(item), entries[-1].get(item)
+        return math.nan if first is None or last is None else float(last) - float(first)
+
+    return runs[key].map(change).astype(float) if key in runs else pd.Series(math.nan, index=runs.index)
 
 
 def aggregate_row(frame: pd.DataFrame, row: Row, columns: tuple[Column, ...], matcher: ConfigMatcher) -> RowResult:

@@ -12,6 +12,10 @@ machines, are averaged first: they are not independent samples):
 
 With a single run in either row nothing is resolved: one seed decides nothing when seeds differ.
 
+A claim about a change (``key: rl_rounds, change_of: mean_return``: "the RL search's mean return
+rises more than a random search's") compares, run by run, a list field's last entry minus its
+first (:func:`lightcnn.results.aggregate.list_change`), then one value per seed as above.
+
 A claim made at a cost (``at_same: params``: "the RL masks beat HRank's at the same
 reduction") also compares the rows' means of that field, lower being cheaper. Within
 :data:`SAME_COST` of each other the verdict stands as above; otherwise the accuracy difference
@@ -39,6 +43,8 @@ class Claim:
     key: str = "test_acc"  # the record field compared
     direction: str = "higher"
     at_same: str | None = None  # a cost field (lower is cheaper) the comparison is claimed at, e.g. params
+    change_of: str | None = None  # ``key`` is a list of mappings (a search's ``rl_rounds``): compare, run by run,
+    # its last entry's ``change_of`` minus its first's (the mean return's rise from the first round to the last)
 
 
 @dataclass(frozen=True)
@@ -124,7 +130,7 @@ def verdict(
 
     def summary(label: str, xs: list[float]) -> str:
         spread = f" ± {statistics.stdev(xs):.2f}" if len(xs) > 1 else ""
-        return f"{label} {statistics.fmean(xs):.2f}{spread} (n={len(xs)})" if xs else f"{label}: no run"
+        return f"{label} {statistics.fmean(xs):.2f}{spread} (n={len(xs)})" if xs else f"{label}: no run with a value"
 
     shown = f"{summary(claim.row, values)} against {summary(claim.than, others)}"
     if by_seed:

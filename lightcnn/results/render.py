@@ -12,6 +12,7 @@ from lightcnn.results.aggregate import (
     NOT_RUN,
     RowResult,
     aggregate_row,
+    list_change,
     made_from_run,
     per_seed,
     reference_mean,
@@ -220,14 +221,17 @@ def claim_lines(frame: pd.DataFrame, results: list[RowResult], claims: tuple) ->
         return []
     by_label = {result.row.label: result for result in results}
 
-    def values(label: str, key: str) -> pd.Series:  # seed -> the mean of that seed's runs
+    def values(label: str, key: str, change_of: str | None = None) -> pd.Series:  # seed -> that seed's runs' mean
         if key not in frame:
             return pd.Series(dtype=float)
-        return per_seed(frame[frame["run_id"].isin(by_label[label].own_runs)], key).astype(float)
+        runs = frame[frame["run_id"].isin(by_label[label].own_runs)]
+        if change_of:
+            runs, key = runs.assign(change=list_change(runs, key, change_of)), "change"
+        return per_seed(runs, key).astype(float)
 
     lines = [RULE, ""]
     for claim in claims:
-        ours, theirs = values(claim.row, claim.key), values(claim.than, claim.key)
+        ours, theirs = values(claim.row, claim.key, claim.change_of), values(claim.than, claim.key, claim.change_of)
         both = ours.index.intersection(theirs.index) if "seed" in frame else []
         by_seed = {int(seed): float(ours[seed] - theirs[seed]) for seed in both}
         costs = None
