@@ -448,12 +448,13 @@ def test_a_curve_of_several_seeds_draws_their_mean_over_each_run_and_an_episode_
         run["rl_steps"] = [{"episode": 0, "reduction": 0.3, "accuracy": accuracy}]
         runs.append(run)
     write_records(tmp_path / "results", runs)
-    drawn = {}
+    drawn, widths = {}, {}
 
     def lines(figure, path):
         drawn[path.stem] = [
             (line.get_label(), list(line.get_ydata()), line.get_alpha()) for line in figure.axes[0].get_lines()
         ]
+        widths[path.stem] = [line.get_linewidth() for line in figure.axes[0].get_lines()]
 
     monkeypatch.setattr(plots, "save_png", lines)
     frame = records_frame(tmp_path / "results")
@@ -461,6 +462,7 @@ def test_a_curve_of_several_seeds_draws_their_mean_over_each_run_and_an_episode_
     each, mean = drawn["rl_returns"][:2], drawn["rl_returns"][2]
     assert [ys for _, ys, _ in each] == [[-0.8, -0.1], [-1.0, -0.5]] and all(alpha < 0.5 for *_, alpha in each)
     assert mean[0] == "R20 (mean of 2 runs, seeds 0, 1; thin: each run)" and mean[1] == pytest.approx([-0.9, -0.3])
+    assert widths["rl_returns"][2] > 2 * max(widths["rl_returns"][:2])  # the mean bold over its thin runs
     assert drawn["rl_fig2"] == [("R20 (seed 0: the newest of 2 runs)", [0.6], 0.7)]  # one search's episodes
     write_records(tmp_path / "one", runs[:1])
     frame = records_frame(tmp_path / "one")

@@ -116,11 +116,12 @@ def _history_lines(axes, label: str, history: list[dict], stage: str, colour: st
 
 
 def _point_lines(
-    axes, label: str, points: list[dict], curves: Curves, colour: str, alone: bool, thin: bool = False
+    axes, label: str, points: list[dict], curves: Curves, colour: str, alone: bool, weight: str = "plain"
 ) -> bool:
     """``y`` against ``x``, one line per value of ``by``: in the row's colour, or, when the row is
-    ``alone`` in the plot, each line its own shade, labelled by its ``by`` value; ``thin``: faint
-    and unlabelled (one run under the mean of several). False when empty."""
+    ``alone`` in the plot, each line its own shade, labelled by its ``by`` value. ``weight``:
+    ``thin``, faint and unlabelled (one run under the mean of several), ``bold`` (that mean), or
+    ``plain``. False when empty."""
     lines: dict = {}
     for point in points:
         if point.get(curves.x) is not None and point.get(curves.y) is not None:
@@ -132,11 +133,12 @@ def _point_lines(
         if shaded:
             tag = f"{label}: {curves.by} {value}" if number == 0 else f"{curves.by} {value}"
             axes.plot(xs, ys, "-o", color=shades[number], markersize=2, linewidth=0.9, alpha=0.85, label=tag)
-        elif thin:
+        elif weight == "thin":
             axes.plot(xs, ys, "-", color=colour, linewidth=0.6, alpha=0.35)
         else:
             first = label if number == 0 else None
-            axes.plot(xs, ys, "-o", color=colour, markersize=2, linewidth=0.8, alpha=0.7, label=first)
+            width, size, alpha = (2.2, 4, 0.9) if weight == "bold" else (0.8, 2, 0.7)
+            axes.plot(xs, ys, "-o", color=colour, markersize=size, linewidth=width, alpha=alpha, label=first)
     return bool(lines)
 
 
@@ -160,9 +162,11 @@ def curves_plot(
         if history:
             drawn = _history_lines(axes, label, points, curves.stage, f"C{index}", index)
         else:
-            for run in (each_run or {}).get(label, ()):  # under the mean, so the spread over runs shows
-                _point_lines(axes, "", run, curves, f"C{index}", alone=False, thin=True)
-            drawn = _point_lines(axes, label, points, curves, f"C{index}", alone=len(series) == 1)
+            runs = (each_run or {}).get(label, ())
+            for run in runs:  # under the mean, so the spread over runs shows
+                _point_lines(axes, "", run, curves, f"C{index}", alone=False, weight="thin")
+            weight = "bold" if runs else "plain"
+            drawn = _point_lines(axes, label, points, curves, f"C{index}", alone=len(series) == 1, weight=weight)
         if not drawn:
             missing.append(label)
         elif marks and marks.get(label):  # a row alone: its name is in its first line's label already
