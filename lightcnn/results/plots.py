@@ -272,8 +272,10 @@ def trained_from_scratch(run: pd.Series, runs_by_id: dict[str, pd.Series]) -> pd
     """The run of ``runs_by_id`` whose from-scratch training ``run`` continues (a pruned run's
     baseline, followed to the first run that started from nothing); None when ``run`` started from
     nothing or that run is not among ``runs_by_id``."""
+    from lightcnn.results.aggregate import made_from_run
+
     first, seen = None, set()
-    while known(parent := run.get("depends_on.run_id")) and parent in runs_by_id and parent not in seen:
+    while (parent := made_from_run(run)) is not None and parent in runs_by_id and parent not in seen:
         seen.add(parent)
         first = run = runs_by_id[parent]
     return first
