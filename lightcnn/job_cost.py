@@ -16,7 +16,9 @@ training step). Its speed, in training images per second, comes from what was me
 Searches and rankings that come before the training (the RL search, HRank's ranks) are added
 from the same records: the median of their wall time not spent training (finished − started −
 ``train_time_s``, over runs that went start to end in one process). The yardstick counts neither
-them nor torch.compile's compilation (it runs uncompiled).
+them nor torch.compile's compilation (it runs uncompiled); a job whose method declares such work
+(``register_method(before_training=...)``: the RL search, often hours where its training takes
+minutes) and has no record of it says so on its line.
 """
 
 from __future__ import annotations
@@ -182,6 +184,8 @@ class Estimator:
 
     def minutes(self, cfg, container: dict) -> tuple[Work, float, str] | None:
         """(work, minutes, where the speed came from) of a training; None for other tasks."""
+        from lightcnn.methods.registry import before_training
+
         work = training_work(cfg)
         if work is None:
             return None
@@ -199,4 +203,7 @@ class Estimator:
         before = statistics.median(at_threads(self.before.get(key) or [(0.0, None)], self.threads)) / 60
         minutes = work.seconds(speed) / 60
         searched = f" + {before:.1f} min before training" if before >= 0.5 else ""
+        untimed = before_training(cfg.method.name)
+        if untimed and key not in self.before:  # e.g. an RL search: hours where the training takes minutes
+            searched = f"; {untimed} not included (no record of this configuration times it)"
         return work, minutes + before, f"{speed:,.0f} img/s, {source}{searched}"

@@ -3,6 +3,7 @@
 import logging
 
 import pytest
+from omegaconf import OmegaConf
 
 import lightcnn.job_cost as job_cost
 from lightcnn.composition import compose_config
@@ -96,6 +97,20 @@ def test_a_recorded_search_before_the_training_is_added_to_its_minutes(tmp_path,
     assert minutes == pytest.approx(work.seconds(1000.0) / 60 + 800 / 60)
     assert source == "1,000 img/s, 3 record(s) + 13.3 min before training"
     assert job_cost.seconds_before_training({"train_time_s": 5.0, "started_at": "bad"}) is None
+
+
+def test_a_search_no_record_times_is_named_on_its_line_not_left_out_in_silence(tmp_path, monkeypatch):
+    """The search study's RL rows were planned at "1.0 min, yardstick" for half an hour of search
+    each: the yardstick times training steps only, so a method whose work before training it
+    cannot time says so on the line; a method without such work keeps the plain line."""
+    monkeypatch.setattr(job_cost, "yardstick_images_per_s", lambda cfg: 500.0)
+    overrides = ["dataset=synthetic", "model=resnet", "model.depth=20", "task=train", "trainer.max_epochs=1"]
+    estimator = job_cost.Estimator(tmp_path)
+    for method, searches in (("method=prune_rl", True), ("method=none", False)):
+        composed = compose_config([*overrides, method])
+        source = estimator.minutes(validate(composed), OmegaConf.to_container(composed, resolve=True))[2]
+        assert source.startswith("500 img/s, yardstick")
+        assert ("; the RL search not included (no record of this configuration times it)" in source) == searches
 
 
 def test_the_estimate_takes_the_speeds_of_trainings_with_a_thread_per_core(tmp_path, monkeypatch):

@@ -56,6 +56,7 @@ def register_method(
     record_fields: type | None = None,
     smoke: tuple[str, ...] = (),
     fit_to_model: Callable[[nn.Module], dict] | None = None,
+    before_training: str | None = None,
 ) -> Callable:
     """``@register_method(name, config=...)`` on ``apply(model, cfg, context) -> model``; what the
     rest of lightcnn knows about the method is declared here, nowhere else:
@@ -71,12 +72,17 @@ def register_method(
     before its weights load, adds a :class:`~lightcnn.engine.callbacks.RebuildsArchitecture`
     callback to ``context.callbacks``."""
     return METHODS.register(name, config=config, record_fields=record_fields, smoke=tuple(smoke),
-                            fit_to_model=fit_to_model)  # fmt: skip
+                            fit_to_model=fit_to_model, before_training=before_training)  # fmt: skip
 
 
 def smoke_overrides(name: str) -> tuple[str, ...]:
     """What keeps a ``profile=smoke`` training with method ``name`` small (its entry's ``smoke``)."""
     return METHODS.get(name).info["smoke"]
+
+
+def before_training(name: str) -> str | None:
+    """What method ``name`` computes before training that a yardstick does not time (``before_training``)."""
+    return METHODS.get(name).info["before_training"]
 
 
 def fitted_values(name: str, net: nn.Module) -> dict:

@@ -175,7 +175,9 @@ def add_trained_skip_convs(model: nn.Module, cfg: PruneRLConfig, data: dict, see
     return added
 
 
-@register_method("prune_rl", config=PruneRLConfig, record_fields=PruneRLFields, smoke=SMOKE)
+@register_method(
+    "prune_rl", config=PruneRLConfig, record_fields=PruneRLFields, smoke=SMOKE, before_training="the RL search"
+)
 def prune_rl(model: nn.Module, cfg: PruneRLConfig, context: MethodContext) -> nn.Module:
     if context.input_shape is None:
         raise UserError("method=prune_rl reads the model's graph from one forward pass: it needs the input shape")
