@@ -624,6 +624,32 @@ def test_the_pareto_front_holds_the_longest_trainings_from_scratch_and_what_was_
     assert filled == [False, True, True, False]  # a run whose baseline is not here counts only its own epochs
 
 
+def test_one_methods_runs_of_two_schedules_get_two_markers_in_the_pareto_plot():
+    """The search study's RL runs (1 epoch of fine-tuning) and the RL rows' (10) were two legend
+    entries drawn alike: red diamonds both."""
+    import pandas as pd
+
+    from lightcnn.results.plots import pareto_figure
+
+    runs = pd.DataFrame(
+        {
+            "run_id": ["base", "short", "long"],
+            "model": ["resnet"] * 3,
+            "method": ["none", "prune_rl", "prune_rl"],
+            "flops_conv": [4.0e7, 1.0e7, 1.4e7],
+            "test_acc": [86.0, 68.0, 81.0],
+            "config.trainer.max_epochs": [30, 1, 10],
+            "depends_on.run_id": [None, "base", "base"],
+        }
+    )
+    axes = pareto_figure(runs, "cifar10").axes[0]
+    labels = [t.get_text() for t in axes.get_legend().get_texts()]
+    assert labels == ["resnet, 30 epochs", "resnet + prune_rl, 30 epochs + 1", "resnet + prune_rl, 30 epochs + 10",
+                      "Pareto front"]  # fmt: skip
+    shapes = [tuple(map(tuple, c.get_paths()[0].vertices.round(3))) for c in axes.collections[:3]]
+    assert len(set(shapes)) == 3  # a circle and two different markers
+
+
 def test_labels_of_neighbouring_points_go_on_separate_lines():
     from lightcnn.results.plots import label_rows
 

@@ -230,7 +230,7 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
     return front
 
 
-# a colour per model (tab20: every registered model its own), a marker per method (the unpruned,
+# a colour per model (tab20: every registered model its own), a marker per method and schedule (the unpruned,
 # uncompressed model is a circle, never shared), hollow markers for the shorter schedules
 METHOD_MARKERS = ("s", "^", "D", "v", "P", "X", "<", ">")
 
@@ -239,12 +239,14 @@ def model_style(index: int) -> dict:
     return {"color": plt.get_cmap("tab20")(index % 20), "marker": "o"}
 
 
-def method_marker(method: str, methods: list[str]) -> str:
-    """``none``: a circle; every other method of ``methods`` (sorted) its own marker."""
+def method_marker(method: str, schedule: str, entries: list[tuple[str, str]]) -> str:
+    """``none``: a circle; every other (method, schedule) of ``entries`` (sorted) its own marker, so
+    that one method's runs of two schedules (an RL search fine-tuned 1 epoch and 10) never share a
+    legend entry's look."""
     if method == "none":
         return "o"
-    others = sorted(m for m in methods if m != "none")
-    return METHOD_MARKERS[others.index(method) % len(METHOD_MARKERS)]
+    others = sorted({entry for entry in entries if entry[0] != "none"})
+    return METHOD_MARKERS[others.index((method, schedule)) % len(METHOD_MARKERS)]
 
 
 def schedule_length(run: pd.Series) -> tuple[float, float]:
@@ -299,8 +301,8 @@ def pareto_plot(runs: pd.DataFrame, title: str, path: Path) -> None:
 
 def pareto_figure(runs: pd.DataFrame, title: str):
     """Test accuracy against conv + linear MACs of ``runs`` (one data set and profile): a colour
-    per model, a marker per method, one legend entry per model, method and (where the runs'
-    schedules differ) schedule, which the entry names (a run made from another, a pruned run from
+    per model, a marker per method and schedule (a circle: no method), one legend entry per model,
+    method and (where the runs' schedules differ) schedule, which the entry names (a run made from another, a pruned run from
     its baseline: "30 epochs + 15"). Accuracies of different schedules are not comparable, so the
     Pareto front (a step line: the highest accuracy for the MACs) is drawn over the runs whose
     training from scratch is the longest (their markers filled, the others hollow) and the legend
@@ -318,7 +320,7 @@ def pareto_figure(runs: pd.DataFrame, title: str):
         schedule=[schedule for _, _, schedule in each],
     )
     order = {name: index for index, name in enumerate(model_names())}
-    methods = sorted(set(usable["method"]))
+    entries = list(zip(usable["method"], usable["schedule"], strict=True))
     several = len(set(usable["schedule"])) > 1
     longest = max(((length, base) for base, length, _ in each), default=(0, ""))[1]
     for (model, method, schedule), group in sorted(usable.groupby(["model", "method", "schedule"])):
@@ -326,7 +328,7 @@ def pareto_figure(runs: pd.DataFrame, title: str):
         label += f", {schedule}" if several else ""
         colour = model_style(order.get(model, len(order)))["color"]
         face = "none" if several and group["base"].iloc[0] != longest else colour
-        marker = method_marker(method, methods)
+        marker = method_marker(method, schedule, entries)
         axes.scatter(group["macs_m"], group["test_acc"], s=30, label=label, zorder=3, marker=marker,
                      facecolors=face, edgecolors=colour, linewidths=1.2)  # fmt: skip
     comparable = usable[usable["base"] == longest]
