@@ -302,11 +302,11 @@ def pareto_plot(runs: pd.DataFrame, title: str, path: Path) -> None:
 def pareto_figure(runs: pd.DataFrame, title: str):
     """Test accuracy against conv + linear MACs of ``runs`` (one data set and profile): a colour
     per model, a marker per method and schedule (a circle: no method), one legend entry per model,
-    method and (where the runs' schedules differ) schedule, which the entry names (a run made from another, a pruned run from
-    its baseline: "30 epochs + 15"). Accuracies of different schedules are not comparable, so the
-    Pareto front (a step line: the highest accuracy for the MACs) is drawn over the runs whose
-    training from scratch is the longest (their markers filled, the others hollow) and the legend
-    names that schedule where there are several."""
+    method and (where the runs' schedules differ) schedule, which the entry names (a run made from
+    another, a pruned run from its baseline: "30 epochs + 15"). Accuracies of different schedules
+    are not comparable, so the Pareto front (a step line: the highest accuracy for the MACs) is
+    drawn over the runs whose training from scratch is the longest (their markers filled, the
+    others hollow) and the legend names that schedule where there are several."""
     from lightcnn.models import model_names
 
     figure, axes = plt.subplots(figsize=(7.0, 4.8))
