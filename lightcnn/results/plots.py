@@ -239,14 +239,13 @@ def model_style(index: int) -> dict:
     return {"color": plt.get_cmap("tab20")(index % 20), "marker": "o"}
 
 
-def method_marker(method: str, schedule: str, entries: list[tuple[str, str]]) -> str:
-    """``none``: a circle; every other (method, schedule) of ``entries`` (sorted) its own marker, so
-    that one method's runs of two schedules (an RL search fine-tuned 1 epoch and 10) never share a
-    legend entry's look."""
-    if method == "none":
-        return "o"
-    others = sorted({entry for entry in entries if entry[0] != "none"})
-    return METHOD_MARKERS[others.index((method, schedule)) % len(METHOD_MARKERS)]
+def method_markers(entries: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The marker of each (method, schedule) of ``entries``: ``none`` a circle, every other pair
+    (sorted) its own, so that one method's runs of two schedules (an RL search fine-tuned 1 epoch
+    and 10) never share a legend entry's look."""
+    others = sorted(entry for entry in entries if entry[0] != "none")
+    markers = {entry: METHOD_MARKERS[index % len(METHOD_MARKERS)] for index, entry in enumerate(others)}
+    return {entry: markers.get(entry, "o") for entry in entries}
 
 
 def schedule_length(run: pd.Series) -> tuple[float, float]:
@@ -320,7 +319,7 @@ def pareto_figure(runs: pd.DataFrame, title: str):
         schedule=[schedule for _, _, schedule in each],
     )
     order = {name: index for index, name in enumerate(model_names())}
-    entries = list(zip(usable["method"], usable["schedule"], strict=True))
+    markers = method_markers(set(zip(usable["method"], usable["schedule"], strict=True)))
     several = len(set(usable["schedule"])) > 1
     longest = max(((length, base) for base, length, _ in each), default=(0, ""))[1]
     for (model, method, schedule), group in sorted(usable.groupby(["model", "method", "schedule"])):
@@ -328,7 +327,7 @@ def pareto_figure(runs: pd.DataFrame, title: str):
         label += f", {schedule}" if several else ""
         colour = model_style(order.get(model, len(order)))["color"]
         face = "none" if several and group["base"].iloc[0] != longest else colour
-        marker = method_marker(method, schedule, entries)
+        marker = markers[(method, schedule)]
         axes.scatter(group["macs_m"], group["test_acc"], s=30, label=label, zorder=3, marker=marker,
                      facecolors=face, edgecolors=colour, linewidths=1.2)  # fmt: skip
     comparable = usable[usable["base"] == longest]
