@@ -482,3 +482,22 @@ def test_a_random_search_draws_every_action_and_learns_nothing():
     assert {e["epsilon"] for e in episodes} == {1.0} and [r["target_syncs"] for r in rounds] == [0, 0]
     with pytest.raises(ConfigValueError, match="search='greedy' is not allowed: one of rl, random"):
         PruneRLConfig(search="greedy")
+
+
+def test_the_share_of_new_actions_by_hand():
+    from lightcnn.methods.pruning.rl_search import new_action_share
+
+    earlier = [[1, 2, 3], [1, 5, 3]]  # conv 0: {1}; conv 1: {2, 5}; conv 2: {3}
+    assert new_action_share([], [[0, 0, 0]]) == 1.0
+    assert new_action_share(earlier, [[1, 5, 3], [2, 1, 3]]) == pytest.approx(2 / 6)  # 2 at conv 0, 1 at conv 1
+    assert new_action_share([*earlier, None], [[1, 2, 3]]) is None  # an episode recorded without its actions
+
+
+def test_every_episode_records_its_actions_and_every_round_the_share_that_was_new():
+    envs, (_, episodes, _, rounds) = small_search(actors=2, episodes_per_actor=2, search="random")
+    assert all(len(e["actions"]) == len(envs.units) for e in episodes)
+    first = [e["actions"] for e in episodes if e["round"] == 0]
+    second = [e["actions"] for e in episodes if e["round"] == 1]
+    seen = {(conv, a) for actions in first for conv, a in enumerate(actions)}
+    new = sum((conv, a) not in seen for actions in second for conv, a in enumerate(actions))
+    assert rounds[0]["new_actions"] == 1.0 and rounds[1]["new_actions"] == pytest.approx(new / (2 * len(envs.units)))

@@ -149,9 +149,9 @@ class PruneRLFields(PretrainedFields, total=False):
     kept_filters: dict  # per conv, the filters kept
     rl_base_accuracy: float  # the unpruned recogniser's validation accuracy
     rl_chosen: dict  # the episode step whose masks were cut
-    rl_episodes: list
+    rl_episodes: list  # per episode: round, actor, ε, reduction, accuracy, return and the action at each conv
     rl_steps: list  # every step of every episode: Fig. 2's points (and the unmasked reference's accuracy)
-    rl_rounds: list  # per round: mean and best return, target-network syncs and copies evaluated so far
+    rl_rounds: list  # per round: mean and best return, share of new actions, target syncs and copies evaluated
     rl_note: str
     rl_skip_convs: int  # 1x1 convs put on identity shortcuts before the search (method.skip_convs)
     rl_params_searched: int  # parameters of the network the search started from (rl_chosen.reduction's base)

@@ -33,6 +33,17 @@ def better(episode: dict, best: dict, target: float | None) -> bool:
     return episode["accuracy"] > best["accuracy"] if reached else episode["return"] > best["return"]
 
 
+def new_action_share(earlier: list[list[int]], current: list[list[int]]) -> float | None:
+    """The share of ``current``'s steps (one action list per episode, one action per conv) whose
+    action at that conv no ``earlier`` episode took there: how much of a round is still new ground
+    (a learnt policy repeats itself; None where an earlier episode's actions were not recorded)."""
+    if any(actions is None for actions in earlier):
+        return None
+    taken = {(conv, action) for actions in earlier for conv, action in enumerate(actions)}
+    steps = [(conv, action) for actions in current for conv, action in enumerate(actions)]
+    return sum(step not in taken for step in steps) / len(steps)
+
+
 class Controller:
     """The search's actor side and learner: the recurrent Q-network, its R2D2 learner and replay,
     each actor's ε, and the generator of the exploration draws (``method.search=random``: every
@@ -102,7 +113,8 @@ def run_search(
 ) -> tuple[dict, list[dict], list[dict], list[dict]]:
     """Play ``episodes_per_actor`` rounds; returns the best episode (highest return, with its
     masks and recogniser weights), every episode's summary, every step's trajectory point and
-    every round's summary (mean and best return, target syncs so far, copies evaluated so far).
+    every round's summary (mean and best return, the share of its steps whose action was new at
+    that conv, target syncs so far, copies evaluated so far).
     With ``progress``, the state after each round is saved, and rounds saved before are not
     played again."""
     progress = progress or SearchProgress(None)
@@ -118,14 +130,18 @@ def run_search(
         for actor in range(cfg.actors):
             summary = {"episode": round_index * cfg.actors + actor, "round": round_index, "actor": actor,
                        "epsilon": float(controller.epsilons[actor]), "reduction": envs.reductions[actor],
-                       "accuracy": envs.accuracies[actor], "return": float(rewards[actor].sum())}  # fmt: skip
+                       "accuracy": envs.accuracies[actor], "return": float(rewards[actor].sum()),
+                       "actions": taken[actor].tolist()}  # fmt: skip
             episodes.append(summary)
             if better(summary, best, cfg.target_reduction):
                 best = {**summary, "kept": envs.kept_indices(actor), "weights": envs.bank.state_dict(actor)}
         losses = controller.learn(seen, taken, rewards)
         returns = [float(r.sum()) for r in rewards]
+        earlier = [e.get("actions") for e in episodes if e["round"] < round_index]
+        new = new_action_share(earlier, [e["actions"] for e in episodes if e["round"] == round_index])
         rounds.append({"round": round_index, "mean_return": sum(returns) / len(returns), "best_return": max(returns),
-                       "target_syncs": controller.learner.syncs, "evaluations": envs.evaluations})  # fmt: skip
+                       "new_actions": new, "target_syncs": controller.learner.syncs,
+                       "evaluations": envs.evaluations})  # fmt: skip
         chosen = "chosen so far (the target reached, the most accurate)" if cfg.target_reduction else "best so far"
         loss = f"; loss {sum(losses) / len(losses):.4f}" if losses else ""
         log.info("round %d: mean return %.3f, highest %.3f; %s: return %.3f, reduction %.3f, accuracy %.4f%s",
