@@ -3,6 +3,7 @@ method end to end."""
 
 import copy
 import logging
+from pathlib import Path
 
 import pytest
 import torch
@@ -501,3 +502,23 @@ def test_every_episode_records_its_actions_and_every_round_the_share_that_was_ne
     seen = {(conv, a) for actions in first for conv, a in enumerate(actions)}
     new = sum((conv, a) not in seen for actions in second for conv, a in enumerate(actions))
     assert rounds[0]["new_actions"] == 1.0 and rounds[1]["new_actions"] == pytest.approx(new / (2 * len(envs.units)))
+
+
+def test_the_new_actions_script_reads_an_earlier_runs_saved_search(tmp_path, capsys):
+    import importlib.util
+
+    from lightcnn.methods.pruning.rl_progress import SEARCH_PROGRESS
+
+    path = Path(__file__).parents[1] / "scripts" / "search_new_actions.py"
+    spec = importlib.util.spec_from_file_location("search_new_actions", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    played = [[1, 2], [3, 2], [1, 2], [1, 4]]  # two rounds of two actors; round 1: 1 new step of 4
+    items = [{"actions": torch.tensor(a)} for a in played]
+    torch.save({"rounds": 2, "replay": {"items": items}}, tmp_path / "run" / "checkpoints" / SEARCH_PROGRESS)
+    assert script.main(["--actors", "2", "--last", "1", str(tmp_path / "run")]) == 0
+    assert capsys.readouterr().out == "run: 1.00 0.25; last 1: 0.25\n"
+    torch.save({"rounds": 3, "replay": {"items": items}}, tmp_path / "run" / "checkpoints" / SEARCH_PROGRESS)
+    assert script.main(["--actors", "2", str(tmp_path / "run")]) == 2
+    assert "the replay holds 4 of 6 episodes (overwritten)" in capsys.readouterr().err
