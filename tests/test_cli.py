@@ -195,6 +195,25 @@ def test_ddp_on_cpu_with_two_processes(lightcnn, tmp_path):
     assert len(ranks) == 2 and not torch.equal(ranks[0]["torch"], ranks[1]["torch"])
 
 
+@pytest.mark.slow
+def test_hrank_pruning_during_training_under_ddp_with_two_processes(lightcnn, run_config, tmp_path):
+    """Layer by layer (six prunings, each from the best weights of the segment before): the
+    strategy wraps the pruned module anew each time, every rank cuts rank 0's choice, and the
+    network trained is the one a single process prunes to."""
+    method = ["model=aca_cnn", "dataset=synthetic", "profile=smoke", "dataset.val_fraction=0.25", "method=prune_hrank",
+              "method.mode=layerwise", "method.layer_epochs=1", "method.compress_rate=0.5", "method.batches=1",
+              "method.batch_size=16", "trainer.max_epochs=7"]  # fmt: skip
+    out = lightcnn(*method, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stderr.count("pruned 1 conv(s) at epoch 5") == 2  # both ranks
+    (path,) = (tmp_path / "results").rglob("result.json")
+    record = json.loads(path.read_text())
+    assert record["status"] == "ok" and [s["epoch"] for s in record["hrank_segments"]] == [0, 1, 2, 3, 4, 5]
+    single = run_config("task=profile", *method)  # one-shot without data: the same filter count per conv
+    assert (record["params"], record["flops"]) == (single["params"], single["flops"])
+    assert record["params"] < single["params_before"]
+
+
 def test_a_sweep_ends_with_a_table_of_its_jobs(lightcnn_in_process, tmp_path):
     out = lightcnn_in_process("-m", "task=profile", "model.depth=20,32", "trainer.progress_bar=false")
     assert out.returncode == 0, out.stderr[-2000:]

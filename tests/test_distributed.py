@@ -67,3 +67,20 @@ def test_a_resumed_rank_gets_its_own_generators_back():
     assert torch.equal(torch.get_rng_state(), states[1]["torch"])
     module.on_train_start()  # restored: not reseeded
     assert torch.equal(torch.get_rng_state(), states[1]["torch"])
+
+
+def test_every_rank_prunes_by_rank_0s_scores_on_its_own_device():
+    from lightcnn.methods.pruning.schedule import rank_zeros
+
+    rank_0 = [torch.tensor([3.0, 1.0]), torch.tensor([0.5, 2.0, 1.0])]
+
+    class Broadcast:
+        def broadcast(self, obj, src=0):
+            assert src == 0 and all(t.device.type == "cpu" for t in obj)  # pickled as CPU tensors
+            return [t.clone() for t in rank_0]
+
+    mine = [torch.tensor([1.0, 3.0]), torch.tensor([2.0, 0.5, 1.0])]
+    trainer = SimpleNamespace(world_size=2, strategy=Broadcast())
+    agreed = rank_zeros(trainer, mine)
+    assert all(torch.equal(a, b) for a, b in zip(agreed, rank_0, strict=True))
+    assert rank_zeros(SimpleNamespace(world_size=1, strategy=None), mine) is mine

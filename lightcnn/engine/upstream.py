@@ -17,6 +17,7 @@ RELIANCES = (
     ("pytorch-lightning", "pytorch_lightning.callbacks.ModelCheckpoint",
      "best_k_models best_model_path kth_best_model_path best_model_score kth_value", "2.6"),
     ("pytorch-lightning", "lightning_fabric.loggers.csv_logs._ExperimentWriter", "metrics", "2.6"),
+    ("pytorch-lightning", "pytorch_lightning.strategies.DDPStrategy", "configure_ddp model lightning_module", "2.6"),
 )  # fmt: skip
 
 
@@ -55,3 +56,17 @@ def prepend_csv_rows(logger, rows: list[dict]) -> None:
     """Put ``rows`` in front of the rows Lightning's ``CSVLogger`` will write (creating its
     writer, which deletes an existing ``metrics.csv``)."""
     logger.experiment.metrics[:0] = rows
+
+
+def wrap_for_ddp_again(strategy) -> bool:
+    """After surgery on a module that DDP wraps, wrap it anew (whether it did): DDP's reducer holds
+    the parameters it was built with, so the next backward would wait for gradients of parameters
+    that no longer exist. Lightning's ``DDPStrategy.configure_ddp`` wraps ``strategy.model``, the
+    bare LightningModule before the first wrap; every rank must have made the same surgery."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    if not isinstance(strategy.model, DistributedDataParallel):
+        return False
+    strategy.model = strategy.lightning_module
+    strategy.configure_ddp()
+    return True

@@ -155,12 +155,6 @@ def prune_hrank(model: nn.Module, cfg: PruneHRankConfig, context: MethodContext)
         prune_by_scores(model, units, rates, importance(model, units))
     else:
         key = "method.layer_epochs" if cfg.mode == "layerwise" else "method.retrain_epochs"
-        if context.processes > 1:  # DDP's reducer keeps the parameters it was built with: surgery breaks it
-            raise UserError(
-                f"method=prune_hrank prunes during training here ({key}), which {context.processes} DDP processes "
-                "cannot follow: train in one process (trainer=default), or prune before training "
-                "(method.mode=oneshot method.retrain_epochs=0)"
-            )
         from lightcnn.methods.pruning.schedule import PruningSchedule  # Lightning: imported when training
 
         layerwise = cfg.mode == "layerwise"

@@ -13,7 +13,7 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from lightcnn.engine.callbacks import RebuildsArchitecture
-from lightcnn.engine.upstream import reset_best_checkpoints
+from lightcnn.engine.upstream import reset_best_checkpoints, wrap_for_ddp_again
 from lightcnn.errors import ConfigValueError
 from lightcnn.methods.pruning.importance import Importance
 from lightcnn.methods.pruning.selection import prune_by_scores
@@ -37,7 +37,10 @@ class PruningSchedule(RebuildsArchitecture):
     Its checkpointed state (the ranks, the filters each step kept, in order, and the segment's
     best weights so far) lets a resumed run rebuild the architecture its checkpoint was written
     with (``restore_architecture``) before the weights load; Lightning then restores the state
-    itself, and the run goes on with the steps still to come, on the same ranks."""
+    itself, and the run goes on with the steps still to come, on the same ranks.
+
+    Under DDP every rank cuts the filters rank 0's scores choose, and the strategy wraps the
+    pruned module anew before the optimizer is rebuilt."""
 
     def __init__(
         self,
@@ -78,10 +81,11 @@ class PruningSchedule(RebuildsArchitecture):
         self.segments.append({"epoch": epoch, "units": list(chosen), "started_from_epoch": started_from})
         self.fields["hrank_segments"] = self.segments
         if self.scores is None:
-            self.scores = self.importance(module.net, self.units)
+            self.scores = rank_zeros(trainer, self.importance(module.net, self.units))
         units, rates, scores = ([values[i] for i in chosen] for values in (self.units, self.rates, self.scores))
         kept = prune_by_scores(module.net, units, rates, scores)
         self.pruned += [(epoch, index, filters.tolist()) for index, filters in zip(chosen, kept, strict=True)]
+        wrap_for_ddp_again(trainer.strategy)  # before the optimizer: it takes the new parameters
         trainer.strategy.setup_optimizers(trainer)
         forget_best_checkpoints(trainer)
         log.info("pruned %d conv(s) at epoch %d", len(chosen), epoch)
@@ -115,6 +119,15 @@ class PruningSchedule(RebuildsArchitecture):
         ``state_dict``: the same filters of the same units, in the same order."""
         for _, index, kept in state_dict["pruned"]:
             remove_filters(net, self.units[index], torch.tensor(kept, dtype=torch.long))
+
+
+def rank_zeros(trainer: pl.Trainer, scores: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Rank 0's ``scores`` on every DDP rank (each rank computed its own, from its own BN
+    statistics, and every rank must cut the same filters), on the devices they were on."""
+    if trainer.world_size == 1:
+        return scores
+    agreed = trainer.strategy.broadcast([s.detach().cpu() for s in scores], src=0)  # not as rank 0's CUDA tensors
+    return [a.to(s.device) for a, s in zip(agreed, scores, strict=True)]
 
 
 def forget_best_checkpoints(trainer: pl.Trainer) -> None:
