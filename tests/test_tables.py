@@ -804,6 +804,26 @@ def test_a_claim_on_a_change_compares_each_runs_last_entry_minus_its_first(tmp_p
             load_spec(spec_path)
 
 
+def test_a_claim_on_a_final_value_compares_each_runs_last_entry(tmp_path, spec_path):
+    claim = "claims:\n  - {text: R56 ends higher, row: R56, than: R20, key: rl_rounds, final_of: mean_return}\n"
+    spec_path.write_text(SPEC + claim)
+    runs = []
+    for depth, (first, lasts) in {20: (-1.0, (-2.0, -2.1, -1.9)), 56: (-3.0, (-1.0, -1.1, -0.9))}.items():
+        for seed, last in enumerate(lasts):
+            run = record(f"{depth}-{seed}", depth, seed, 90.0)
+            run["rl_rounds"] = [{"round": 0, "mean_return": first}, {"round": 1, "mean_return": last}]
+            runs.append(run)
+    write_records(tmp_path / "results", runs)
+    md, _ = render_specs([spec_path], tmp_path / "results", tmp_path / "out")
+    line = next(line for line in md.read_text().splitlines() if line.startswith("- R56 ends higher"))
+    assert "R56 -1.00 ± 0.10 (n=3) against R20 -2.00 ± 0.10 (n=3)" in line  # R56 rose by 2, R20 fell: levels only
+    assert line.endswith("**holds**")
+    spec_path.write_text(SPEC + "claims:\n  - {text: x, row: R56, than: R20, key: rl_rounds, change_of: mean_return, "
+                                "final_of: mean_return}\n")  # fmt: skip
+    with pytest.raises(UserError, match="change_of and final_of both given; allowed: one of them"):
+        load_spec(spec_path)
+
+
 def test_a_claim_counts_one_value_per_seed(tmp_path, spec_path):
     spec_path.write_text(SPEC + "claims:\n  - {text: R56 beats R20, row: R56, than: R20}\n")
     runs = [record("a", 20, 0, 91.0), record("b", 20, 0, 92.0), record("c", 20, 1, 91.0),

@@ -91,16 +91,19 @@ def per_seed(runs: pd.DataFrame, key: str) -> pd.Series:
     return values.groupby(runs["seed"]).mean().dropna()
 
 
-def list_change(runs: pd.DataFrame, key: str, item: str) -> pd.Series:
+def list_change(runs: pd.DataFrame, key: str, item: str, since_first: bool = True) -> pd.Series:
     """Per run, the last entry's ``item`` minus the first's in the list field ``key`` (a search's
-    mean return from its first round to its last: ``key=rl_rounds``, ``item=mean_return``); NaN
-    for a run without two entries that hold ``item``."""
+    mean return from its first round to its last: ``key=rl_rounds``, ``item=mean_return``), or
+    with ``since_first=False`` the last entry's ``item`` alone (the mean return of the last round);
+    NaN for a run without two entries that hold ``item``."""
 
     def change(entries) -> float:
         if not isinstance(entries, list) or len(entries) < 2:
             return math.nan
         first, last = entries[0].get(item), entries[-1].get(item)
-        return math.nan if first is None or last is None else float(last) - float(first)
+        if first is None or last is None:
+            return math.nan
+        return float(last) - float(first) if since_first else float(last)
 
     return runs[key].map(change).astype(float) if key in runs else pd.Series(math.nan, index=runs.index)
 

@@ -14,7 +14,9 @@ With a single run in either row nothing is resolved: one seed decides nothing wh
 
 A claim about a change (``key: rl_rounds, change_of: mean_return``: "the RL search's mean return
 rises more than a random search's") compares, run by run, a list field's last entry minus its
-first (:func:`lightcnn.results.aggregate.list_change`), then one value per seed as above.
+first (:func:`lightcnn.results.aggregate.list_change`), then one value per seed as above;
+``final_of: mean_return`` compares the last entry's value itself ("the RL search ends with a
+higher mean return than a random search", whatever either started from).
 
 A claim made at a cost (``at_same: params``: "the RL masks beat HRank's at the same
 reduction") also compares the rows' means of that field, lower being cheaper. Within
@@ -45,6 +47,14 @@ class Claim:
     at_same: str | None = None  # a cost field (lower is cheaper) the comparison is claimed at, e.g. params
     change_of: str | None = None  # ``key`` is a list of mappings (a search's ``rl_rounds``): compare, run by run,
     # its last entry's ``change_of`` minus its first's (the mean return's rise from the first round to the last)
+    final_of: str | None = None  # the same list: compare its last entry's ``final_of`` (the last round's mean return)
+
+    @property
+    def list_item(self) -> tuple[str, bool] | None:
+        """The entry field compared and whether as a change since the first entry, for a list ``key``."""
+        if self.change_of:
+            return self.change_of, True
+        return (self.final_of, False) if self.final_of else None
 
 
 @dataclass(frozen=True)

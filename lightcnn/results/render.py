@@ -221,17 +221,17 @@ def claim_lines(frame: pd.DataFrame, results: list[RowResult], claims: tuple) ->
         return []
     by_label = {result.row.label: result for result in results}
 
-    def values(label: str, key: str, change_of: str | None = None) -> pd.Series:  # seed -> that seed's runs' mean
+    def values(label: str, key: str, list_item: tuple[str, bool] | None = None) -> pd.Series:  # seed -> mean
         if key not in frame:
             return pd.Series(dtype=float)
         runs = frame[frame["run_id"].isin(by_label[label].own_runs)]
-        if change_of:
-            runs, key = runs.assign(change=list_change(runs, key, change_of)), "change"
+        if list_item:
+            runs, key = runs.assign(item=list_change(runs, key, *list_item)), "item"
         return per_seed(runs, key).astype(float)
 
     lines = [RULE, ""]
     for claim in claims:
-        ours, theirs = values(claim.row, claim.key, claim.change_of), values(claim.than, claim.key, claim.change_of)
+        ours, theirs = values(claim.row, claim.key, claim.list_item), values(claim.than, claim.key, claim.list_item)
         both = ours.index.intersection(theirs.index) if "seed" in frame else []
         by_seed = {int(seed): float(ours[seed] - theirs[seed]) for seed in both}
         costs = None

@@ -53,17 +53,22 @@ def check_record_key(path: Path, where: str, key: str) -> None:
         raise UserError(f"{path}: {where}: key {key!r}: {head} holds a single value, not a mapping")
 
 
-def check_list_change(where: str, claim: dict) -> None:
-    """A claim's ``change_of`` (an entry's field) needs a ``key`` that holds a list of entries."""
+def check_list_item(where: str, claim: dict) -> None:
+    """A claim's ``change_of`` or ``final_of`` (an entry's field, one of the two) needs a ``key``
+    that holds a list of entries."""
     import lightcnn.methods  # noqa: F401  (registers the methods and their record fields)
     from lightcnn.record import record_fields
 
     key = claim.get("key", "test_acc")
-    if not isinstance(claim["change_of"], str):
-        raise UserError(f"{where}: change_of={claim['change_of']!r}; allowed: a field of each entry of {key} (text)")
+    given = [name for name in ("change_of", "final_of") if claim.get(name) is not None]
+    if len(given) > 1:
+        raise UserError(f"{where}: change_of and final_of both given; allowed: one of them")
+    (name,) = given
+    if not isinstance(claim[name], str):
+        raise UserError(f"{where}: {name}={claim[name]!r}; allowed: a field of each entry of {key} (text)")
     if record_fields().get(key) is not list:
         lists = sorted(name for name, kind in record_fields().items() if kind is list)
-        raise UserError(f"{where}: change_of needs key to be a list field of the run record, not {key!r}; "
+        raise UserError(f"{where}: {name} needs key to be a list field of the run record, not {key!r}; "
                         f"allowed: {', '.join(lists)}")  # fmt: skip
 
 
@@ -125,7 +130,8 @@ def by_profile(path: Path, spec_level: Any, row_level: Any, label: str) -> tuple
 def claim_list(path: Path, claims: Any, labels: list[str]) -> tuple[Claim, ...]:
     """A spec's ``claims``: each names two of its rows, a record field and a direction."""
     if not isinstance(claims, list):
-        raise UserError(f"{path}: claims must be a list of {{text, row, than, key, direction, at_same, change_of}}")
+        fields = "text, row, than, key, direction, at_same, change_of, final_of"
+        raise UserError(f"{path}: claims must be a list of {{{fields}}}")
     checked = []
     for index, claim in enumerate(claims):
         where = f"{path}: claims[{index}]"
@@ -144,8 +150,8 @@ def claim_list(path: Path, claims: Any, labels: list[str]) -> tuple[Claim, ...]:
         for key in ("key", "at_same"):
             if isinstance(claim.get(key), str):
                 check_record_key(path, f"claims[{index}] {key}", claim[key])
-        if claim.get("change_of") is not None:
-            check_list_change(where, claim)
+        if claim.get("change_of") is not None or claim.get("final_of") is not None:
+            check_list_item(where, claim)
         if claim.get("direction", "higher") not in DIRECTIONS:
             raise UserError(f"{where}: direction={claim['direction']!r}; allowed: {', '.join(DIRECTIONS)}")
         checked.append(Claim(**claim))
