@@ -70,7 +70,7 @@ def test_a_resumed_rank_gets_its_own_generators_back():
 
 
 def test_every_rank_prunes_by_rank_0s_scores_on_its_own_device():
-    from lightcnn.methods.pruning.schedule import rank_zeros
+    from lightcnn.methods.pruning.schedule import scores_of_rank_0
 
     rank_0 = [torch.tensor([3.0, 1.0]), torch.tensor([0.5, 2.0, 1.0])]
 
@@ -81,6 +81,6 @@ def test_every_rank_prunes_by_rank_0s_scores_on_its_own_device():
 
     mine = [torch.tensor([1.0, 3.0]), torch.tensor([2.0, 0.5, 1.0])]
     trainer = SimpleNamespace(world_size=2, strategy=Broadcast())
-    agreed = rank_zeros(trainer, mine)
+    agreed = scores_of_rank_0(trainer, mine)
     assert all(torch.equal(a, b) for a, b in zip(agreed, rank_0, strict=True))
-    assert rank_zeros(SimpleNamespace(world_size=1, strategy=None), mine) is mine
+    assert scores_of_rank_0(SimpleNamespace(world_size=1, strategy=None), mine) is mine

@@ -91,11 +91,11 @@ def per_seed(runs: pd.DataFrame, key: str) -> pd.Series:
     return values.groupby(runs["seed"]).mean().dropna()
 
 
-def list_change(runs: pd.DataFrame, key: str, item: str, since_first: bool = True) -> pd.Series:
-    """Per run, the last entry's ``item`` minus the first's in the list field ``key`` (a search's
-    mean return from its first round to its last: ``key=rl_rounds``, ``item=mean_return``), or
-    with ``since_first=False`` the last entry's ``item`` alone (the mean return of the last round);
-    NaN for a run without two entries that hold ``item``."""
+def last_entry(runs: pd.DataFrame, key: str, item: str, minus_first: bool = True) -> pd.Series:
+    """Per run, the last entry's ``item`` in the list field ``key`` (a search's mean return in its
+    last round: ``key=rl_rounds``, ``item=mean_return``), minus the first entry's with
+    ``minus_first`` (its rise from the first round to the last); NaN for a run without two entries
+    that hold ``item``."""
 
     def change(entries) -> float:
         if not isinstance(entries, list) or len(entries) < 2:
@@ -103,7 +103,7 @@ def list_change(runs: pd.DataFrame, key: str, item: str, since_first: bool = Tru
         first, last = entries[0].get(item), entries[-1].get(item)
         if first is None or last is None:
             return math.nan
-        return float(last) - float(first) if since_first else float(last)
+        return float(last) - float(first) if minus_first else float(last)
 
     return runs[key].map(change).astype(float) if key in runs else pd.Series(math.nan, index=runs.index)
 

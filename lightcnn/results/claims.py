@@ -14,7 +14,7 @@ With a single run in either row nothing is resolved: one seed decides nothing wh
 
 A claim about a change (``key: rl_rounds, change_of: mean_return``: "the RL search's mean return
 rises more than a random search's") compares, run by run, a list field's last entry minus its
-first (:func:`lightcnn.results.aggregate.list_change`), then one value per seed as above;
+first (:func:`lightcnn.results.aggregate.last_entry`), then one value per seed as above;
 ``final_of: mean_return`` compares the last entry's value itself ("the RL search ends with a
 higher mean return than a random search", whatever either started from).
 

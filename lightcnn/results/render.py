@@ -12,7 +12,7 @@ from lightcnn.results.aggregate import (
     NOT_RUN,
     RowResult,
     aggregate_row,
-    list_change,
+    last_entry,
     made_from_run,
     per_seed,
     reference_mean,
@@ -226,7 +226,7 @@ def claim_lines(frame: pd.DataFrame, results: list[RowResult], claims: tuple) ->
             return pd.Series(dtype=float)
         runs = frame[frame["run_id"].isin(by_label[label].own_runs)]
         if list_item:
-            runs, key = runs.assign(item=list_change(runs, key, *list_item)), "item"
+            runs, key = runs.assign(item=last_entry(runs, key, *list_item)), "item"
         return per_seed(runs, key).astype(float)
 
     lines = [RULE, ""]

@@ -36,7 +36,8 @@ def better(episode: dict, best: dict, target: float | None) -> bool:
 def new_action_share(earlier: list[list[int]], current: list[list[int]]) -> float | None:
     """The share of ``current``'s steps (one action list per episode, one action per conv) whose
     action at that conv no ``earlier`` episode took there: how much of a round is still new ground
-    (a learnt policy repeats itself; None where an earlier episode's actions were not recorded)."""
+    (with many actions, chance and an unlearnt policy stay high; None where an earlier episode's
+    actions were not recorded)."""
     if any(actions is None for actions in earlier):
         return None
     taken = {(conv, action) for actions in earlier for conv, action in enumerate(actions)}

@@ -81,7 +81,7 @@ class PruningSchedule(RebuildsArchitecture):
         self.segments.append({"epoch": epoch, "units": list(chosen), "started_from_epoch": started_from})
         self.fields["hrank_segments"] = self.segments
         if self.scores is None:
-            self.scores = rank_zeros(trainer, self.importance(module.net, self.units))
+            self.scores = scores_of_rank_0(trainer, self.importance(module.net, self.units))
         units, rates, scores = ([values[i] for i in chosen] for values in (self.units, self.rates, self.scores))
         kept = prune_by_scores(module.net, units, rates, scores)
         self.pruned += [(epoch, index, filters.tolist()) for index, filters in zip(chosen, kept, strict=True)]
@@ -121,7 +121,7 @@ class PruningSchedule(RebuildsArchitecture):
             remove_filters(net, self.units[index], torch.tensor(kept, dtype=torch.long))
 
 
-def rank_zeros(trainer: pl.Trainer, scores: list[torch.Tensor]) -> list[torch.Tensor]:
+def scores_of_rank_0(trainer: pl.Trainer, scores: list[torch.Tensor]) -> list[torch.Tensor]:
     """Rank 0's ``scores`` on every DDP rank (each rank computed its own, from its own BN
     statistics, and every rank must cut the same filters), on the devices they were on."""
     if trainer.world_size == 1:
