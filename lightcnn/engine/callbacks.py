@@ -10,6 +10,7 @@ import time
 import pytorch_lightning as pl
 
 from lightcnn.engine.devices import synchronize
+from lightcnn.engine.upstream import wrap_for_ddp_again
 
 log = logging.getLogger("lightcnn.progress")
 
@@ -151,3 +152,11 @@ class RebuildsArchitecture(pl.Callback):
 
     def restore_architecture(self, net, state_dict: dict) -> None:
         raise NotImplementedError(f"{type(self).__name__} changes the architecture: it must say how to rebuild it")
+
+    @staticmethod
+    def architecture_changed(trainer: pl.Trainer) -> None:
+        """After changing the architecture during fitting: DDP wraps the module anew (its reducer
+        holds the parameters it was built with), then the optimizer (and its schedule) is rebuilt
+        for the new parameters. Every rank must have made the same change."""
+        wrap_for_ddp_again(trainer.strategy)
+        trainer.strategy.setup_optimizers(trainer)

@@ -13,7 +13,7 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from lightcnn.engine.callbacks import RebuildsArchitecture
-from lightcnn.engine.upstream import reset_best_checkpoints, wrap_for_ddp_again
+from lightcnn.engine.upstream import reset_best_checkpoints
 from lightcnn.errors import ConfigValueError
 from lightcnn.methods.pruning.importance import Importance
 from lightcnn.methods.pruning.selection import prune_by_scores
@@ -85,8 +85,7 @@ class PruningSchedule(RebuildsArchitecture):
         units, rates, scores = ([values[i] for i in chosen] for values in (self.units, self.rates, self.scores))
         kept = prune_by_scores(module.net, units, rates, scores)
         self.pruned += [(epoch, index, filters.tolist()) for index, filters in zip(chosen, kept, strict=True)]
-        wrap_for_ddp_again(trainer.strategy)  # before the optimizer: it takes the new parameters
-        trainer.strategy.setup_optimizers(trainer)
+        self.architecture_changed(trainer)
         forget_best_checkpoints(trainer)
         log.info("pruned %d conv(s) at epoch %d", len(chosen), epoch)
 
